@@ -1,0 +1,43 @@
+# Everything a fresh clone needs: `make demo` and `make test`.
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+PYTHON ?= python3
+
+.PHONY: install demo test test-fast lint clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test,postgres]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(VENV)/bin/dpsql demo --dir demo
+
+test: install
+	$(PY) -m ruff check rewriter accountant proxy tests bench
+	$(PY) -m pytest
+
+test-fast: install
+	$(PY) -m pytest -m "not slow" -x -q
+
+lint: install
+	$(PY) -m ruff check rewriter accountant proxy tests
+
+clean:
+	rm -rf $(VENV) demo .pytest_cache
+
+# Benchmarks (bench/README.md). SmartNoise SQL lives in its own virtualenv, as it
+# pins an older OpenDP; if it cannot be installed the bench runs without it.
+SNSQL := bench/.venv-snsql/bin/python
+BENCH_ARGS ?=
+
+.PHONY: bench
+$(SNSQL):
+	-$(PY) -m bench.smartnoise --install
+
+bench: install $(SNSQL)
+	$(PY) -m bench.run $(BENCH_ARGS)
