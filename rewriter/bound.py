@@ -1,0 +1,255 @@
+"""The contribution-bounding rewrite (SPEC §4.2), built as a sqlglot tree.
+
+    WITH __base    AS (rows passing WHERE, with the unit, group keys and clamped
+                       grid values; undeclared keys and unit-less rows dropped),
+         __rows    AS (a random row number per unit),
+         __partial AS (per (unit, group) partial aggregates of the first R rows),
+         __groups  AS (a random group number per unit)           -- when needed
+    SELECT keys, SUM(partials) … FROM __groups WHERE __gn <= G GROUP BY keys
+
+Only names from the metadata and constants generated here reach the engine.
+Randomness comes from the engine's RANDOM(): the analyst cannot seed it, as
+SET and PRAGMA are refused and the engine's configuration is locked.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from fractions import Fraction
+
+from sqlglot import exp
+
+from .expressions import clamp
+from .measures import groups_touched
+from .metadata import KeyValue
+from .plan import Measure
+from .shape import Shape
+
+UNIT = "__unit"
+RANDOM = "__r"
+ROW_NUMBER = "__rn"
+GROUP_NUMBER = "__gn"
+
+
+def _id(name: str) -> exp.Identifier:
+    return exp.to_identifier(name, quoted=True)
+
+
+def _col(name: str) -> exp.Column:
+    return exp.column(name, quoted=True)
+
+
+def _group_alias(i: int) -> str:
+    return f"__g{i}"
+
+
+def _value_alias(measure: Measure) -> str:
+    return f"__v_{measure.name}"
+
+
+def _number(value: int | float | Fraction) -> exp.Expression:
+    if isinstance(value, Fraction):
+        # powers of two have exact finite decimal expansions
+        text = str(value.numerator) if value.denominator == 1 else _exact_decimal(value)
+        return exp.Literal.number(text)
+    literal = exp.Literal.number(repr(value) if isinstance(value, float) else str(value))
+    return exp.Neg(this=exp.Literal.number(str(-value))) if value < 0 else literal
+
+
+def _exact_decimal(value: Fraction) -> str:
+    digits = 0
+    while (value * 10**digits).denominator != 1:
+        digits += 1
+        if digits > 80:
+            raise ValueError(f"{value} has no short decimal expansion")
+    scaled = value * 10**digits
+    whole, frac = divmod(int(scaled), 10**digits)
+    return f"{whole}.{frac:0{digits}d}"
+
+
+def typed_literal(value: KeyValue, column_type: str) -> exp.Expression:
+    """A constant of the column's type, so comparing cannot fail at run time."""
+    if column_type == "text":
+        return exp.Literal.string(str(value))
+    if column_type == "boolean":
+        return exp.Boolean(this=bool(value))
+    if column_type == "integer":
+        return _number(int(value))  # type: ignore[arg-type]
+    if column_type == "float":
+        return _number(float(value))  # type: ignore[arg-type]
+    if column_type == "date":
+        text = value.isoformat() if isinstance(value, dt.date) else str(value)
+        return exp.cast(exp.Literal.string(text), exp.DataType.build("DATE"))
+    text = value.isoformat() if isinstance(value, dt.datetime) else str(value)
+    return exp.cast(exp.Literal.string(text), exp.DataType.build("TIMESTAMP"))
+
+
+def _clamped_grid_value(arg: exp.Expression, lower: float, upper: float,
+                        scale: Fraction) -> exp.Expression:
+    """CASE WHEN v IS NULL THEN NULL ELSE CAST(ROUND(clamp(v) * scale) AS BIGINT) END.
+
+    The explicit NULL branch matters: GREATEST/LEAST skip NULLs, which would
+    turn a missing value into a bound. `v` is computed in DOUBLE and clamped to
+    the interval derived from the metadata, so no value can overflow the grid.
+    """
+    on_grid = exp.cast(
+        exp.Round(this=exp.Mul(this=clamp(arg.copy(), lower, upper), expression=_number(scale))),
+        exp.DataType.build("BIGINT"),
+    )
+    return exp.Case(
+        ifs=[exp.If(this=exp.Is(this=arg.copy(), expression=exp.Null()), true=exp.Null())],
+        default=on_grid,
+    )
+
+
+def _bin_index(arg: exp.Expression, lower: float, upper: float, bins: int) -> exp.Expression:
+    """The histogram bin of clamp(v): FLOOR((v − lower) · bins / width), capped to [0, bins−1]."""
+    width = upper - lower
+    if width <= 0:
+        index: exp.Expression = _number(0)
+    else:
+        offset = exp.Sub(this=clamp(arg.copy(), lower, upper), expression=_number(float(lower)))
+        raw = exp.Floor(this=exp.Mul(this=exp.Paren(this=offset),
+                                     expression=_number(float(bins) / width)))
+        index = exp.Least(this=exp.Greatest(this=raw, expressions=[_number(0)]),
+                          expressions=[_number(bins - 1)])
+    return exp.Case(
+        ifs=[exp.If(this=exp.Is(this=arg.copy(), expression=exp.Null()), true=exp.Null())],
+        default=exp.cast(index, exp.DataType.build("INT")),
+    )
+
+
+def bounded_query(
+    shape: Shape, measures: tuple[Measure, ...], key_types: tuple[str, ...]
+) -> exp.Select:
+    groups = [_group_alias(i) for i in range(len(shape.group_columns))]
+
+    # __base: filter, drop rows without a unit or with undeclared keys, clamp.
+    base_items: list[exp.Expression] = [
+        exp.alias_(_unit(shape), UNIT, quoted=True),
+        exp.alias_(exp.Rand(), RANDOM, quoted=True),
+    ]
+    base_items += [
+        exp.alias_(tree.copy(), alias, quoted=True)
+        for tree, alias in zip(shape.group_exprs, groups, strict=True)
+    ]
+    for m in measures:
+        if m.kind == "sum":
+            assert m.arg is not None and m.lower is not None and m.upper is not None
+            base_items.append(
+                exp.alias_(_clamped_grid_value(m.arg, m.lower, m.upper, m.grid_scale),
+                           _value_alias(m), quoted=True)
+            )
+        elif m.kind == "hist":
+            assert m.arg is not None and m.lower is not None and m.upper is not None
+            base_items.append(exp.alias_(_bin_index(m.arg, m.lower, m.upper, m.bins),
+                                         _value_alias(m), quoted=True))
+        elif m.kind == "count" and m.arg is not None:
+            base_items.append(exp.alias_(m.arg.copy(), _value_alias(m), quoted=True))
+    conditions: list[exp.Expression] = [exp.Not(this=exp.Is(this=_unit(shape),
+                                                             expression=exp.Null()))]
+    if shape.where is not None:
+        conditions.append(exp.Paren(this=shape.where.copy()))
+    for i, tree in enumerate(shape.group_exprs):
+        declared = shape.declared[i]
+        if declared is None:
+            # partition selection: any value may form a group; NULL forms none
+            conditions.append(exp.Not(this=exp.Is(this=tree.copy(), expression=exp.Null())))
+            continue
+        conditions.append(
+            exp.In(this=tree.copy(),
+                   expressions=[typed_literal(k, key_types[i])
+                                for k in sorted(set(declared), key=str)])
+        )
+    # bounding happens after the joins: a person's rows are capped however many
+    # public rows each of them matched
+    source = shape.source.copy() if shape.source is not None else exp.Table(this=_id(shape.table))
+    base = exp.select(*base_items).from_(source)
+    for join in shape.joins:
+        base = base.join(join.copy())
+    base = base.where(exp.and_(*conditions))
+
+    # __rows: a random order within each unit, to keep R rows not chosen by data order.
+    rows = exp.select(
+        exp.Star(),
+        exp.alias_(_random_rank(), ROW_NUMBER, quoted=True),
+    ).from_(exp.Table(this=_id("__base")))
+
+    # __partial: per (unit, group) aggregates over the first R rows.
+    partial_items: list[exp.Expression] = [
+        _col(UNIT), *(_col(g) for g in groups), exp.alias_(exp.Rand(), RANDOM, quoted=True)
+    ]
+    for m in measures:
+        if m.kind == "units":
+            continue
+        if m.kind == "hist":
+            for k, column in enumerate(m.columns()):
+                in_bin = exp.Case(
+                    ifs=[exp.If(this=exp.EQ(this=_col(_value_alias(m)), expression=_number(k)),
+                                true=_number(1))],
+                    default=_number(0),
+                )
+                partial_items.append(exp.alias_(exp.Sum(this=in_bin), column, quoted=True))
+            continue
+        if m.kind == "count":
+            agg: exp.Expression = (
+                exp.Count(this=exp.Star()) if m.arg is None
+                else exp.Count(this=_col(_value_alias(m)))
+            )
+        else:
+            agg = exp.Sum(this=_col(_value_alias(m)))
+        partial_items.append(exp.alias_(agg, m.name, quoted=True))
+    partial = (
+        exp.select(*partial_items)
+        .from_(exp.Table(this=_id("__rows")))
+        .where(exp.LTE(this=_col(ROW_NUMBER), expression=_number(shape.max_rows_per_unit)))
+        .group_by(_col(UNIT), *(_col(g) for g in groups))
+    )
+
+    # The group cap is needed only if a unit could otherwise reach more groups.
+    reachable = shape.max_rows_per_unit if shape.selection else min(
+        shape.max_rows_per_unit, len(shape.group_keys))
+    cap_groups = shape.max_groups_per_unit < reachable
+    assert groups_touched(shape) == min(shape.max_groups_per_unit, reachable)
+
+    final_items: list[exp.Expression] = [_col(g) for g in groups]
+    for m in measures:
+        for column in m.columns():
+            total: exp.Expression = (
+                exp.Count(this=exp.Star()) if m.kind == "units" else exp.Sum(this=_col(column))
+            )
+            final_items.append(exp.alias_(total, column, quoted=True))
+
+    source = "__partial"
+    final = exp.select(*final_items)
+    if cap_groups:
+        source = "__groups"
+        final = final.where(
+            exp.LTE(this=_col(GROUP_NUMBER), expression=_number(shape.max_groups_per_unit))
+        )
+    final = final.from_(exp.Table(this=_id(source)))
+    if groups:
+        final = final.group_by(*(_col(g) for g in groups))
+
+    final = final.with_("__base", as_=base).with_("__rows", as_=rows).with_(
+        "__partial", as_=partial
+    )
+    if cap_groups:
+        numbered = exp.select(
+            exp.Star(), exp.alias_(_random_rank(), GROUP_NUMBER, quoted=True)
+        ).from_(exp.Table(this=_id("__partial")))
+        final = final.with_("__groups", as_=numbered)
+    return final
+
+
+def _unit(shape: Shape) -> exp.Expression:
+    return shape.unit.copy() if shape.unit is not None else _col(shape.privacy_unit)
+
+
+def _random_rank() -> exp.Expression:
+    return exp.Window(
+        this=exp.RowNumber(),
+        partition_by=[_col(UNIT)],
+        # engines refuse volatile window ordering, so the random draw is a column
+        order=exp.Order(expressions=[exp.Ordered(this=_col(RANDOM), nulls_first=False)]),
+    )

@@ -1,0 +1,118 @@
+"""Decide which integer measures a shape needs and bound their sensitivity.
+
+Contribution bounds (SPEC §4.2): after WHERE, each unit keeps at most R =
+max_rows_per_unit rows in total and touches at most G = max_groups_per_unit
+groups. So one unit adds at most R to the count vector in L1 and L2 (all R rows
+may fall in one group), at most R * M to a sum vector whose grid values are
+within [-M, M], at most R to a histogram (each row lands in one bin of one
+group), and at most min(G, R, #groups) to the distinct-unit counts.
+
+Derived aggregates are post-processing of noisy measures: AVG = sum / count,
+VAR and STDDEV from count, sum and sum of squares (the square's bounds are
+[L², U²], [U², L²] or [0, max(L², U²)] depending on the signs), quantiles,
+MEDIAN, MIN and MAX from a noisy histogram of the clamped values.
+"""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from .expressions import double, snap
+from .plan import HIST_BINS, Measure, Output, grid_bound, grid_scale
+from .post import key_column, value_column
+from .shape import Aggregate, Shape
+
+
+def groups_touched(shape: Shape) -> int:
+    """How many groups one unit can reach after bounding (L0 of the output)."""
+    if shape.selection:
+        return min(shape.max_groups_per_unit, shape.max_rows_per_unit)
+    return min(shape.max_groups_per_unit, shape.max_rows_per_unit, len(shape.group_keys))
+
+
+def _square(agg: Aggregate) -> tuple[exp.Expression, float, float]:
+    assert agg.arg is not None and agg.lower is not None and agg.upper is not None
+    lo, hi = agg.lower, agg.upper
+    if lo >= 0:
+        bounds = (lo * lo, hi * hi)
+    elif hi <= 0:
+        bounds = (hi * hi, lo * lo)
+    else:
+        bounds = (0.0, max(lo * lo, hi * hi))
+    tree = snap(exp.Mul(this=double(agg.arg.copy()), expression=double(agg.arg.copy())))
+    return tree, bounds[0], bounds[1]
+
+
+def plan_measures(
+    shape: Shape, key_types: tuple[str, ...]
+) -> tuple[tuple[Measure, ...], tuple[Output, ...]]:
+    """The measures, and the noisy table's columns (`values`) computed from them."""
+    rows = shape.max_rows_per_unit
+    measures: dict[tuple[str, str | None], Measure] = {}
+
+    def need(kind: str, column: str | None, arg: exp.Expression | None = None,
+             lower: float | None = None, upper: float | None = None) -> str:
+        key = (kind, column)
+        if key not in measures:
+            name = f"__m{len(measures)}"
+            if kind == "units":
+                g = groups_touched(shape)
+                measures[key] = Measure(name, "units", None, l1=g, l2_squared=g)
+            elif kind == "count":
+                measures[key] = Measure(name, "count", column, l1=rows, l2_squared=rows * rows,
+                                        arg=arg)
+            elif kind == "hist":
+                measures[key] = Measure(name, "hist", column, l1=rows, l2_squared=rows * rows,
+                                        arg=arg, lower=lower, upper=upper, bins=HIST_BINS)
+            else:
+                assert lower is not None and upper is not None
+                scale = grid_scale(lower, upper)
+                bound = rows * grid_bound(lower, upper, scale)
+                measures[key] = Measure(
+                    name, "sum", column, l1=bound, l2_squared=bound * bound, grid_scale=scale,
+                    arg=arg, lower=lower, upper=upper,
+                )
+        return measures[key].name
+
+    if shape.selection:
+        need("units", None)  # the noisy distinct-unit count partition selection thresholds
+    values: list[Output] = [
+        Output(key_column(i), "key", key_types[i], key_index=i)
+        for i in range(len(shape.group_columns))
+    ]
+    for j, agg in enumerate(shape.aggregates):
+        name = value_column(j)
+        if agg.kind == "count":
+            values.append(Output(name, "count", "integer", measures=(need("count", None),)))
+            continue
+        if agg.kind == "count_column":
+            values.append(Output(name, "count", "integer",
+                                 measures=(need("count", agg.column, agg.arg),)))
+            continue
+        if agg.kind == "count_units":
+            values.append(Output(name, "units", "integer", measures=(need("units", None),)))
+            continue
+        lo, hi = agg.lower, agg.upper
+        if agg.kind == "quantile":
+            hist = need("hist", agg.column, agg.arg, lo, hi)
+            values.append(Output(name, "quantile", "float", measures=(hist,), lower=lo,
+                                 upper=hi, quantile=agg.quantile))
+            continue
+        total = need("sum", agg.column, agg.arg, lo, hi)
+        if agg.kind == "sum":
+            values.append(Output(name, "sum", agg.arg_type, measures=(total,)))
+            continue
+        count = need("count", agg.column, agg.arg)
+        if agg.kind == "avg":
+            values.append(Output(name, "avg", "float", measures=(total, count), lower=lo, upper=hi))
+        elif agg.kind in ("var", "stddev"):
+            tree, slo, shi = _square(agg)
+            squares = need("sum", f"({agg.column}) ^ 2", tree, slo, shi)
+            values.append(Output(name, agg.kind, "float", measures=(count, total, squares),
+                                 lower=lo, upper=hi, population=agg.population))
+        else:
+            hist = need("hist", agg.column, agg.arg, lo, hi)
+            values.append(Output(name, "quantile", "float", measures=(hist,), lower=lo,
+                                 upper=hi, quantile=agg.quantile))
+    # a plain SUM whose measure a VAR also uses keeps one measure: `need` dedupes by key
+    return tuple(measures.values()), tuple(values)

@@ -1,0 +1,109 @@
+"""Table metadata: what the data owner declares about each table (SPEC §2).
+
+The same models validate the ``tables:`` section of ``dpsql.yaml`` and the
+owner API, so the format is declared once. They are frozen: a catalog handed to
+the rewriter cannot change under it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+ColumnType = Literal["integer", "float", "text", "boolean", "date", "timestamp"]
+NUMERIC_TYPES: frozenset[str] = frozenset({"integer", "float"})
+
+KeyValue = bool | int | float | str | dt.date | dt.datetime
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class PublicKeysRef(_Frozen):
+    """Group keys read from a column of a public table."""
+
+    table: str
+    column: str
+
+
+class Column(_Frozen):
+    type: ColumnType
+    lower: int | float | None = None
+    upper: int | float | None = None
+    groupable: bool = True
+    public_keys: tuple[KeyValue, ...] | PublicKeysRef | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> Column:
+        if (self.lower is None) != (self.upper is None):
+            raise ValueError("declare both `lower` and `upper`, or neither")
+        if self.lower is not None:
+            if self.type not in NUMERIC_TYPES:
+                raise ValueError(f"bounds apply to integer and float columns, not {self.type}")
+            if not (self.lower <= self.upper):  # type: ignore[operator]
+                raise ValueError(f"lower ({self.lower}) must not exceed upper ({self.upper})")
+            for bound in (self.lower, self.upper):
+                if bound != bound or abs(bound) == float("inf"):
+                    raise ValueError(f"bounds must be finite numbers, got {bound}")
+        if isinstance(self.public_keys, tuple):
+            if len(self.public_keys) == 0:
+                raise ValueError("`public_keys` is empty; list at least one key or remove it")
+            if len(set(self.public_keys)) != len(self.public_keys):
+                raise ValueError("`public_keys` lists a key twice")
+        if self.public_keys is not None and not self.groupable:
+            raise ValueError("a column with `groupable: false` cannot declare `public_keys`")
+        return self
+
+    @property
+    def bounded(self) -> bool:
+        return self.lower is not None
+
+
+class Table(_Frozen):
+    public: bool = False
+    privacy_unit: str | None = None
+    max_rows_per_unit: int = Field(default=1, ge=1, le=1_000_000)
+    max_groups_per_unit: int = Field(default=1, ge=1, le=1_000_000)
+    columns: dict[str, Column] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _check(self) -> Table:
+        if self.public:
+            if self.privacy_unit is not None:
+                raise ValueError(
+                    "a public table has no `privacy_unit`; remove it or `public: true`"
+                )
+            return self
+        if self.privacy_unit is None:
+            raise ValueError("a private table needs `privacy_unit` (or `public: true`)")
+        if self.privacy_unit not in self.columns:
+            raise ValueError(
+                f"`privacy_unit` {self.privacy_unit!r} is not among the declared columns"
+            )
+        if self.columns[self.privacy_unit].public_keys is not None:
+            raise ValueError("the privacy unit can never be a group key; remove its `public_keys`")
+        return self
+
+    def column(self, name: str) -> Column | None:
+        """Look a column up the way SQL does: unquoted names ignore case."""
+        found = self.columns.get(name)
+        if found is not None:
+            return found
+        lowered = name.lower()
+        for key, col in self.columns.items():
+            if key.lower() == lowered:
+                return col
+        return None
+
+    def canonical(self, name: str) -> str | None:
+        """The declared spelling of a column name, or None if undeclared."""
+        if name in self.columns:
+            return name
+        lowered = name.lower()
+        for key in self.columns:
+            if key.lower() == lowered:
+                return key
+        return None

@@ -1,0 +1,57 @@
+"""Parse: turn the analyst's text into exactly one sqlglot statement.
+
+Everything here depends on the query text alone. Errors carry the position of
+the offending token so clients can underline it.
+"""
+
+from __future__ import annotations
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ParseError as SqlglotParseError
+from sqlglot.errors import TokenError
+
+from .errors import ParseError, Position, QueryRefused
+
+MAX_SQL_CHARS = 100_000
+
+
+def position_of(node: exp.Expression | None, sql: str) -> Position | None:
+    """The line/column (1-based) where `node` starts in `sql`, if sqlglot kept it."""
+    if node is None:
+        return None
+    starts = [n.meta["start"] for n in node.walk() if isinstance(n.meta.get("start"), int)]
+    if not starts:
+        return None
+    offset = min(starts)
+    line = sql.count("\n", 0, offset) + 1
+    column = offset - (sql.rfind("\n", 0, offset) + 1) + 1
+    return Position(line, column)
+
+
+def parse(sql: str, dialect: str | None = None) -> exp.Expression:
+    """Parse one SQL statement; refuse empty input and more than one statement."""
+    if not isinstance(sql, str) or not sql.strip():
+        raise ParseError("the query is empty; send one SELECT statement")
+    if len(sql) > MAX_SQL_CHARS:
+        raise ParseError(f"the query is {len(sql)} characters long; the limit is {MAX_SQL_CHARS}")
+    try:
+        statements = [s for s in sqlglot.parse(sql, read=dialect) if s is not None]
+    except SqlglotParseError as err:
+        first = err.errors[0] if err.errors else {}
+        line, col = first.get("line"), first.get("col")
+        where = Position(line, col) if isinstance(line, int) and isinstance(col, int) else None
+        what = first.get("description") or "invalid SQL"
+        near = first.get("highlight")
+        detail = f"{what} near {near!r}" if near else what
+        raise ParseError(f"could not parse the query: {detail}", where) from None
+    except TokenError:
+        raise ParseError("could not parse the query: an unterminated string or quote") from None
+    if not statements:
+        raise ParseError("the query is empty (only comments or semicolons); send one SELECT")
+    if len(statements) > 1:
+        raise QueryRefused(
+            f"the text holds {len(statements)} statements; send exactly one SELECT per request",
+            position_of(statements[1], sql),
+        )
+    return statements[0]

@@ -1,0 +1,141 @@
+"""The plan: what the engine computes and how sensitive each number is.
+
+A plan holds *measures* (integer vectors over the groups, computed by the
+rewritten SQL, each with the sensitivity its bounds imply) and *outputs* (the
+columns the analyst asked for, each a group key or a post-processing of noisy
+measures). The accountant calibrates noise from the measures alone.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Literal
+
+from sqlglot import exp
+
+from .metadata import KeyValue
+from .shape import Shape
+
+MeasureKind = Literal["count", "sum", "units", "hist"]
+OutputKind = Literal[
+    "key", "count", "sum", "avg", "units", "var", "stddev", "quantile", "expression"
+]
+HIST_BINS = 64
+
+
+@dataclass(frozen=True)
+class Measure:
+    """An integer-valued vector (one entry per group) computed in SQL.
+
+    `l1` and `l2_squared` bound how far one privacy unit can move the whole
+    vector (all groups together), in grid units: sums are computed on the grid
+    value * `grid_scale`, so `value = measured / grid_scale`.
+    """
+
+    name: str
+    kind: MeasureKind
+    column: str | None  # the canonical SQL of the argument (a column name when plain)
+    l1: int
+    l2_squared: int
+    grid_scale: Fraction = Fraction(1)
+    # the argument rebuilt from allowed nodes; sums and histograms clamp it to [lower, upper]
+    arg: exp.Expression | None = field(default=None, compare=False, repr=False)
+    lower: float | None = None
+    upper: float | None = None
+    bins: int = 0  # histograms: equal-width bins over [lower, upper], one column each
+
+    def __post_init__(self) -> None:
+        if self.l1 < 1 or self.l2_squared < 1:
+            raise ValueError(f"measure {self.name}: sensitivities must be ≥ 1, got {self.l1}")
+        if self.grid_scale <= 0:
+            raise ValueError(f"measure {self.name}: grid scale must be positive")
+        if (self.kind == "hist") != (self.bins > 0):
+            raise ValueError(f"measure {self.name}: only histograms have bins, got {self.bins}")
+        if self.kind in ("sum", "hist") and (self.lower is None or self.upper is None
+                                             or self.arg is None):
+            raise ValueError(f"measure {self.name}: a {self.kind} needs an argument and bounds")
+
+    def columns(self) -> tuple[str, ...]:
+        """The engine result columns holding this measure."""
+        if self.kind == "hist":
+            return tuple(f"{self.name}_b{k}" for k in range(self.bins))
+        return (self.name,)
+
+
+@dataclass(frozen=True)
+class Output:
+    name: str
+    kind: OutputKind
+    type: str  # the column type reported to clients
+    key_index: int | None = None
+    measures: tuple[str, ...] = ()
+    lower: int | float | None = None  # AVG, VAR and quantiles are clamped to the bounds
+    upper: int | float | None = None
+    source: str | None = None  # the noisy-table column (`__g<i>`/`__a<j>`) shown unchanged
+    quantile: float | None = None
+    population: bool = False
+
+
+@dataclass(frozen=True)
+class Plan:
+    shape: Shape
+    measures: tuple[Measure, ...]
+    outputs: tuple[Output, ...]  # what the analyst sees, in order
+    key_types: tuple[str, ...]  # declared type of each group column
+    normalized_sql: str
+    tree: exp.Expression = field(compare=False, repr=False)
+    # the noisy table: keys `__g<i>` then aggregates `__a<j>`, each an Output
+    values: tuple[Output, ...] = ()
+    post: exp.Select | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def group_keys(self) -> tuple[tuple[KeyValue, ...], ...]:
+        """Every declared key combination; empty under partition selection."""
+        return self.shape.group_keys
+
+    @property
+    def selection(self) -> bool:
+        return self.shape.selection
+
+    def units_measure(self) -> Measure | None:
+        return next((m for m in self.measures if m.kind == "units"), None)
+
+    def sql(self, dialect: str) -> str:
+        """The rewritten query in the engine's dialect, generated from the tree."""
+        return self.tree.sql(dialect=dialect)
+
+    def value(self, name: str) -> Output:
+        for v in self.values:
+            if v.name == name:
+                return v
+        raise KeyError(name)
+
+    def measure(self, name: str) -> Measure:
+        for m in self.measures:
+            if m.name == name:
+                return m
+        raise KeyError(name)
+
+
+GRID_STEPS_PER_BOUND = 2**20
+
+
+def grid_scale(lower: float, upper: float) -> Fraction:
+    """A power of two putting the larger bound near 2**20 grid steps.
+
+    Fine enough that rounding to the grid is negligible next to the noise, coarse
+    enough that per-unit partial sums stay far inside 64-bit integers.
+    """
+    largest = max(abs(lower), abs(upper))
+    if largest == 0:
+        return Fraction(1)
+    exponent = 20 - math.ceil(math.log2(largest))
+    return Fraction(2) ** exponent
+
+
+def grid_bound(lower: float, upper: float, scale: Fraction) -> int:
+    """The largest |value| a clamped, rounded grid value can take."""
+    largest = max(abs(Fraction(lower)), abs(Fraction(upper)))
+    return max(1, math.ceil(largest * scale))

@@ -1,0 +1,106 @@
+"""parse → validate → measures → bounding rewrite → post-processing: the
+rewriter's one entry point."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from sqlglot import exp
+
+from .bound import bounded_query
+from .catalog import Catalog
+from .errors import QueryRefused
+from .measures import plan_measures
+from .parse import parse, position_of
+from .plan import Output, Plan
+from .post import SLOT, dpsql_type, duck_type, post_query, run_post
+from .shape import Shape
+from .validate import validate
+
+MAX_PROBE_GROUPS = 5_000
+
+
+def normalize(sql: str, dialect: str | None = None) -> str:
+    """A canonical text of the query: same meaning, same text (for the answer cache)."""
+    return parse(sql, dialect).sql(dialect="duckdb", comments=False, normalize=True)
+
+
+def noisy_columns(values: tuple[Output, ...]) -> list[tuple[str, str]]:
+    """The `__noisy` table's columns as (name, DuckDB type)."""
+    columns = [(SLOT, "BIGINT")]
+    for v in values:
+        if v.kind == "key":
+            columns.append((v.name, duck_type(v.type)))
+        elif v.kind in ("count", "units") or (v.kind == "sum" and v.type == "integer"):
+            columns.append((v.name, "BIGINT"))
+        else:
+            columns.append((v.name, "DOUBLE"))
+    return columns
+
+
+def plan_query(sql: str, catalog: Catalog, dialect: str | None = None) -> Plan:
+    """Plan a query, or raise a `RewriteError` that says why it is refused.
+
+    `dialect` is the SQL dialect the analyst writes in (sqlglot's name); the plan
+    can be generated for any engine dialect.
+    """
+    tree = parse(sql, dialect)
+    shape = validate(tree, catalog, sql)
+    key_types = shape.group_types
+    measures, values = plan_measures(shape, key_types)
+    post = post_query(shape)
+    # Type the outputs, and make sure the post-processing runs on the public keys,
+    # before anything is charged: a dry run with every noisy value at zero.
+    by_name = {v.name: v for v in values}
+    direct = is_direct(shape)
+    types = [by_name[i.value or ""].type for i in shape.items] if direct else \
+        _probe(post, values, shape, tree, sql)
+    outputs: list[Output] = []
+    for item, typ in zip(shape.items, types, strict=True):
+        source = by_name.get(item.value or "")
+        if source is not None:
+                outputs.append(replace(source, name=item.name, source=source.name))
+        else:
+            used = tuple(dict.fromkeys(
+                m for c in item.expr.find_all(exp.Column) if c.name in by_name
+                for m in by_name[c.name].measures
+            ))
+            outputs.append(Output(item.name, "expression", typ, measures=used))
+    return Plan(
+        shape=shape,
+        measures=measures,
+        outputs=tuple(outputs),
+        key_types=key_types,
+        normalized_sql=tree.sql(dialect="duckdb", comments=False, normalize=True),
+        tree=bounded_query(shape, measures, key_types),
+        values=values,
+        post=post,
+    )
+
+
+def is_direct(shape: Shape) -> bool:
+    """True when every output is a key or an aggregate unchanged, with no HAVING,
+    ORDER BY or LIMIT: the noisy table is the answer, no post-processing runs."""
+    return (all(i.value is not None for i in shape.items) and shape.having is None
+            and not shape.order and shape.limit is None and shape.offset is None)
+
+
+def _probe(post: exp.Select, values: tuple[Output, ...], shape: Shape, tree: exp.Expression,
+           sql: str) -> list[str]:
+    """Type the outputs, and make sure the post-processing runs on the public keys,
+    before anything is charged: a dry run with every noisy value at zero."""
+    columns = noisy_columns(values)
+    n_keys = len(shape.group_columns)
+    probe = [[slot, *keys, *([0] * (len(columns) - 1 - n_keys))]
+             for slot, keys in enumerate(shape.group_keys[:MAX_PROBE_GROUPS])]
+    # under partition selection no key is known before the run: type on an empty table
+    try:
+        types, _ = run_post(post, columns, probe)
+    except Exception as err:  # a binder or conversion error on public keys only
+        first = str(err).splitlines()[0][:200]
+        raise QueryRefused(
+            f"the expressions over aggregates cannot be evaluated ({first}); check the types "
+            "of the values you combine",
+            position_of(tree, sql),
+        ) from None
+    return [dpsql_type(t) for t in types]

@@ -1,0 +1,254 @@
+"""Post-processing: the analyst's expressions over aggregates (outer
+arithmetic, HAVING, ORDER BY, LIMIT/OFFSET), evaluated after noise.
+
+The engine computes only the measures. After noise, the released values form a
+small table `__noisy` (one row per public group: the keys `__g<i>`, the noisy
+aggregates `__a<j>` and the group's position `__slot`), and the query built here
+runs on it in a fresh in-memory DuckDB with external access disabled. Only
+noisy values and public keys ever reach it, so whatever it computes is
+post-processing and costs no privacy; HAVING filters noisy values of public
+groups, so it cannot isolate anyone.
+
+The expressions are still allow-listed (no file readers, no arbitrary
+functions), divisions get NULLIF denominators, casts become TRY_CAST, and
+aggregates inside arithmetic are DOUBLE, so nothing raises on a value.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+from sqlglot import exp
+
+from .aggregates import aggregate, is_aggregate
+from .shape import Aggregate
+
+if TYPE_CHECKING:
+    from .shape import Shape
+    from .validate import _Ctx
+
+NOISY = "__noisy"
+SLOT = "__slot"
+
+_POST_NODES: tuple[type[exp.Expression], ...] = (
+    exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod, exp.Neg, exp.Paren,
+    exp.Literal, exp.Boolean, exp.Null,
+    exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE,
+    exp.And, exp.Or, exp.Not, exp.Is, exp.In, exp.Between, exp.Like, exp.ILike,
+    exp.Case, exp.If, exp.Coalesce, exp.Nullif, exp.Abs, exp.Round, exp.Floor, exp.Ceil,
+    exp.Least, exp.Greatest, exp.Sqrt, exp.Cast, exp.TryCast, exp.DataType, exp.DPipe,
+)
+POST_FUNCTIONS = ("+ - * / %, comparisons, AND/OR/NOT, CASE, COALESCE, NULLIF, ABS, ROUND, "
+                  "FLOOR, CEIL, SQRT, LEAST, GREATEST, CAST, ||")
+
+
+def key_column(i: int) -> str:
+    return f"__g{i}"
+
+
+def value_column(j: int) -> str:
+    return f"__a{j}"
+
+
+def _col(name: str) -> exp.Column:
+    return exp.column(name, quoted=True)
+
+
+class PostExpressions:
+    """Rewrite expressions over aggregates and group keys into trees over `__noisy`."""
+
+    def __init__(self, ctx: _Ctx, group_texts: tuple[str, ...],
+                 text_of: Callable[[exp.Expression], str]) -> None:
+        self.ctx = ctx
+        self.group_texts = group_texts
+        self.text_of = text_of
+        self.aggregates: list[Aggregate] = []
+
+    def _value(self, agg: Aggregate) -> str:
+        for j, known in enumerate(self.aggregates):
+            if known == agg:
+                return value_column(j)
+        self.aggregates.append(agg)
+        return value_column(len(self.aggregates) - 1)
+
+    def rewrite(self, node: exp.Expression, aliases: dict[str, exp.Expression], clause: str,
+                prefer_columns: bool = False) -> exp.Expression:
+        """The analyst's expression over `__noisy`; a bare aggregate or key stays bare."""
+        bare = self._leaf(node, aliases, clause, prefer_columns)
+        if bare is not None:
+            return bare
+        tree = self._walk(node, aliases, clause, prefer_columns, 0)
+        return tree
+
+    def _leaf(self, node: exp.Expression, aliases: dict[str, exp.Expression], clause: str,
+              prefer_columns: bool) -> exp.Expression | None:
+        if isinstance(node, exp.Window):
+            raise self.ctx.refuse(
+                "window functions release per-row values; use GROUP BY instead", node)
+        if is_aggregate(node):
+            return _col(self._value(aggregate(node, self.ctx)))
+        group = self._group_index(node)
+        if group is not None and not (isinstance(node, exp.Column) and not prefer_columns
+                                      and node.name.lower() in aliases and not node.table):
+            return _col(key_column(group))
+        if isinstance(node, exp.Column):
+            if isinstance(node.this, exp.Star):
+                raise self.ctx.refuse("SELECT * would release raw rows; select aggregates", node)
+            alias = aliases.get(node.name.lower()) if not node.table else None
+            if alias is not None:
+                return alias.copy()
+            from .validate import _column
+
+            _column(node, self.ctx)  # a clear message for an unknown column
+            raise self.ctx.refuse(
+                f"{node.sql()} is not aggregated, so it would release raw values; wrap it in an "
+                f"aggregate or add it to GROUP BY ({clause})",
+                node,
+            )
+        return None
+
+    def _group_index(self, node: exp.Expression) -> int | None:
+        text = self.text_of(node)
+        if text in self.group_texts:
+            return self.group_texts.index(text)
+        return None
+
+    def _walk(self, node: exp.Expression, aliases: dict[str, exp.Expression], clause: str,
+              prefer_columns: bool, depth: int) -> exp.Expression:
+        if depth > 40:
+            raise self.ctx.refuse("the expression nests too deeply; simplify it", node)
+        leaf = self._leaf(node, aliases, clause, prefer_columns)
+        if leaf is not None:
+            if isinstance(leaf, exp.Column) and leaf.name.startswith("__a"):
+                return exp.cast(leaf, exp.DataType.build("DOUBLE"))
+            return leaf
+        if isinstance(node, (exp.Subquery, exp.Select, exp.Exists)):
+            raise self.ctx.refuse(
+                f"{clause}: subqueries are not allowed; ask them as their own query", node)
+        if not isinstance(node, _POST_NODES):
+            raise self.ctx.refuse(
+                f"{clause}: {_short(node)} is not allowed over aggregates; use {POST_FUNCTIONS}",
+                node,
+            )
+        if isinstance(node, exp.In) and (node.args.get("query") or node.args.get("unnest")):
+            raise self.ctx.refuse(f"{clause}: IN (SELECT …) is not allowed; list constants", node)
+        if isinstance(node, exp.Literal) or isinstance(node, (exp.Boolean, exp.Null,
+                                                              exp.DataType)):
+            return node.copy()
+        rebuilt = node.copy()
+        for key, value in node.args.items():
+            if isinstance(value, exp.Expression):
+                rebuilt.set(key, self._walk(value, aliases, clause, prefer_columns, depth + 1))
+            elif isinstance(value, list):
+                rebuilt.set(key, [
+                    self._walk(v, aliases, clause, prefer_columns, depth + 1)
+                    if isinstance(v, exp.Expression) else v for v in value
+                ])
+        if isinstance(rebuilt, (exp.Div, exp.Mod)):
+            rebuilt.set("expression", exp.Nullif(this=rebuilt.expression,
+                                                 expression=exp.Literal.number(0)))
+        if isinstance(rebuilt, exp.Cast) and not isinstance(rebuilt, exp.TryCast):
+            rebuilt = exp.TryCast(this=rebuilt.this, to=rebuilt.args["to"])
+        return rebuilt
+
+
+def _short(node: exp.Expression) -> str:
+    text = node.sql()
+    return text if len(text) < 80 else type(node).__name__.upper()
+
+
+def post_query(shape: Shape) -> exp.Select:
+    """SELECT items FROM __noisy WHERE having ORDER BY order, __slot LIMIT … OFFSET …"""
+    select = exp.select(*(
+        exp.alias_(item.expr.copy(), item.name, quoted=True) for item in shape.items
+    )).from_(exp.Table(this=exp.to_identifier(NOISY, quoted=True)))
+    if shape.having is not None:
+        select = select.where(shape.having.copy())
+    order = [o.copy() for o in shape.order]
+    order.append(exp.Ordered(this=_col(SLOT), nulls_first=False))
+    select = select.order_by(*order)
+    if shape.limit is not None:
+        select = select.limit(shape.limit)
+    if shape.offset is not None:
+        select = select.offset(shape.offset)
+    return select
+
+
+_DUCK_TYPES = {"text": "VARCHAR", "integer": "BIGINT", "float": "DOUBLE", "boolean": "BOOLEAN",
+               "date": "DATE", "timestamp": "TIMESTAMP"}
+
+
+def duck_type(column_type: str) -> str:
+    return _DUCK_TYPES[column_type]
+
+
+def dpsql_type(duck: str) -> str:
+    upper = duck.upper()
+    if upper in ("BIGINT", "INTEGER", "HUGEINT", "SMALLINT", "TINYINT", "UBIGINT", "UINTEGER"):
+        return "integer"
+    if upper in ("DOUBLE", "FLOAT", "REAL") or upper.startswith("DECIMAL"):
+        return "float"
+    if upper == "VARCHAR":
+        return "text"
+    if upper == "BOOLEAN":
+        return "boolean"
+    if upper == "DATE":
+        return "date"
+    if upper.startswith("TIMESTAMP"):
+        return "timestamp"
+    return "text"
+
+
+def _connect() -> duckdb.DuckDBPyConnection:
+    return duckdb.connect(config={"enable_external_access": False, "threads": 1})
+
+
+def run_post(select: exp.Select, columns: Sequence[tuple[str, str]],
+             rows: Sequence[Sequence[Any]]) -> tuple[list[str], list[list[Any]]]:
+    """Run the post-processing query on `rows` (noisy values and public keys only).
+
+    `columns` are (name, DuckDB type) of `__noisy`. Returns the DuckDB type of
+    each output and the rows as JSON-ready values (non-finite floats → null).
+    """
+    con = _connect()
+    try:
+        create = exp.Create(
+            kind="TABLE",
+            this=exp.Schema(
+                this=exp.Table(this=exp.to_identifier(NOISY, quoted=True)),
+                expressions=[
+                    exp.ColumnDef(this=exp.to_identifier(n, quoted=True),
+                                  kind=exp.DataType.build(t))
+                    for n, t in columns
+                ],
+            ),
+        )
+        con.execute(create.sql(dialect="duckdb"))
+        if rows:
+            insert = exp.insert(
+                exp.values([tuple(exp.Placeholder() for _ in columns)]),
+                exp.Table(this=exp.to_identifier(NOISY, quoted=True)),
+            )
+            con.executemany(insert.sql(dialect="duckdb"), [list(r) for r in rows])
+        cursor = con.execute(select.sql(dialect="duckdb"))
+        types = [str(d[1]) for d in cursor.description]
+        out = [[_json(v) for v in row] for row in cursor.fetchall()]
+        return types, out
+    finally:
+        con.close()
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Decimal):
+        f = float(value)
+        return f if math.isfinite(f) else None
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    return value
