@@ -1,0 +1,59 @@
+"""dpsql's accountant: exact budgets, noise mechanisms and the privacy ledger.
+
+Pure of the proxy and the rewriter: it takes sensitivities and (ε, δ) as plain
+values and returns noise specs, noisy integers and ledger receipts.
+"""
+
+from accountant.budget import Budget, format_fraction, to_fraction, validate_query_parameters
+from accountant.composition import Accounting, Cost, cost_of, epsilon_from_rho, rho_for, split
+from accountant.errors import AccountantError, BudgetExhausted, InvalidParameter
+from accountant.ledger import (
+    AnalystRecord,
+    AnalystShare,
+    BudgetStatus,
+    Entry,
+    Ledger,
+    Receipt,
+    VerifyReport,
+    open_ledger,
+)
+from accountant.mechanisms import (
+    NoiseSpec,
+    add_noise,
+    ci95_halfwidth,
+    epsilon_of,
+    gaussian_for,
+    laplace_for,
+    rho_of,
+)
+
+__all__ = [
+    "AccountantError",
+    "Accounting",
+    "AnalystRecord",
+    "AnalystShare",
+    "Budget",
+    "BudgetExhausted",
+    "BudgetStatus",
+    "Cost",
+    "Entry",
+    "InvalidParameter",
+    "Ledger",
+    "NoiseSpec",
+    "Receipt",
+    "VerifyReport",
+    "add_noise",
+    "ci95_halfwidth",
+    "cost_of",
+    "epsilon_from_rho",
+    "epsilon_of",
+    "format_fraction",
+    "gaussian_for",
+    "laplace_for",
+    "open_ledger",
+    "rho_for",
+    "rho_of",
+    "split",
+    "to_fraction",
+    "validate_query_parameters",
+]

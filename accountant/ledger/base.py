@@ -1,0 +1,144 @@
+"""What every ledger backend provides; callers code against this and nothing else.
+
+A backend stores the hash-chained entries, keeps running totals next to them
+and takes each charge in one atomic, durable step. The budget rules themselves
+(:mod:`accountant.ledger.records`) are shared, so backends differ only in how
+they lock and store.
+"""
+
+from __future__ import annotations
+
+import abc
+from datetime import datetime
+from typing import Any
+
+from accountant.budget import Budget
+from accountant.composition import Accounting, Cost
+from accountant.ledger.records import (
+    AnalystRecord,
+    AnalystShare,
+    BudgetStatus,
+    Entry,
+    Receipt,
+    VerifyReport,
+)
+
+
+class Ledger(abc.ABC):
+    """A durable, append-only, tamper-evident record of grants and charges.
+
+    Invariants every backend keeps: a charge is committed before ``charge``
+    returns; nothing is ever refunded or lowered; an analyst's composed spend
+    never exceeds the grant in force when each charge was taken, nor does all
+    analysts' spend exceed the dataset budget, even with many processes
+    charging at once.
+    """
+
+    accounting: Accounting
+
+    @abc.abstractmethod
+    def set_grant(
+        self, analyst: str, budget: Budget, expires: datetime | None, *, actor: str, reason: str
+    ) -> None:
+        """Record the analyst's grant; a no-op when it equals the latest one."""
+
+    @abc.abstractmethod
+    def set_dataset_budget(self, budget: Budget | None, *, actor: str, reason: str) -> None:
+        """Record the dataset-wide limit (None: no limit); a no-op when unchanged."""
+
+    @abc.abstractmethod
+    def charge(
+        self,
+        analyst: str,
+        cost: Cost,
+        *,
+        query_id: str,
+        sql: str,
+        detail: dict[str, Any],
+        now: datetime | None = None,
+    ) -> Receipt:
+        """Check both budgets and append the charge in one atomic, durable step.
+
+        Raises BudgetExhausted (``which`` = analyst, dataset or expired) and
+        records nothing when the charge does not fit.
+        """
+
+    @abc.abstractmethod
+    def register_analyst(
+        self, name: str, role: str, key_sha256: str, *, actor: str, reason: str
+    ) -> None:
+        """Add an analyst (role and the SHA-256 of its key) to the shared registry.
+
+        A no-op when identical; a new key hash is recorded as a key rotation, a
+        new role as a role change. A hash held by another analyst is refused.
+        """
+
+    @abc.abstractmethod
+    def set_analyst_disabled(self, name: str, disabled: bool, *, actor: str, reason: str) -> None:
+        """Disable (or re-enable) a registered analyst; a no-op when unchanged."""
+
+    @abc.abstractmethod
+    def analysts(self) -> list[AnalystRecord]:
+        """The registry as it stands, by name."""
+
+    @abc.abstractmethod
+    def analyst_by_key_hash(self, sha256_hex: str) -> AnalystRecord | None:
+        """The analyst holding this key hash, disabled or not (the caller refuses disabled)."""
+
+    @abc.abstractmethod
+    def shares(self, now: datetime | None = None) -> list[AnalystShare]:
+        """Each analyst with a grant or a charge: spent, and share of the dataset-wide spend."""
+
+    @abc.abstractmethod
+    def status(self, analyst: str, now: datetime | None = None) -> BudgetStatus:
+        """Granted, spent and remaining budgets for the analyst and the dataset."""
+
+    @abc.abstractmethod
+    def store_answer(
+        self, analyst: str, cache_key: str, query_id: str, answer: dict[str, Any]
+    ) -> None:
+        """Remember the first answer to a repeated query; later ones are ignored."""
+
+    @abc.abstractmethod
+    def cached_answer(self, analyst: str, cache_key: str) -> dict[str, Any] | None:
+        """The answer stored for this analyst and key, if any."""
+
+    @abc.abstractmethod
+    def verify(self) -> VerifyReport:
+        """Recompute the chain and the totals; report the first entry that fails."""
+
+    @abc.abstractmethod
+    def entries(
+        self,
+        analyst: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[Entry]:
+        """Entries in seq order, optionally for one analyst and a time window [since, until)."""
+
+    @abc.abstractmethod
+    def latest_entry(
+        self, kind: str, *, analyst: str | None = None, actor: str | None = None
+    ) -> Entry | None:
+        """The last entry of ``kind`` (for one analyst; by one actor), if any."""
+
+    @abc.abstractmethod
+    def set_table(
+        self, name: str, metadata: dict[str, Any] | None, *, actor: str, reason: str,
+        note: dict[str, Any] | None = None,
+    ) -> bool:
+        """Record a table's metadata (None: withdrawn); False when unchanged.
+
+        ``note`` is kept beside the metadata in the entry, e.g. which bounds a
+        change loosened, so a reviewer sees it without diffing JSON.
+        """
+
+    @abc.abstractmethod
+    def tables(self, actor: str | None = None) -> tuple[int, dict[str, dict[str, Any]]]:
+        """The latest metadata of every table, and the seq of the newest table
+        entry (a version: a proxy rebuilds its catalog when it moves). With
+        ``actor``, what that actor last said of each table."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release resources; the ledger must not be used afterwards."""

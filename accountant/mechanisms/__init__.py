@@ -1,0 +1,25 @@
+"""Noise mechanisms: privacy maps, accuracy, and the secure sampler."""
+
+from accountant.mechanisms.accuracy import ci95_halfwidth
+from accountant.mechanisms.maps import (
+    MECHANISMS,
+    Mechanism,
+    NoiseSpec,
+    epsilon_of,
+    gaussian_for,
+    laplace_for,
+    rho_of,
+)
+from accountant.mechanisms.sampler import add_noise
+
+__all__ = [
+    "MECHANISMS",
+    "Mechanism",
+    "NoiseSpec",
+    "add_noise",
+    "ci95_halfwidth",
+    "epsilon_of",
+    "gaussian_for",
+    "laplace_for",
+    "rho_of",
+]
