@@ -1,0 +1,142 @@
+"""The FastAPI application: wiring only. Routes live in `proxy/routes/`, the
+query path in `proxy/pipeline.py`."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from accountant import AccountantError, Accounting, Budget, Ledger, open_ledger
+from accountant.ledger import Declared
+from accountant.ledger import seed_ledger as seed_declared
+from rewriter import RewriteError
+
+from . import routes
+from .auth import KeyRing
+from .config import Config, ConfigError, grant_expiry
+from .deps import Services
+from .engines import open_engine
+from .engines.base import EngineError
+from .errors import DpsqlError, error_body, error_response
+from .middleware import AccessLog, BodyLimit
+from .pipeline import Clock, Pipeline, PrivacyDefaults, utc_now
+from .tables import TableStore, seed_tables
+
+log = logging.getLogger("dpsql")
+
+
+def seed_ledger(config: Config, ledger: Ledger) -> None:
+    """Record the analysts, keys and grants `dpsql.yaml` declares.
+
+    Only what changed in the file since it was last recorded is applied, so a
+    restart never undoes an owner's later change through the API or CLI (a
+    raised grant, a rotated key).
+    """
+    declared = [
+        Declared(name, a.role, a.api_key_sha256,
+                 Budget.of(a.budget.epsilon, a.budget.delta) if a.budget else None,
+                 grant_expiry(a.budget.expires) if a.budget else None)
+        for name, a in config.analysts.items()
+    ]
+    dataset = config.privacy.dataset_budget
+    seed_declared(ledger, declared,
+                  Budget.of(dataset.epsilon, dataset.delta) if dataset else None)
+
+
+def start_services(config: Config, clock: Clock = utc_now) -> Services:
+    """Open the engine and the ledger, record the config's grants, resolve keys."""
+    engine = open_engine(config.engine)
+    accounting = Accounting(config.privacy.accounting)
+    try:
+        ledger = open_ledger(config.ledger.url, accounting)
+    except BaseException:
+        engine.close()
+        raise
+    try:
+        seed_ledger(config, ledger)
+        seed_tables(config.tables, ledger)
+        tables = TableStore(ledger, engine)
+    except BaseException:
+        ledger.close()
+        engine.close()
+        raise
+    privacy = PrivacyDefaults(
+        accounting=accounting,
+        default_epsilon=config.privacy.default_query_epsilon,
+        default_delta=config.privacy.default_query_delta,
+        max_epsilon=config.privacy.max_query_epsilon,
+        max_delta=config.privacy.max_query_delta,
+    )
+    pipeline = Pipeline(catalog=tables.catalog, engine=engine, ledger=ledger, privacy=privacy,
+                        clock=clock)
+    return Services(config, engine, ledger, pipeline, KeyRing(ledger), clock, tables)
+
+
+def create_app(config: Config, *, clock: Clock = utc_now) -> FastAPI:
+    """The app for one deployment; engine and ledger open when it starts."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> Any:
+        app.state.services = start_services(config, clock)
+        try:
+            yield
+        finally:
+            app.state.services.close()
+
+    app = FastAPI(
+        title="dpsql",
+        version="0.1.0",
+        summary="Differentially private SQL over HTTP.",
+        description="Ask aggregate SQL questions of personal data; every answer is noised "
+        "and charged to a privacy budget recorded in a tamper-evident ledger.",
+        lifespan=lifespan,
+    )
+    _install_error_handlers(app)
+    app.include_router(routes.analyst)
+    app.include_router(routes.compliance)
+    app.include_router(routes.owner)
+
+    @app.get("/health", include_in_schema=False)
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    app.add_middleware(BodyLimit)
+    app.add_middleware(AccessLog)
+    return app
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    def respond(exc: BaseException) -> JSONResponse:
+        status, body = error_response(exc)
+        return JSONResponse(body, status_code=status)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = []
+        for err in exc.errors()[:5]:
+            where = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
+            problems.append(f"{where}: {err.get('msg', 'invalid')}")
+        message = "; ".join(problems) or "the request body is not valid JSON"
+        return JSONResponse(error_body("invalid_parameter", message), status_code=400)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(
+            exc.status_code, "invalid_parameter" if exc.status_code < 500 else "internal")
+        message = {404: "no such endpoint; see /openapi.json",
+                   405: "this endpoint does not accept that HTTP method"}.get(
+            exc.status_code, "the request was refused")
+        return JSONResponse(error_body(code, message), status_code=exc.status_code)
+
+    # The known roots are handled here; anything else reaches the last-resort
+    # handler, which logs it and answers with a generic `internal` error.
+    for root in (DpsqlError, RewriteError, AccountantError, EngineError, ConfigError, Exception):
+        app.add_exception_handler(root, lambda _request, exc: respond(exc))
+
+

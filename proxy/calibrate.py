@@ -1,0 +1,117 @@
+"""Calibrate: give each measure of a plan its share of the query's budget and
+the noise that share buys. Pure: plan + cost in, noise specs out.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+
+from accountant import Accounting, Cost, NoiseSpec, ci95_halfwidth, gaussian_for, laplace_for, split
+from rewriter import Measure, Plan
+from rewriter.plan import grid_bound
+
+
+@dataclass(frozen=True)
+class Calibrated:
+    measure: Measure
+    share: Fraction  # ε under pure accounting, ρ under zCDP
+    noise: NoiseSpec
+
+    @property
+    def ci95_grid(self) -> float:
+        return ci95_halfwidth(self.noise)
+
+
+def sqrt_upper(n: int) -> Fraction:
+    """A rational upper bound on sqrt(n), exact when n is a perfect square."""
+    root = math.isqrt(n)
+    if root * root == n:
+        return Fraction(root)
+    scale = 10**9
+    return Fraction(math.isqrt(n * scale * scale) + 1, scale)
+
+
+def normalized_sensitivity(measure: Measure) -> Fraction:
+    """A measure's sensitivity over the magnitude one row can give it.
+
+    A count's rows add 1 each, a sum's at most M = the grid bound per row, a
+    histogram's 1 each, a distinct-unit count's 1 per unit: measured this way
+    every count, sum and histogram has R (rows per unit) and the unit count
+    min(G, R, groups), so the relative error of each answer is what is balanced.
+    """
+    if measure.kind == "sum":
+        assert measure.lower is not None and measure.upper is not None
+        per_row = grid_bound(measure.lower, measure.upper, measure.grid_scale)
+        return Fraction(measure.l1, per_row)
+    return Fraction(measure.l1)
+
+
+def weights(plan: Plan, accounting: Accounting) -> list[Fraction]:
+    """Budget weights minimising the summed squared relative error of the measures.
+
+    Laplace: the error of measure i is s_i / ε_i; minimising Σ (s_i / ε_i)²
+    under Σ ε_i = ε gives ε_i ∝ s_i^(2/3). Gaussian: the variance is s_i² / (2 ρ_i);
+    minimising Σ s_i² / ρ_i under Σ ρ_i = ρ gives ρ_i ∝ s_i (inverse-variance
+    optimal). s_i is the normalized sensitivity. The weights are exact
+    rationals, so the shares still sum to exactly the query's cost.
+    """
+    result: list[Fraction] = []
+    for measure in plan.measures:
+        s = normalized_sensitivity(measure)
+        if accounting is Accounting.PURE:
+            w = Fraction(float(s) ** (2 / 3)).limit_denominator(10**6)
+        else:
+            w = s
+        result.append(max(w, Fraction(1, 10**6)))
+    return result
+
+
+def calibrate(plan: Plan, cost: Cost, accounting: Accounting) -> dict[str, Calibrated]:
+    """Split the query's cost over its measures (`weights`) and size each one's noise.
+
+    Measures are released together, so their shares compose by addition (pure ε)
+    or by addition of ρ (zCDP); the split never hands out more than the cost.
+    """
+    shares = split(cost, weights(plan, accounting))
+    calibrated: dict[str, Calibrated] = {}
+    for measure, share in zip(plan.measures, shares, strict=True):
+        if accounting is Accounting.PURE:
+            noise = laplace_for(measure.l1, share)
+        else:
+            noise = gaussian_for(sqrt_upper(measure.l2_squared), share)
+        calibrated[measure.name] = Calibrated(measure, share, noise)
+    return calibrated
+
+
+def selection_threshold(
+    plan: Plan, calibrated: dict[str, Calibrated], accounting: Accounting, delta: Fraction
+) -> int:
+    """The noisy distinct-unit count a group needs to be released (SPEC §4.4).
+
+    Guarantee: one unit touches at most L0 = min(G, R) groups and adds 1 to each
+    one's distinct-unit count. The groups only the added unit creates (at most
+    L0) are released with probability P(1 + Z ≥ τ) each; τ is set so this is
+    ≤ δ_sel / L0, so by the union bound the selection fails with probability at
+    most δ_sel (Korolova et al. 2009; Desfontaines et al. 2022). The counts of
+    the other groups are the noisy units measure, already paid for in the split.
+
+    * discrete Laplace of scale b: P(Z ≥ k) = a^k / (1 + a) ≤ e^(−k/b), so
+      τ = 1 + ⌈b · ln(L0 / δ_sel)⌉;
+    * discrete Gaussian of scale σ: P(Z ≥ k) ≤ e^(−k² / 2σ²) (Canonne, Kamath &
+      Steinke 2020, Prop. 25), so τ = 1 + ⌈σ · √(2 ln(L0 / δ_sel))⌉.
+
+    Computed in floats with a relative margin of 1e−9 upward.
+    """
+    units = plan.units_measure()
+    if units is None or delta <= 0:
+        raise ValueError("partition selection needs a units measure and δ > 0")
+    l0 = units.l1
+    scale = float(calibrated[units.name].noise.scale)
+    log_term = math.log(l0 / float(delta))
+    if accounting is Accounting.PURE:
+        k = scale * log_term
+    else:
+        k = scale * math.sqrt(2 * max(log_term, 0.0))
+    return 1 + math.ceil(k * (1 + 1e-9))

@@ -1,0 +1,452 @@
+"""The `dpsql` command: a thin layer over the library.
+
+Exit codes: 0 success, 1 refused or failed, 2 usage. Data goes to stdout;
+messages and errors (as `code: message`) go to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import getpass
+import json
+import logging
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .config import Config, ConfigError, load_config, parse_expiry
+
+if TYPE_CHECKING:
+    from accountant import Budget, Entry, Ledger
+
+
+def _fail(code: str, message: str) -> int:
+    print(f"{code}: {message}", file=sys.stderr)
+    return 1
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from .app import create_app
+
+    config = load_config(args.config)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    uvicorn.run(create_app(config), host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from .demo import build_demo_database, write_demo_config
+
+    folder = Path(args.dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    database = folder / "demo.duckdb"
+    if not database.exists():
+        print(f"building demo data ({args.people} people) in {database} …", file=sys.stderr)
+        build_demo_database(database, people=args.people)
+    dsn = None
+    if args.engine == "postgres":
+        from .pgload import install_demo
+
+        print(f"loading the demo into PostgreSQL ({args.admin_dsn}) …", file=sys.stderr)
+        dsn = install_demo(database, args.admin_dsn)
+    keys = write_demo_config(folder, database, dsn=dsn)
+    config_path = folder / "dpsql.yaml"
+    analyst_key = "$DPSQL_KEY"
+    if keys:
+        print("API keys (shown once; only their hashes are stored in dpsql.yaml):", file=sys.stderr)
+        for name, key in keys.items():
+            print(f"  {name:8s} {key}", file=sys.stderr)
+        analyst_key = keys.get("alice", analyst_key)
+    else:
+        print(f"{config_path} exists: its keys were shown when it was made. Delete the "
+              f"folder {folder} to start afresh, or set DPSQL_KEY to alice's key.", file=sys.stderr)
+    url = f"http://{args.host}:{args.port}"
+    body = json.dumps({"sql": "SELECT dept, COUNT(*) AS n, AVG(salary) AS avg_salary "
+                              "FROM employees GROUP BY dept", "epsilon": 0.5})
+    print("\nAsk a differentially private question:\n", file=sys.stderr)
+    print(f"curl -s {url}/v1/query -H 'Authorization: Bearer {analyst_key}' "
+          f"-H 'Content-Type: application/json' -d '{body}'\n", file=sys.stderr)
+    if args.no_serve:
+        return 0
+    print(f"serving on {url} (Ctrl-C stops)", file=sys.stderr)
+    args.config = str(config_path)
+    return _serve(args)
+
+
+def _ledger_verify(args: argparse.Namespace) -> int:
+    with _ledger(args) as (_, ledger):
+        report = ledger.verify()
+    print(json.dumps({"ok": report.ok, "entries": report.entries, "head": report.head,
+                      "first_bad": report.first_bad, "reason": report.reason}))
+    if not report.ok:
+        where = f"entry {report.first_bad}" if report.first_bad else "ledger"
+        return _fail("ledger_tampered", f"{where}: {report.reason}")
+    return 0
+
+
+# --- ledger and budgets ---------------------------------------------------------
+# Read-only commands show the ledger as it stands; commands that change it first
+# record what dpsql.yaml declares, exactly as a starting server does.
+
+
+@contextmanager
+def _ledger(args: argparse.Namespace, *, seed: bool = False) -> Iterator[tuple[Config, Ledger]]:
+    from accountant import Accounting, open_ledger
+
+    config = load_config(args.config)
+    ledger = open_ledger(config.ledger.url, Accounting(config.privacy.accounting))
+    try:
+        if seed:
+            _seed(config, ledger)
+        yield config, ledger
+    finally:
+        ledger.close()
+
+
+def _seed(config: Config, ledger: Ledger) -> None:
+    from .app import seed_ledger
+
+    seed_ledger(config, ledger)
+
+
+def _actor() -> str:
+    return f"cli:{os.environ.get('USER') or getpass.getuser()}"
+
+
+def _moment(text: str) -> dt.datetime:
+    """--since/--until: an ISO date (midnight UTC) or date-time (naive means UTC)."""
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an ISO date or date-time such as 2026-06-01 or "
+            f"2026-06-01T12:00:00Z") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def _expiry(text: str | None) -> dt.datetime | None:
+    if text is None:
+        return None
+    try:
+        return parse_expiry(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an ISO date or date-time such as 2026-06-01 or "
+            f"2026-06-01T12:00:00Z") from None
+
+
+def _date_arg(text: str) -> str:
+    try:
+        _expiry(text)
+    except (ValueError, argparse.ArgumentTypeError):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an ISO date such as 2027-06-30 (the grant ends after that "
+            f"day, UTC) or a date-time") from None
+    return text
+
+
+def _amount(text: str) -> str:
+    """An ε or δ as written; kept as text so the ledger reads it exactly."""
+    from accountant import to_fraction
+    from accountant.errors import InvalidParameter as AccountantInvalid
+
+    try:
+        to_fraction(text)
+    except AccountantInvalid as exc:
+        raise argparse.ArgumentTypeError(exc.message) from None
+    return text
+
+
+_ENTRY_FIELDS = ("seq", "timestamp", "kind", "analyst", "actor", "reason", "query_id", "sql",
+                 "epsilon", "delta", "rho", "expires", "detail", "prev_hash", "hash")
+
+
+def _entry_record(entry: Entry) -> dict[str, Any]:
+    from accountant import format_fraction
+
+    record = {name: getattr(entry, name) for name in _ENTRY_FIELDS}
+    for name in ("epsilon", "delta", "rho"):  # exact, as stored and hashed
+        if record[name] is not None:
+            record[name] = format_fraction(record[name])
+    return record
+
+
+def _summary(config: Config, ledger: Ledger, analyst: str | None) -> list[dict[str, str]]:
+    """One row per analyst (granted, spent, remaining, share of the dataset-wide spend),
+    then the dataset-wide budget."""
+    now = dt.datetime.now(dt.UTC)
+    roles = {r.name: r for r in ledger.analysts()}
+    shares = {s.analyst: s.share for s in ledger.shares(now)}
+    names = sorted(set(roles) | set(shares))
+    rows = []
+    for name in names:
+        if analyst is not None and name != analyst:
+            continue
+        status = ledger.status(name, now)
+        record = roles.get(name)
+        if status.granted is None and name not in shares and analyst is None:
+            continue  # owners and compliance hold no budget
+        rows.append({
+            "analyst": name,
+            "role": (record.role + (" (disabled)" if record.disabled else "")) if record else "-",
+            "granted": _pair(status.granted),
+            "spent": _pair(status.spent),
+            "remaining": _pair(status.remaining) + (" (expired)" if status.expired else ""),
+            "expires": status.expires.isoformat() if status.expires else "-",
+            "share_of_dataset": f"{float(shares.get(name, 0)) * 100:.1f}%",
+        })
+    probe = ledger.status(names[0] if names else "", now)
+    if analyst is None:
+        rows.append({
+            "analyst": "(dataset)", "role": "all analysts together",
+            "granted": _pair(probe.dataset_granted) if probe.dataset_granted else "no limit",
+            "spent": _pair(probe.dataset_spent) if probe.dataset_spent else "-",
+            "remaining": _pair(probe.dataset_remaining) if probe.dataset_remaining else "-",
+            "expires": "-", "share_of_dataset": "100.0%" if shares else "-",
+        })
+    return rows
+
+
+def _pair(budget: Budget | None) -> str:
+    if budget is None:
+        return "no grant"
+    return f"ε={float(budget.epsilon):.6g} δ={float(budget.delta):.6g}"
+
+
+def _table(rows: list[dict[str, str]]) -> str:
+    if not rows:
+        return ""
+    widths = {k: max(len(k), *(len(r[k]) for r in rows)) for k in rows[0]}
+    lines = ["  ".join(k.ljust(w) for k, w in widths.items())]
+    lines += ["  ".join(r[k].ljust(w) for k, w in widths.items()) for r in rows]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _ledger_export(args: argparse.Namespace) -> int:
+    with _ledger(args) as (config, ledger):
+        if args.format == "summary":
+            if args.since or args.until:
+                print("usage_error: --since/--until apply to csv and json; the summary shows "
+                      "budgets as they stand", file=sys.stderr)
+                return 2
+            print(_table(_summary(config, ledger, args.analyst)))
+            return 0
+        entries = ledger.entries(args.analyst, args.since, args.until)
+    records = [_entry_record(e) for e in entries]
+    if args.format == "json":
+        print(json.dumps(records, ensure_ascii=False, indent=1))
+        return 0
+    writer = csv.DictWriter(sys.stdout, fieldnames=_ENTRY_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    for record in records:
+        writer.writerow({**record, "detail": json.dumps(record["detail"], sort_keys=True)})
+    return 0
+
+
+def _analysts_add(args: argparse.Namespace) -> int:
+    from accountant import Budget
+
+    from .auth import hash_key, new_key
+
+    if args.role == "analyst" and args.epsilon is None:
+        print("usage_error: an analyst needs a budget; give --epsilon (and --delta)",
+              file=sys.stderr)
+        return 2
+    with _ledger(args, seed=True) as (_, ledger):
+        if any(r.name == args.name for r in ledger.analysts()):
+            return _fail("analyst_exists", f"an analyst named {args.name!r} exists; choose "
+                                           f"another name (`dpsql analysts list` shows them)")
+        budget = None if args.epsilon is None else Budget.of(args.epsilon, args.delta)
+        key = new_key()
+        if budget is not None:  # checked before the analyst exists, so a bad budget adds nobody
+            from accountant.ledger.records import check_grantable
+
+            check_grantable(ledger.accounting, budget)
+        ledger.register_analyst(args.name, args.role, hash_key(key), actor=_actor(),
+                                reason=args.reason)
+        if budget is not None:
+            ledger.set_grant(args.name, budget, _expiry(args.expires), actor=_actor(),
+                             reason=args.reason)
+    print(key)
+    print(f"created {args.role} {args.name!r}; the key above is shown once (only its SHA-256 "
+          f"is stored): hand it over now", file=sys.stderr)
+    return 0
+
+
+def _analysts_list(args: argparse.Namespace) -> int:
+    with _ledger(args) as (_, ledger):
+        rows = [{"name": r.name, "role": r.role,
+                 "status": "disabled" if r.disabled else "enabled",
+                 "key_sha256": r.key_sha256[:16] + "…"} for r in ledger.analysts()]
+    if rows:
+        print(_table(rows))
+    else:
+        print("no analysts in the ledger yet (the server records dpsql.yaml's at start)",
+              file=sys.stderr)
+    return 0
+
+
+def _registered(ledger: Ledger, name: str) -> bool:
+    return any(r.name == name for r in ledger.analysts())
+
+
+def _analysts_budget(args: argparse.Namespace) -> int:
+    from accountant import Budget
+
+    with _ledger(args, seed=True) as (config, ledger):
+        if not _registered(ledger, args.name):
+            return _fail("not_found", f"no analyst named {args.name!r}; `dpsql analysts list` "
+                                      f"shows them")
+        ledger.set_grant(args.name, Budget.of(args.epsilon, args.delta), _expiry(args.expires),
+                         actor=_actor(), reason=args.reason)
+        print(_table(_summary(config, ledger, args.name)))
+    return 0
+
+
+def _analysts_disable(args: argparse.Namespace) -> int:
+    with _ledger(args, seed=True) as (_, ledger):
+        ledger.set_analyst_disabled(args.name, args.disabled, actor=_actor(), reason=args.reason)
+    state = "disabled: its key is refused" if args.disabled else "enabled"
+    print(f"analyst {args.name!r} {state}", file=sys.stderr)
+    return 0
+
+
+def _budget_show(args: argparse.Namespace) -> int:
+    with _ledger(args) as (config, ledger):
+        print(_table(_summary(config, ledger, None)))
+    return 0
+
+
+def _budget_dataset(args: argparse.Namespace) -> int:
+    from accountant import Budget
+
+    with _ledger(args, seed=True) as (config, ledger):
+        ledger.set_dataset_budget(Budget.of(args.epsilon, args.delta), actor=_actor(),
+                                  reason=args.reason)
+        print(_table(_summary(config, ledger, None)))
+    return 0
+
+
+def _hash_key(_: argparse.Namespace) -> int:
+    from .auth import hash_key, new_key
+
+    key = new_key()
+    print(f"key:             {key}", file=sys.stderr)
+    print(hash_key(key))
+    return 0
+
+
+Subcommands = Any  # argparse's _SubParsersAction, which it does not export
+
+
+def _group(sub: Subcommands, name: str, help: str) -> Subcommands:
+    group = sub.add_parser(name, help=help)
+    return group.add_subparsers(dest=f"{name}_command", required=True, metavar="ACTION")
+
+
+def _action(group: Subcommands, name: str, help: str, run: Any,
+            **defaults: Any) -> argparse.ArgumentParser:
+    """A subcommand working on the deployment named by --config."""
+    command: argparse.ArgumentParser = group.add_parser(name, help=help)
+    command.add_argument("--config", default="dpsql.yaml", help="path to dpsql.yaml")
+    command.set_defaults(run=run, **defaults)
+    return command
+
+
+def _grant_args(command: argparse.ArgumentParser, *, required: bool) -> None:
+    command.add_argument("--epsilon", type=_amount, required=required)
+    command.add_argument("--delta", type=_amount, default="0",
+                         help="default 0 (zCDP accounting needs delta > 0)")
+    command.add_argument("--expires", type=_date_arg,
+                         help="last day of the grant (ISO date, UTC) or an exact date-time")
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(
+        prog="dpsql", description="Differentially private SQL proxy."
+    )
+    sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="serve the HTTP API for a deployment")
+    serve.add_argument("--config", default="dpsql.yaml", help="path to dpsql.yaml")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.set_defaults(run=_serve)
+
+    demo = sub.add_parser("demo", help="build demo data and config, print keys, and serve")
+    demo.add_argument("--dir", default="demo", help="folder for the demo files")
+    demo.add_argument("--people", type=int, default=100_000)
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=8080)
+    demo.add_argument("--no-serve", action="store_true", help="prepare only, do not serve")
+    demo.add_argument("--engine", choices=("duckdb", "postgres"), default="duckdb",
+                      help="serve the demo from the DuckDB file or from PostgreSQL")
+    demo.add_argument("--admin-dsn", default="postgresql://postgres@127.0.0.1:5432/postgres",
+                      help="with --engine postgres: a role that may create the demo database")
+    demo.set_defaults(run=_demo)
+
+    ledger = _group(sub, "ledger", "inspect the ledger")
+    _action(ledger, "verify", "recompute the hash chain", _ledger_verify)
+    export = _action(ledger, "export", "entries as csv/json, or a budget summary", _ledger_export)
+    export.add_argument("--format", choices=("csv", "json", "summary"), default="json")
+    export.add_argument("--analyst", help="only this analyst's entries")
+    export.add_argument("--since", type=_moment, help="entries at or after (ISO date/time, UTC)")
+    export.add_argument("--until", type=_moment, help="entries before (ISO date/time, UTC)")
+
+    analysts = _group(sub, "analysts", "manage analysts and their budgets")
+    add = _action(analysts, "add", "create an analyst; prints its key once", _analysts_add)
+    add.add_argument("name")
+    add.add_argument("--role", choices=("analyst", "owner", "compliance"), required=True)
+    _grant_args(add, required=False)
+    add.add_argument("--reason", default="created with the CLI")
+    _action(analysts, "list", "the analysts in the ledger", _analysts_list)
+    grant = _action(analysts, "budget", "grant or raise an analyst's budget", _analysts_budget)
+    grant.add_argument("name")
+    _grant_args(grant, required=True)
+    grant.add_argument("--reason", required=True, help="why; recorded in the ledger")
+    for verb, disabled in (("disable", True), ("enable", False)):
+        toggle = _action(analysts, verb, f"{verb} an analyst's key", _analysts_disable,
+                         disabled=disabled)
+        toggle.add_argument("name")
+        toggle.add_argument("--reason", default=f"{verb}d with the CLI")
+
+    budget = _group(sub, "budget", "the dataset-wide budget and analysts' shares")
+    _action(budget, "show", "each analyst's share of the dataset budget", _budget_show)
+    dataset = _action(budget, "dataset", "set the dataset-wide budget", _budget_dataset)
+    dataset.add_argument("--epsilon", type=_amount, required=True)
+    dataset.add_argument("--delta", type=_amount, required=True)
+    dataset.add_argument("--reason", required=True, help="why; recorded in the ledger")
+
+    keygen = sub.add_parser("keygen", help="make an API key; prints its SHA-256 for dpsql.yaml")
+    keygen.set_defaults(run=_hash_key)
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return int(args.run(args))
+    except ConfigError as exc:
+        return _fail("config_error", exc.message if hasattr(exc, "message") else str(exc))
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # `dpsql ledger export | head`: the reader had enough
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except Exception as exc:  # an operator sees one line; DPSQL_DEBUG=1 shows the traceback
+        if os.environ.get("DPSQL_DEBUG"):
+            raise
+        code = getattr(exc, "code", "internal")
+        return _fail(code if isinstance(code, str) else "internal",
+                     getattr(exc, "message", None) or str(exc) or type(exc).__name__)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

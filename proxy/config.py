@@ -1,0 +1,452 @@
+"""The deployment file ``dpsql.yaml`` (SPEC §2), declared once as pydantic models.
+
+The server refuses to start on any problem, and the data owner should be able to
+fix every problem in one pass: :func:`load_config` collects all errors and
+reports each as ``key.path: what is wrong``.
+
+Privacy numbers (ε, δ) are kept as :class:`decimal.Decimal` built from the text
+the owner wrote, so a budget of ``1.0`` holds exactly ten queries at ``0.1``
+(SPEC §4.5); binary floats would make that depend on rounding.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import types
+import typing
+from collections.abc import Iterable
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from rewriter.metadata import PublicKeysRef, Table
+
+__all__ = [
+    "AnalystBudget",
+    "AnalystConfig",
+    "Budget",
+    "Config",
+    "ConfigError",
+    "EngineConfig",
+    "LedgerConfig",
+    "PrivacyConfig",
+    "load_config",
+    "parse_config",
+]
+
+_SQLITE_PREFIX = "sqlite:///"
+_LEDGER_SCHEMES = (_SQLITE_PREFIX, "postgresql://", "postgres://")
+
+
+class ConfigError(Exception):
+    """The configuration is unusable; ``message`` lists every problem found."""
+
+    code = "config_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.position = None
+
+
+# --- exact privacy numbers -------------------------------------------------
+
+
+def _exact(value: object) -> Decimal:
+    """Read a number as written: floats via ``repr`` (the shortest text that
+    round-trips, i.e. what YAML held), strings like ``"1e-7"`` as text."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a number, got {value!r}")
+    if isinstance(value, Decimal):
+        number = value
+    elif isinstance(value, int):
+        number = Decimal(value)
+    elif isinstance(value, float):
+        number = Decimal(repr(value))
+    elif isinstance(value, str):
+        try:
+            number = Decimal(value.strip())
+        except InvalidOperation:
+            raise ValueError(f"expected a number, got {value!r}") from None
+    else:
+        raise ValueError(f"expected a number, got {value!r}")
+    if not number.is_finite():
+        raise ValueError(f"must be a finite number, got {value!r}")
+    if number < 0:
+        raise ValueError(f"must not be negative, got {value!r}")
+    return number
+
+
+def _positive(value: object) -> Decimal:
+    number = _exact(value)
+    if number == 0:
+        raise ValueError("must be greater than 0")
+    return number
+
+
+def _delta(value: object) -> Decimal:
+    number = _exact(value)
+    if number >= 1:
+        raise ValueError(f"δ must be below 1, got {value!r}")
+    return number
+
+
+# Validated before pydantic's own Decimal parsing, which would read floats
+# through binary and accept booleans; serialized as plain Decimal.
+Amount = Annotated[Decimal, BeforeValidator(_exact)]
+PositiveAmount = Annotated[Decimal, BeforeValidator(_positive)]
+Delta = Annotated[Decimal, BeforeValidator(_delta)]
+
+
+# --- sections ----------------------------------------------------------------
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class EngineConfig(_Section):
+    kind: Literal["duckdb", "postgres"]
+    database: Path | None = None
+    dsn: str | None = None
+    statement_timeout_s: float = Field(default=30, gt=0, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _one_target(self) -> EngineConfig:
+        if self.kind == "duckdb":
+            if self.database is None:
+                raise ValueError("a duckdb engine needs `database` (the file to open read-only)")
+            if self.dsn is not None:
+                raise ValueError("`dsn` is for postgres; a duckdb engine uses `database`")
+        else:
+            if self.dsn is None:
+                raise ValueError("a postgres engine needs `dsn` (postgresql://user@host/db)")
+            if self.database is not None:
+                raise ValueError("`database` is for duckdb; a postgres engine uses `dsn`")
+        return self
+
+
+class LedgerConfig(_Section):
+    url: str = "sqlite:///dpsql-ledger.db"
+
+    @field_validator("url")
+    @classmethod
+    def _scheme(cls, url: str) -> str:
+        if not url.startswith(_LEDGER_SCHEMES):
+            raise ValueError("must start with sqlite:/// or postgresql://")
+        if url.startswith(_SQLITE_PREFIX) and url == _SQLITE_PREFIX:
+            raise ValueError(
+                "a sqlite ledger url needs a file path, e.g. sqlite:///dpsql-ledger.db"
+            )
+        return url
+
+
+class Budget(_Section):
+    epsilon: Amount
+    delta: Delta
+
+
+class AnalystBudget(Budget):
+    # date first: a quoted "2026-06-30" means through that day, not its first instant
+    expires: dt.date | dt.datetime | None = None
+
+
+class PrivacyConfig(_Section):
+    accounting: Literal["zcdp", "pure"] = "zcdp"
+    default_query_epsilon: PositiveAmount = Decimal("0.1")
+    default_query_delta: Delta = Decimal("1e-7")
+    max_query_epsilon: PositiveAmount = Decimal("10")
+    max_query_delta: Delta = Decimal("1e-5")
+    dataset_budget: Budget | None = None
+
+    @model_validator(mode="after")
+    def _defaults_within_caps(self) -> PrivacyConfig:
+        if self.default_query_epsilon > self.max_query_epsilon:
+            raise ValueError(
+                f"default_query_epsilon ({self.default_query_epsilon}) must not exceed "
+                f"max_query_epsilon ({self.max_query_epsilon})"
+            )
+        if self.default_query_delta > self.max_query_delta:
+            raise ValueError(
+                f"default_query_delta ({self.default_query_delta}) must not exceed "
+                f"max_query_delta ({self.max_query_delta})"
+            )
+        return self
+
+
+class AnalystConfig(_Section):
+    role: Literal["analyst", "owner", "compliance"]
+    api_key_sha256: str
+    budget: AnalystBudget | None = None
+
+    @field_validator("api_key_sha256")
+    @classmethod
+    def _hex_digest(cls, digest: str) -> str:
+        if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+            raise ValueError(
+                "must be the SHA-256 of the key as 64 lowercase hex digits "
+                f"(got {len(digest)} characters)"
+            )
+        return digest
+
+    @model_validator(mode="after")
+    def _analyst_has_budget(self) -> AnalystConfig:
+        if self.role == "analyst" and self.budget is None:
+            raise ValueError("an analyst needs a `budget: {epsilon, delta}`")
+        return self
+
+
+class Config(_Section):
+    engine: EngineConfig
+    ledger: LedgerConfig = Field(default_factory=LedgerConfig)
+    privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
+    tables: dict[str, Table] = Field(default_factory=dict)
+    analysts: dict[str, AnalystConfig] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _cross_check(self) -> Config:
+        # Raised directly (not as ValueError) so each problem keeps its own path.
+        problems = list(_cross_problems(self))
+        if problems:
+            raise ConfigError(_join(problems))
+        return self
+
+
+def _cross_problems(config: Config) -> Iterable[str]:
+    """Checks that span sections, each as ``key.path: problem``."""
+    lowered: dict[str, str] = {}
+    for name in config.tables:
+        if name.lower() in lowered:
+            yield (
+                f"tables.{name}: differs from `{lowered[name.lower()]}` only by case; "
+                "SQL would not tell them apart"
+            )
+        lowered.setdefault(name.lower(), name)
+    for name, table in config.tables.items():
+        seen: dict[str, str] = {}
+        for col_name, column in table.columns.items():
+            path = f"tables.{name}.columns.{col_name}"
+            if col_name.lower() in seen:
+                yield f"{path}: differs from `{seen[col_name.lower()]}` only by case"
+            seen.setdefault(col_name.lower(), col_name)
+            if isinstance(column.public_keys, PublicKeysRef):
+                yield from _check_ref(config, f"{path}.public_keys", column.public_keys)
+    owners: dict[str, str] = {}
+    for name, analyst in config.analysts.items():
+        if analyst.api_key_sha256 in owners:
+            yield (
+                f"analysts.{name}.api_key_sha256: the same key hash as "
+                f"analysts.{owners[analyst.api_key_sha256]}; every analyst needs its own key"
+            )
+        owners.setdefault(analyst.api_key_sha256, name)
+
+
+def _check_ref(config: Config, path: str, ref: PublicKeysRef) -> Iterable[str]:
+    target = config.tables.get(ref.table)
+    if target is None:
+        yield f"{path}.table: names table `{ref.table}`, which is not declared under `tables`"
+    elif not target.public:
+        yield (
+            f"{path}.table: `{ref.table}` is not `public: true`; group keys may only be "
+            "read from a public table"
+        )
+    elif target.columns and ref.column not in target.columns:
+        yield f"{path}.column: `{ref.table}` declares no column `{ref.column}`"
+
+
+# --- error formatting ---------------------------------------------------------
+
+
+def _join(problems: Iterable[str]) -> str:
+    lines = list(dict.fromkeys(problems))
+    return "invalid configuration:\n" + "\n".join(f"  {line}" for line in lines)
+
+
+def _branch(annotation: Any, tag: str) -> Any:
+    """The member of a union that pydantic named ``tag`` in an error location."""
+    for member in typing.get_args(annotation):
+        origin = typing.get_origin(member) or member
+        name = getattr(origin, "__name__", "")
+        if tag == name or tag.startswith(f"{name}["):
+            return member
+    return None
+
+
+def _readable_loc(loc: tuple[int | str, ...]) -> tuple[str, Any]:
+    """Drop the union-member tags pydantic inserts, keeping keys the user wrote.
+
+    Walking the model's annotations tells tags apart from user keys, so a column
+    the owner named ``date`` or ``int`` is never mistaken for a tag. Also returns
+    the type holding the last key, to list the keys it does accept.
+    """
+    parts: list[str] = []
+    annotation: Any = Config
+    container: Any = None
+    for part in loc:
+        while typing.get_origin(annotation) is Annotated:
+            annotation = typing.get_args(annotation)[0]
+        if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+            members = [a for a in typing.get_args(annotation) if a is not type(None)]
+            if len(members) == 1:
+                annotation = members[0]
+            elif isinstance(part, str):
+                annotation = _branch(annotation, part)
+                continue
+        parts.append(str(part))
+        container = annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            field = annotation.model_fields.get(str(part))
+            annotation = field.annotation if field is not None else None
+        elif typing.get_origin(annotation) is dict:
+            annotation = typing.get_args(annotation)[1]
+        elif typing.get_origin(annotation) in (tuple, list):
+            annotation = typing.get_args(annotation)[0]
+        else:
+            annotation = None
+    return ".".join(parts), container
+
+
+_PREFIXES = ("Value error, ", "Assertion failed, ")
+
+
+def _message(item: Any, container: Any) -> str:
+    if item["type"] == "extra_forbidden":
+        if isinstance(container, type) and issubclass(container, BaseModel):
+            return "unknown key; expected one of " + ", ".join(container.model_fields)
+        return "unknown key; check the spelling"
+    message: str = item["msg"]
+    for prefix in _PREFIXES:
+        message = message.removeprefix(prefix)
+    return message
+
+
+def _describe(error: ValidationError) -> list[str]:
+    merged: dict[str, list[tuple[str, str]]] = {}
+    for item in error.errors(include_url=False):
+        path, container = _readable_loc(item["loc"])
+        found = merged.setdefault(path or "(top level)", [])
+        entry = (_message(item, container), item["type"])
+        if entry not in found:
+            found.append(entry)
+    lines = []
+    for path, entries in merged.items():
+        # A union member that failed on the value's shape (e.g. "a valid tuple")
+        # is noise when another member got further and reported deeper keys.
+        deeper = any(other.startswith(path + ".") for other in merged)
+        kept = [m for m, kind in entries if not (deeper and kind.endswith("_type"))]
+        if kept:
+            lines.append(f"{path}: {' or '.join(kept)}")
+    return lines
+
+
+# --- loading --------------------------------------------------------------------
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key given twice instead of keeping the last."""
+
+
+def _mapping_without_duplicates(loader: _StrictLoader, node: yaml.MappingNode) -> Any:
+    loader.flatten_mapping(node)
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node)
+        try:
+            duplicate = key in seen
+        except TypeError:
+            continue  # unhashable key: construct_mapping reports it
+        if duplicate:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"key {key!r} appears twice", key_node.start_mark
+            )
+        seen.add(key)
+    return loader.construct_mapping(node)
+
+
+_StrictLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+    _mapping_without_duplicates,  # type: ignore[arg-type]
+)
+
+
+def _read_yaml(path: Path) -> object:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc.__class__.__name__})") from None
+    try:
+        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = exc.problem or exc.context or "syntax error"
+        raise ConfigError(f"{path}: invalid YAML{where}: {problem}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: invalid YAML: {exc}") from None
+
+
+def parse_config(data: object) -> Config:
+    """Validate already-parsed YAML; every problem is reported in one ConfigError."""
+    if not isinstance(data, dict):
+        raise ConfigError(
+            "invalid configuration:\n  (top level): expected a mapping with `engine`, "
+            f"`tables`, ... but got {type(data).__name__}"
+        )
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_join(_describe(exc))) from None
+
+
+def _resolve(config: Config, folder: Path) -> Config:
+    """Make relative paths relative to the config file, not the working folder."""
+    engine = config.engine
+    if engine.database is not None and not engine.database.is_absolute():
+        engine = engine.model_copy(update={"database": folder / engine.database})
+    ledger = config.ledger
+    if ledger.url.startswith(_SQLITE_PREFIX):
+        target = ledger.url.removeprefix(_SQLITE_PREFIX)
+        if target != ":memory:" and not Path(target).is_absolute():
+            ledger = ledger.model_copy(update={"url": _SQLITE_PREFIX + str(folder / target)})
+    return config.model_copy(update={"engine": engine, "ledger": ledger})
+
+
+def load_config(path: str | Path) -> Config:
+    """Read, validate and resolve ``dpsql.yaml``; raise ConfigError on any problem."""
+    path = Path(path)
+    config = parse_config(_read_yaml(path))
+    return _resolve(config, path.resolve().parent)
+
+
+def grant_expiry(expires: dt.date | dt.datetime | None) -> dt.datetime | None:
+    """A date means "through that day" (UTC): the grant ends at the next midnight."""
+    if expires is None:
+        return None
+    if isinstance(expires, dt.datetime):
+        return expires if expires.tzinfo else expires.replace(tzinfo=dt.UTC)
+    return dt.datetime.combine(expires + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+
+
+def parse_expiry(text: str) -> dt.datetime:
+    """An expiry typed on the CLI or sent to the owner API, read as dpsql.yaml reads
+    it: a bare date runs through that day. Raises ValueError when not ISO 8601."""
+    value: dt.date | dt.datetime = (
+        dt.date.fromisoformat(text) if len(text) == 10 else dt.datetime.fromisoformat(text)
+    )
+    expiry = grant_expiry(value)
+    assert expiry is not None
+    return expiry
+

@@ -1,0 +1,51 @@
+"""Request dependencies shared by the routes: the running services and the
+authenticated caller."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+
+from accountant import Ledger
+
+from .auth import KeyRing, Principal
+from .config import Config
+from .engines.base import Engine
+from .pipeline import Clock, Pipeline
+from .tables import TableStore
+
+
+@dataclass
+class Services:
+    config: Config
+    engine: Engine
+    ledger: Ledger
+    pipeline: Pipeline
+    keys: KeyRing
+    clock: Clock
+    tables: TableStore
+
+    def close(self) -> None:
+        self.ledger.close()
+        self.engine.close()
+
+
+def _services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    # another proxy sharing the ledger may have changed a table's metadata
+    services.pipeline.catalog = services.tables.refresh()
+    return services
+
+
+def _principal(
+    request: Request, authorization: Annotated[str | None, Header()] = None
+) -> Principal:
+    principal = _services(request).keys.authenticate(authorization)
+    request.state.principal = principal  # for the access log
+    return principal
+
+
+Svc = Annotated[Services, Depends(_services)]
+Who = Annotated[Principal, Depends(_principal)]

@@ -1,0 +1,27 @@
+"""Engines that run rewritten SQL: DuckDB and PostgreSQL (SPEC §1)."""
+
+from __future__ import annotations
+
+from proxy.config import ConfigError, EngineConfig
+
+from .base import Engine, EngineError, EngineTimeout, Result
+from .duckdb import DuckDBEngine
+
+__all__ = ["DuckDBEngine", "Engine", "EngineError", "EngineTimeout", "Result", "open_engine"]
+
+
+def open_engine(config: EngineConfig) -> Engine:
+    """The engine a validated ``engine:`` section describes."""
+    if config.kind == "duckdb" and config.database is not None:
+        return DuckDBEngine(config.database, statement_timeout_s=config.statement_timeout_s)
+    if config.kind == "postgres" and config.dsn is not None:
+        try:
+            # psycopg is the optional `postgres` extra; DuckDB users need not install it
+            from .postgres import PostgresEngine
+        except ImportError:
+            raise ConfigError(
+                "engine.kind: postgres needs the PostgreSQL driver; "
+                "install it with: pip install 'dpsql[postgres]'"
+            ) from None
+        return PostgresEngine(config.dsn, statement_timeout_s=config.statement_timeout_s)
+    raise ConfigError(f"engine.kind: unknown engine {config.kind!r}; use duckdb or postgres")

@@ -1,0 +1,281 @@
+"""The query pipeline, callable from any front end (JSON API, Trino, UI, CLI):
+
+    parameters → plan (parse, validate, rewrite) → cache → calibrate → charge
+    → execute → noise → respond
+
+Everything that can refuse a query happens before the charge, and the charge
+is durable before the engine reads a row (SPEC §4.5). A failed or timed-out
+engine run stays charged: the answer might have been computed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+from accountant import (
+    Accounting,
+    Budget,
+    Cost,
+    InvalidParameter,
+    Ledger,
+    cost_of,
+    to_fraction,
+    validate_query_parameters,
+)
+from accountant.budget import format_fraction
+from accountant.ledger.records import BudgetStatus
+from rewriter import Catalog, Plan, QueryRefused, plan_query
+
+from .calibrate import Calibrated, calibrate, selection_threshold
+from .engines.base import Engine
+from .release import Accuracy, accuracy, release
+from .schemas import (
+    AccuracyInfo,
+    ColumnInfo,
+    ExplainResponse,
+    OutputPlan,
+    QueryRequest,
+    QueryResponse,
+    Spend,
+)
+from .target import epsilon_for
+
+EXPLAIN_DIALECTS = ("duckdb", "postgres")
+Clock = Callable[[], dt.datetime]
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Partition selection of one query: the release threshold and the δ it spends."""
+
+    threshold: int
+    delta: Fraction
+
+
+@dataclass(frozen=True)
+class PrivacyDefaults:
+    accounting: Accounting
+    default_epsilon: object
+    default_delta: object
+    max_epsilon: object
+    max_delta: object
+
+
+def spend(budget: Budget | None) -> Spend:
+    if budget is None:
+        return Spend(epsilon=0.0, delta=0.0)
+    return Spend(epsilon=float(budget.epsilon), delta=float(budget.delta))
+
+
+def dataset_spend(status: BudgetStatus) -> Spend | None:
+    """What remains of the dataset-wide budget, if there is one."""
+    if status.dataset_remaining is None:
+        return None
+    return spend(status.dataset_remaining)
+
+
+def new_query_id() -> str:
+    """Sortable by time (milliseconds), unguessable after that."""
+    return f"q_{int(time.time() * 1000):012x}{secrets.token_hex(8)}"
+
+
+class Pipeline:
+    def __init__(
+        self,
+        *,
+        catalog: Catalog,
+        engine: Engine,
+        ledger: Ledger,
+        privacy: PrivacyDefaults,
+        clock: Clock = utc_now,
+        input_dialect: str | None = None,
+    ) -> None:
+        self.catalog = catalog
+        self.engine = engine
+        self.ledger = ledger
+        self.privacy = privacy
+        self.clock = clock
+        self.input_dialect = input_dialect
+
+    # -- stages ------------------------------------------------------------
+
+    def _parameters(self, request: QueryRequest) -> tuple[Fraction, Fraction]:
+        if request.accuracy is not None and request.epsilon is not None:
+            raise InvalidParameter(
+                "give either epsilon or an accuracy target, not both: with a target dpsql "
+                "picks the smallest epsilon that meets it"
+            )
+        epsilon = self.privacy.default_epsilon if request.epsilon is None else request.epsilon
+        delta = self.privacy.default_delta if request.delta is None else request.delta
+        return validate_query_parameters(
+            epsilon, delta, max_epsilon=self.privacy.max_epsilon, max_delta=self.privacy.max_delta
+        )
+
+    def _prepare(self, request: QueryRequest) -> tuple[Plan, Cost, dict[str, Calibrated]]:
+        plan, cost, calibrated, _ = self._prepare_all(request)
+        return plan, cost, calibrated
+
+    def _prepare_all(
+        self, request: QueryRequest
+    ) -> tuple[Plan, Cost, dict[str, Calibrated], Selection | None]:
+        epsilon, delta = self._parameters(request)
+        plan = plan_query(request.sql, self.catalog, self.input_dialect)
+        accounting = self.privacy.accounting
+        if request.accuracy is not None:
+            epsilon = epsilon_for(plan, request.accuracy.ci95_halfwidth, delta, accounting,
+                                  to_fraction(self.privacy.max_epsilon))
+        if not plan.selection:
+            cost = cost_of(accounting, epsilon, delta)
+            return plan, cost, calibrate(plan, cost, accounting), None
+        hidden = [c for c, d in zip(plan.shape.group_columns, plan.shape.declared, strict=True)
+                  if d is None]
+        if delta <= 0:
+            raise QueryRefused(
+                f"GROUP BY {', '.join(hidden)}: no public keys are declared, so groups can be "
+                "released only through partition selection, which needs δ > 0; ask again with "
+                "a positive delta, or ask the data owner to declare `public_keys`"
+            )
+        if accounting is not Accounting.PURE:
+            # Selection spends an additive δ that the zCDP ledger, which composes
+            # ρ alone, would not add up across queries: the overall guarantee
+            # would quietly exceed the budget's δ. Refuse until it does.
+            raise QueryRefused(
+                f"GROUP BY {', '.join(hidden)}: no public keys are declared, and partition "
+                "selection is available only under `accounting: pure` for now; ask the data "
+                "owner to declare `public_keys` for it"
+            )
+        # Partition selection spends δ_sel = all of δ, which the pure ledger sums.
+        cost, selection_delta = cost_of(accounting, epsilon, delta), delta
+        calibrated = calibrate(plan, cost, accounting)
+        threshold = selection_threshold(plan, calibrated, accounting, selection_delta)
+        return plan, cost, calibrated, Selection(threshold, selection_delta)
+
+    @staticmethod
+    def cache_key(plan: Plan, cost: Cost) -> str:
+        text = json.dumps(
+            [plan.normalized_sql, format_fraction(cost.epsilon), format_fraction(cost.delta)]
+        )
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    # -- entry points ------------------------------------------------------
+
+    def query(self, analyst: str, request: QueryRequest) -> QueryResponse:
+        plan, cost, calibrated, selection = self._prepare_all(request)
+        key = self.cache_key(plan, cost)
+        cached = self.ledger.cached_answer(analyst, key)
+        if cached is not None:
+            # The same question at the same (ε, δ) gets the same answer, free:
+            # asking again must not let anyone average the noise away.
+            status = self.ledger.status(analyst, self.clock())
+            answer = QueryResponse.model_validate(cached)
+            return answer.model_copy(update={
+                "charged": Spend(epsilon=0.0, delta=0.0),
+                "remaining": spend(status.remaining),
+                "dataset_remaining": dataset_spend(status),
+                "cached": True,
+            })
+
+        query_id = new_query_id()
+        receipt = self.ledger.charge(
+            analyst, cost, query_id=query_id, sql=plan.normalized_sql,
+            detail=self._charge_detail(plan, cost, calibrated, selection), now=self.clock(),
+        )
+        result = self.engine.execute(plan.sql(self.engine.dialect))
+        rows, acc = release(plan, result, calibrated,
+                            selection.threshold if selection else None)
+        status = receipt.status
+        answer = QueryResponse(
+            query_id=query_id,
+            columns=[ColumnInfo(name=o.name, type=o.type) for o in plan.outputs],
+            rows=rows,
+            charged=Spend(epsilon=float(cost.epsilon), delta=float(cost.delta)),
+            remaining=spend(status.remaining),
+            dataset_remaining=dataset_spend(status),
+            accuracy=[_accuracy_info(a) for a in acc],
+            cached=False,
+            chosen_epsilon=float(cost.epsilon) if request.accuracy else None,
+        )
+        self.ledger.store_answer(analyst, key, query_id, answer.model_dump(mode="json"))
+        return answer
+
+    def explain(self, analyst: str, request: QueryRequest) -> ExplainResponse:
+        plan, cost, calibrated, selection = self._prepare_all(request)
+        status = self.ledger.status(analyst, self.clock())
+        blocked = status.blocked_by(cost)
+        by_name = {a.column: a for a in accuracy(plan, calibrated)}
+        outputs: list[OutputPlan] = []
+        for out in plan.outputs:
+            if out.kind == "key":
+                outputs.append(OutputPlan(column=out.name, kind="group key"))
+                continue
+            if not out.measures:
+                outputs.append(OutputPlan(column=out.name, kind=out.kind))
+                continue
+            first = calibrated[out.measures[0]]
+            acc = by_name.get(out.name)
+            outputs.append(OutputPlan(
+                column=out.name, kind=out.kind, mechanism=first.noise.mechanism,
+                sensitivity_l1=float(Fraction(first.measure.l1) / first.measure.grid_scale),
+                sensitivity_l2=float(first.measure.l2_squared ** 0.5 / first.measure.grid_scale),
+                budget_share=" + ".join(format_fraction(calibrated[m].share) for m in out.measures),
+                scale=acc.scale if acc else None,
+                ci95_halfwidth=acc.ci95_halfwidth if acc else None,
+                approximate=acc.approximate if acc else True,
+            ))
+        return ExplainResponse(
+            chosen_epsilon=float(cost.epsilon) if request.accuracy else None,
+            rewritten_sql={d: plan.sql(d) for d in EXPLAIN_DIALECTS},
+            engine_dialect=self.engine.dialect,
+            outputs=outputs,
+            groups=len(plan.group_keys),
+            accounting=self.privacy.accounting.value,
+            charge=Spend(epsilon=float(cost.epsilon), delta=float(cost.delta)),
+            rho=format_fraction(cost.rho) if cost.accounting is Accounting.ZCDP else None,
+            fits_budget=blocked is None,
+            blocked_by=blocked,
+            remaining=spend(status.remaining),
+            dataset_remaining=dataset_spend(status),
+            selection_threshold=selection.threshold if selection else None,
+            selection_delta=float(selection.delta) if selection else None,
+        )
+
+    @staticmethod
+    def _charge_detail(plan: Plan, cost: Cost, calibrated: dict[str, Calibrated],
+                       selection: Selection | None = None) -> dict[str, Any]:
+        """Enough to recompute the charge independently of dpsql's code."""
+        return {
+            "partition_selection": None if selection is None else {
+                "threshold": selection.threshold, "delta": format_fraction(selection.delta),
+            },
+            "accounting": cost.accounting.value,
+            "groups": len(plan.group_keys),
+            "measures": [
+                {
+                    "name": c.measure.name, "kind": c.measure.kind, "column": c.measure.column,
+                    "l1": c.measure.l1, "l2_squared": c.measure.l2_squared,
+                    "grid_scale": format_fraction(c.measure.grid_scale),
+                    "mechanism": c.noise.mechanism, "scale": format_fraction(c.noise.scale),
+                    "share": format_fraction(c.share),
+                }
+                for c in calibrated.values()
+            ],
+        }
+
+
+def _accuracy_info(a: Accuracy) -> AccuracyInfo:
+    return AccuracyInfo(
+        column=a.column, mechanism=a.mechanism, scale=a.scale,  # type: ignore[arg-type]
+        ci95_halfwidth=a.ci95_halfwidth, approximate=a.approximate,
+    )

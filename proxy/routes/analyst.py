@@ -1,0 +1,89 @@
+"""Routes for analysts: ask, try before paying, see budget and tables."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from rewriter.keys import json_key
+
+from ..auth import require
+from ..deps import Svc, Who
+from ..pipeline import spend
+from ..schemas import (
+    BudgetResponse,
+    BudgetSide,
+    ColumnMeta,
+    ErrorResponse,
+    ExplainResponse,
+    QueryRequest,
+    QueryResponse,
+    TableMeta,
+    TablesResponse,
+)
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorResponse} for status in (400, 401, 403, 413, 500, 504)
+}
+
+router = APIRouter(prefix="/v1", tags=["analyst"], responses=ERRORS)
+
+
+@router.post("/query", response_model=QueryResponse)
+def query(body: QueryRequest, who: Who, svc: Svc, request: Request) -> QueryResponse:
+    """Answer one aggregate query with noise, charging the analyst's budget."""
+    require(who, "analyst")
+    answer = svc.pipeline.query(who.name, body)
+    request.state.query_id = answer.query_id
+    request.state.charged = answer.charged.epsilon
+    return answer
+
+
+@router.post("/explain", response_model=ExplainResponse)
+def explain(body: QueryRequest, who: Who, svc: Svc) -> ExplainResponse:
+    """Show the rewritten SQL, noise, accuracy and cost; reads no data, charges nothing."""
+    require(who, "analyst")
+    return svc.pipeline.explain(who.name, body)
+
+
+@router.get("/budget", response_model=BudgetResponse)
+def budget(who: Who, svc: Svc) -> BudgetResponse:
+    """Own budget: granted, spent, remaining, expiry; and the dataset-wide budget."""
+    require(who, "analyst")
+    status = svc.ledger.status(who.name, svc.clock())
+    dataset = None
+    if status.dataset_granted is not None:
+        dataset = BudgetSide(granted=spend(status.dataset_granted),
+                             spent=spend(status.dataset_spent),
+                             remaining=spend(status.dataset_remaining))
+    return BudgetResponse(
+        analyst=who.name, accounting=status.accounting.value,
+        granted=spend(status.granted) if status.granted else None,
+        spent=spend(status.spent), remaining=spend(status.remaining),
+        expires=status.expires.isoformat() if status.expires else None,
+        expired=status.expired, dataset=dataset,
+    )
+
+
+@router.get("/tables", response_model=TablesResponse)
+def tables(who: Who, svc: Svc) -> TablesResponse:
+    """The tables, columns, bounds and public keys one may query."""
+    catalog = svc.pipeline.catalog
+    listed = []
+    for name, table in catalog.tables.items():
+        columns = []
+        for col_name, col in table.columns.items():
+            keys = catalog.public_keys(name, col_name) if col.public_keys else None
+            columns.append(ColumnMeta(
+                name=col_name, type=col.type, lower=col.lower, upper=col.upper,
+                groupable=col.groupable and col_name != table.privacy_unit,
+                public_keys=[json_key(k) for k in keys] if keys is not None else None,
+            ))
+        listed.append(TableMeta(
+            name=name, public=table.public, privacy_unit=table.privacy_unit,
+            max_rows_per_unit=None if table.public else table.max_rows_per_unit,
+            max_groups_per_unit=None if table.public else table.max_groups_per_unit,
+            columns=columns,
+        ))
+    return TablesResponse(tables=listed)

@@ -1,0 +1,189 @@
+"""Routes for data owners: analysts, their keys and budgets, and the
+dataset-wide budget. Every change is a ledger entry naming who and why; the
+registry lives in the ledger so that every proxy sharing it sees the change.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from accountant import Budget
+
+from ..auth import Principal, hash_key, new_key, require
+from ..config import parse_expiry
+from ..deps import Services, Svc, Who
+from ..errors import InvalidParameter, NotFound
+from ..pipeline import spend
+from ..schemas import (
+    AnalystCreate,
+    AnalystInfo,
+    AnalystKey,
+    AnalystList,
+    AnalystUpdate,
+    DatasetBudget,
+    DatasetGrant,
+    ErrorResponse,
+    GrantRequest,
+    KeyRotation,
+)
+from ..tables import as_document
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorResponse} for status in (400, 401, 403, 404, 500)
+}
+router = APIRouter(prefix="/v1/admin", tags=["owner"], responses=ERRORS)
+
+
+def _actor(who: Principal, request: Request) -> str:
+    return f"{who.role}:{who.name}"
+
+
+def _expiry(text: str | None) -> dt.datetime | None:
+    if text is None:
+        return None
+    try:
+        return parse_expiry(text)
+    except ValueError:
+        raise InvalidParameter(f"expires: {text!r} is not an ISO date or time") from None
+
+
+def _info(svc: Services, name: str, role: str, disabled: bool,
+          shares: dict[str, Any]) -> AnalystInfo:
+    status = svc.ledger.status(name, svc.clock())
+    return AnalystInfo(
+        name=name, role=role, disabled=disabled,
+        granted=spend(status.granted) if status.granted else None,
+        spent=spend(status.spent), remaining=spend(status.remaining),
+        expires=status.expires.isoformat() if status.expires else None,
+        share_of_dataset=float(shares.get(name, 0)),
+    )
+
+
+def _record(svc: Services, name: str) -> Any:
+    for record in svc.ledger.analysts():
+        if record.name == name:
+            return record
+    raise NotFound(f"no analyst named {name!r}; GET /v1/admin/analysts lists them")
+
+
+def _all(svc: Services) -> list[AnalystInfo]:
+    shares = {s.analyst: s.share for s in svc.ledger.shares(svc.clock())}
+    return [_info(svc, r.name, r.role, r.disabled, shares) for r in svc.ledger.analysts()]
+
+
+def _one(svc: Services, name: str) -> AnalystInfo:
+    """One analyst as the ledger has it now (after a change)."""
+    return next(info for info in _all(svc) if info.name == name)
+
+
+@router.get("/analysts", response_model=AnalystList)
+def list_analysts(who: Who, svc: Svc) -> AnalystList:
+    """Everyone who may call the proxy, with budgets and share of the dataset's spend."""
+    require(who, "owner", "compliance")
+    return AnalystList(analysts=_all(svc))
+
+
+@router.post("/analysts", response_model=AnalystKey, status_code=201)
+def create_analyst(body: AnalystCreate, who: Who, svc: Svc, request: Request) -> AnalystKey:
+    """Create an analyst and return its API key — once: only its hash is kept."""
+    require(who, "owner")
+    if any(r.name == body.name for r in svc.ledger.analysts()):
+        raise InvalidParameter(
+            f"an analyst named {body.name!r} exists; rotate its key with "
+            f"POST /v1/admin/analysts/{body.name}/key or choose another name"
+        )
+    key = new_key()
+    actor = _actor(who, request)
+    svc.ledger.register_analyst(body.name, body.role, hash_key(key), actor=actor,
+                                reason=body.reason or "created through the owner API")
+    if body.budget is not None:
+        _grant(svc, body.name, body.budget, actor)
+    return AnalystKey(name=body.name, role=body.role, api_key=key)
+
+
+def _grant(svc: Services, name: str, body: GrantRequest, actor: str) -> None:
+    svc.ledger.set_grant(name, Budget.of(body.epsilon, body.delta), _expiry(body.expires),
+                         actor=actor, reason=body.reason or "granted through the owner API")
+
+
+@router.patch("/analysts/{name}/budget", response_model=AnalystInfo)
+def grant_budget(name: str, body: GrantRequest, who: Who, svc: Svc,
+                 request: Request) -> AnalystInfo:
+    """Grant or change an analyst's budget; what was spent stays spent."""
+    require(who, "owner")
+    _record(svc, name)
+    _grant(svc, name, body, _actor(who, request))
+    return _one(svc, name)
+
+
+@router.patch("/analysts/{name}", response_model=AnalystInfo)
+def update_analyst(name: str, body: AnalystUpdate, who: Who, svc: Svc,
+                   request: Request) -> AnalystInfo:
+    """Disable or re-enable an analyst; a disabled key is refused at once."""
+    require(who, "owner")
+    _record(svc, name)
+    svc.ledger.set_analyst_disabled(name, body.disabled, actor=_actor(who, request),
+                                    reason=body.reason or "changed through the owner API")
+    return _one(svc, name)
+
+
+@router.post("/analysts/{name}/key", response_model=AnalystKey)
+def rotate_key(name: str, body: KeyRotation, who: Who, svc: Svc,
+               request: Request) -> AnalystKey:
+    """Issue a new key; the old one stops working at once."""
+    require(who, "owner")
+    record = _record(svc, name)
+    key = new_key()
+    svc.ledger.register_analyst(name, record.role, hash_key(key), actor=_actor(who, request),
+                                reason=body.reason or "key rotated through the owner API")
+    return AnalystKey(name=name, role=record.role, api_key=key)
+
+
+@router.get("/tables/{name}", response_model=dict[str, Any])
+def get_table(name: str, who: Who, svc: Svc) -> dict[str, Any]:
+    """A table's metadata as the ledger holds it (the format of dpsql.yaml)."""
+    require(who, "owner", "compliance")
+    table = svc.tables.catalog.tables.get(name)
+    if table is None:
+        raise NotFound(f"no table named {name!r}; GET /v1/tables lists them")
+    return as_document(table)
+
+
+@router.put("/tables/{name}", response_model=dict[str, Any])
+def put_table(name: str, body: dict[str, Any], who: Who, svc: Svc, request: Request,
+              reason: str = "") -> dict[str, Any]:
+    """Replace a table's metadata, validated as in dpsql.yaml. The ledger entry
+    names what the change loosens (wider bounds, new keys, a new column…)."""
+    require(who, "owner")
+    table = svc.tables.replace(name, body, actor=_actor(who, request),
+                               reason=reason or "changed through the owner API")
+    svc.pipeline.catalog = svc.tables.catalog
+    return as_document(table)
+
+
+@router.get("/budget", response_model=DatasetBudget)
+def dataset_budget(who: Who, svc: Svc) -> DatasetBudget:
+    """The dataset-wide budget and each analyst's share of what was spent."""
+    require(who, "owner", "compliance")
+    analysts = _all(svc)
+    probe = svc.ledger.status(analysts[0].name if analysts else "", svc.clock())
+    spent_total = probe.dataset_spent
+    return DatasetBudget(
+        accounting=probe.accounting.value,
+        granted=spend(probe.dataset_granted) if probe.dataset_granted else None,
+        spent=spend(spent_total),
+        remaining=spend(probe.dataset_remaining) if probe.dataset_remaining else None,
+        analysts=analysts,
+    )
+
+
+@router.patch("/budget", response_model=DatasetBudget)
+def set_dataset_budget(body: DatasetGrant, who: Who, svc: Svc, request: Request) -> DatasetBudget:
+    """Set the dataset-wide budget (all analysts together), with a reason."""
+    require(who, "owner")
+    svc.ledger.set_dataset_budget(Budget.of(body.epsilon, body.delta),
+                                  actor=_actor(who, request), reason=body.reason)
+    return dataset_budget(who, svc)

@@ -1,0 +1,259 @@
+"""Request and response bodies of the HTTP API, declared once for the routes
+and the OpenAPI document."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AccuracyTarget(_Body):
+    ci95_halfwidth: float = Field(
+        gt=0, allow_inf_nan=False, strict=True,
+        description="The widest 95 % interval acceptable for every count and sum.",
+    )
+
+
+class QueryRequest(_Body):
+    sql: str = Field(description="One SELECT statement of aggregates.", max_length=100_000)
+    # strict: `true` or "0.1" are not numbers, and a privacy parameter must be one
+    epsilon: float | None = Field(
+        default=None, allow_inf_nan=False, strict=True,
+        description="Privacy loss this query may spend; the deployment default when absent.",
+    )
+    delta: float | None = Field(default=None, allow_inf_nan=False, strict=True)
+    accuracy: AccuracyTarget | None = Field(
+        default=None,
+        description="Instead of epsilon: dpsql picks the smallest ε meeting this target.",
+    )
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"sql": "SELECT dept, COUNT(*) AS n FROM employees "
+                                                "GROUP BY dept", "epsilon": 0.5}]},
+    )
+
+
+class Spend(BaseModel):
+    epsilon: float
+    delta: float
+
+
+class ColumnInfo(BaseModel):
+    name: str
+    type: str
+
+
+class AccuracyInfo(BaseModel):
+    column: str
+    mechanism: Literal["discrete_laplace", "discrete_gaussian"]
+    scale: float = Field(description=(
+        "Noise scale in the column's units (Laplace b or Gaussian σ). For approximate "
+        "outputs (AVG, VARIANCE, STDDEV, quantiles) it is the scale of the first noisy "
+        "measure behind them (the sum, or the histogram's counts); their interval is "
+        "`ci95_halfwidth`."))
+    ci95_halfwidth: float = Field(
+        description="The answer lies within ± this of the exact bounded value 95 % of the time."
+    )
+    approximate: bool = False
+
+
+class QueryResponse(BaseModel):
+    query_id: str
+    columns: list[ColumnInfo]
+    rows: list[list[Any]]
+    charged: Spend
+    remaining: Spend
+    dataset_remaining: Spend | None = None
+    accuracy: list[AccuracyInfo]
+    cached: bool
+    chosen_epsilon: float | None = Field(
+        default=None, description="The ε dpsql picked to meet the request's accuracy target."
+    )
+
+
+class OutputPlan(BaseModel):
+    column: str
+    kind: str
+    mechanism: str | None = None
+    sensitivity_l1: float | None = None
+    sensitivity_l2: float | None = None
+    budget_share: str | None = Field(
+        default=None, description="ε (pure) or ρ (zCDP) given to this output's measure(s)."
+    )
+    scale: float | None = None
+    ci95_halfwidth: float | None = None
+    approximate: bool = False
+
+
+class ExplainResponse(BaseModel):
+    chosen_epsilon: float | None = Field(
+        default=None, description="The ε dpsql picked to meet the request's accuracy target."
+    )
+    rewritten_sql: dict[str, str] = Field(description="The bounded query per engine dialect.")
+    engine_dialect: str
+    outputs: list[OutputPlan]
+    groups: int
+    accounting: Literal["pure", "zcdp"]
+    charge: Spend
+    rho: str | None = None
+    fits_budget: bool
+    blocked_by: Literal["analyst", "dataset", "expired"] | None = None
+    remaining: Spend
+    dataset_remaining: Spend | None = None
+    selection_threshold: int | None = Field(
+        default=None,
+        description="Partition selection: a group is released only if its noisy count of "
+        "distinct people reaches this number.",
+    )
+    selection_delta: float | None = Field(
+        default=None, description="The part of δ partition selection spends."
+    )
+
+
+class BudgetSide(BaseModel):
+    granted: Spend | None
+    spent: Spend
+    remaining: Spend
+
+
+class BudgetResponse(BaseModel):
+    analyst: str
+    accounting: Literal["pure", "zcdp"]
+    granted: Spend | None
+    spent: Spend
+    remaining: Spend
+    expires: str | None
+    expired: bool
+    dataset: BudgetSide | None
+
+
+class ColumnMeta(BaseModel):
+    name: str
+    type: str
+    lower: float | None = None
+    upper: float | None = None
+    groupable: bool = True
+    public_keys: list[Any] | None = None
+
+
+class TableMeta(BaseModel):
+    name: str
+    public: bool
+    privacy_unit: str | None = None
+    max_rows_per_unit: int | None = None
+    max_groups_per_unit: int | None = None
+    columns: list[ColumnMeta]
+
+
+class TablesResponse(BaseModel):
+    tables: list[TableMeta]
+
+
+class VerifyResponse(BaseModel):
+    ok: bool
+    entries: int
+    head: str
+    first_bad: int | None = None
+    reason: str | None = None
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    position: dict[str, int] | None = None
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorDetail
+
+
+class LedgerEntry(BaseModel):
+    seq: int
+    timestamp: str
+    kind: str
+    analyst: str | None = None
+    actor: str | None = None
+    reason: str | None = None
+    query_id: str | None = None
+    sql: str | None = None
+    epsilon: str | None = Field(default=None, description="Exact, as a decimal or n/d.")
+    delta: str | None = None
+    rho: str | None = None
+    expires: str | None = None
+    detail: dict[str, Any] = Field(default_factory=dict)
+    prev_hash: str
+    hash: str
+
+
+class LedgerPage(BaseModel):
+    entries: list[LedgerEntry]
+    next_after: int | None = Field(
+        default=None, description="Pass as `after` to read the next page; null on the last."
+    )
+
+
+_NAME = r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$"
+
+
+class GrantRequest(_Body):
+    epsilon: float = Field(ge=0, allow_inf_nan=False)
+    delta: float = Field(ge=0, lt=1, allow_inf_nan=False)
+    expires: str | None = Field(default=None, description="ISO date or time; none: never.")
+    reason: str = Field(default="", max_length=1000)
+
+
+class AnalystCreate(_Body):
+    name: str = Field(pattern=_NAME)
+    role: Literal["analyst", "owner", "compliance"]
+    budget: GrantRequest | None = None
+    reason: str = Field(default="", max_length=1000)
+
+
+class AnalystKey(BaseModel):
+    name: str
+    role: str
+    api_key: str = Field(description="Shown once; only its SHA-256 is stored.")
+
+
+class AnalystUpdate(_Body):
+    disabled: bool
+    reason: str = Field(default="", max_length=1000)
+
+
+class KeyRotation(_Body):
+    reason: str = Field(default="", max_length=1000)
+
+
+class AnalystInfo(BaseModel):
+    name: str
+    role: str
+    disabled: bool
+    granted: Spend | None = None
+    spent: Spend
+    remaining: Spend
+    expires: str | None = None
+    share_of_dataset: float = Field(description="Part of everything all analysts spent.")
+
+
+class AnalystList(BaseModel):
+    analysts: list[AnalystInfo]
+
+
+class DatasetBudget(BaseModel):
+    accounting: Literal["pure", "zcdp"]
+    granted: Spend | None
+    spent: Spend
+    remaining: Spend | None
+    analysts: list[AnalystInfo]
+
+
+class DatasetGrant(_Body):
+    epsilon: float = Field(ge=0, allow_inf_nan=False)
+    delta: float = Field(ge=0, lt=1, allow_inf_nan=False)
+    reason: str = Field(min_length=1, max_length=1000)
