@@ -1,0 +1,97 @@
+"""Runs inside ``bench/.venv-snsql`` (SmartNoise SQL pins an older OpenDP than dpsql).
+
+Reads a JSON job on stdin: ``{"database", "rows", "reps", "epsilon", "delta",
+"max_ids", "lower", "upper", "queries": [[name, sql], ...]}``; loads the
+``visits`` table into pandas once, then times ``reader.execute`` for each query,
+interleaved over repetitions after one warm-up. Writes one JSON list of
+``{"query", "seconds": [...], "peak_rss_mb", "error"}`` to stdout.
+
+Only the standard library, duckdb, pandas and snsql are imported here: this file
+must not import dpsql's packages, which live in the other virtualenv.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+import warnings
+
+_STATM = "/proc/self/statm"
+
+
+def _rss_mb() -> float:
+    import os
+
+    with open(_STATM, encoding="ascii") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _timed(run):  # type: ignore[no-untyped-def]
+    peak = [_rss_mb()]
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.wait(0.002):
+            peak[0] = max(peak[0], _rss_mb())
+
+    t = threading.Thread(target=sample, daemon=True)
+    t.start()
+    start = time.perf_counter()
+    try:
+        run()
+    finally:
+        elapsed = time.perf_counter() - start
+        stop.set()
+        t.join()
+    return elapsed, max(peak[0], _rss_mb())
+
+
+def main() -> int:
+    warnings.filterwarnings("ignore")
+    import duckdb
+    import snsql
+    from snsql import Privacy
+
+    job = json.load(sys.stdin)
+    con = duckdb.connect(job["database"], read_only=True)
+    df = con.execute("SELECT person_id, visit_date, city, amount FROM visits").df()
+    con.close()
+    metadata = {
+        "": {
+            "bench": {
+                "visits": {
+                    "max_ids": job["max_ids"],
+                    "row_privacy": False,
+                    "rows": job["rows"],
+                    "person_id": {"type": "int", "private_id": True},
+                    "visit_date": {"type": "datetime"},
+                    "city": {"type": "string"},
+                    "amount": {"type": "float", "lower": job["lower"], "upper": job["upper"]},
+                }
+            }
+        }
+    }
+    privacy = Privacy(epsilon=job["epsilon"], delta=job["delta"])
+    reader = snsql.from_df(df, privacy=privacy, metadata=metadata)
+    out = {name: {"query": name, "seconds": [], "peak_rss_mb": 0.0, "error": None}
+           for name, _ in job["queries"]}
+    runnable = []
+    for name, sql in job["queries"]:
+        try:
+            reader.execute(sql)  # warm-up, and a check that SmartNoise answers it at all
+            runnable.append((name, sql))
+        except Exception as exc:  # noqa: BLE001 - reported per query, not fatal
+            out[name]["error"] = f"{type(exc).__name__}: {exc}"[:300]
+    for _ in range(job["reps"]):
+        for name, sql in runnable:
+            elapsed, peak = _timed(lambda sql=sql: reader.execute(sql))
+            out[name]["seconds"].append(elapsed)
+            out[name]["peak_rss_mb"] = max(out[name]["peak_rss_mb"], peak)
+    json.dump(list(out.values()), sys.stdout)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+"""Timing and memory helpers shared by the benchmark runners.
+
+Peak memory is sampled, not taken from ``getrusage``: ``ru_maxrss`` is the
+peak of the whole process so far, so once one heavy query has run every later
+measurement would report the same number. A thread reads the resident set size
+from ``/proc/self/statm`` every 2 ms while a measurement runs (DuckDB releases
+the GIL while it works, so the sampler barely disturbs it). Where ``/proc`` is
+missing the process peak from ``getrusage`` is reported instead.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import statistics
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["RssSampler", "Timing", "rss_mb"]
+
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+_STATM = "/proc/self/statm"
+
+
+def rss_mb() -> float:
+    """The current resident set size in MiB (the process peak where /proc is absent)."""
+    try:
+        with open(_STATM, encoding="ascii") as f:
+            return int(f.read().split()[1]) * _PAGE / 2**20
+    except OSError:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
+
+
+class RssSampler:
+    """Context manager: ``peak_mb`` is the highest RSS seen while inside."""
+
+    def __init__(self, interval_s: float = 0.002) -> None:
+        self._interval = interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self.peak_mb = 0.0
+
+    def __enter__(self) -> RssSampler:
+        self.peak_mb = rss_mb()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak_mb = max(self.peak_mb, rss_mb())
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            self.peak_mb = max(self.peak_mb, rss_mb())
+
+
+@dataclass
+class Timing:
+    """Repeated measurements of one (query, engine, rows, variant)."""
+
+    query: str
+    engine: str
+    rows: int
+    variant: str
+    seconds: list[float] = field(default_factory=list)
+    peak_rss_mb: float = 0.0
+
+    def measure(self, run: Callable[[], Any]) -> Any:
+        with RssSampler() as rss:
+            start = time.perf_counter()
+            out = run()
+            elapsed = time.perf_counter() - start
+        self.seconds.append(elapsed)
+        self.peak_rss_mb = max(self.peak_rss_mb, rss.peak_mb)
+        return out
+
+    def record(self) -> dict[str, Any]:
+        """One object of ``bench/results.json``."""
+        return {
+            "query": self.query,
+            "engine": self.engine,
+            "rows": self.rows,
+            "variant": self.variant,
+            "median_s": statistics.median(self.seconds),
+            "min_s": min(self.seconds),
+            "max_s": max(self.seconds),
+            "peak_rss_mb": round(self.peak_rss_mb, 1),
+            "reps": len(self.seconds),
+        }

@@ -1,0 +1,125 @@
+"""SmartNoise SQL on the same data with the same bounds, in its own virtualenv.
+
+``smartnoise-sql`` pins an OpenDP older than dpsql's, so it lives in
+``bench/.venv-snsql`` (git-ignored) and runs in a subprocess
+(``bench/_snsql_worker.py``); results come back as JSON in the format of
+``bench/results.json`` with variant ``smartnoise_pandas``.
+
+Same bounds: ``max_ids`` = dpsql's ``max_rows_per_unit``, ``amount`` in
+[lower, upper]. Differences that remain, stated so the comparison is read
+fairly: SmartNoise has no public keys, so its GROUP BY releases groups through
+τ-thresholding (δ > 0) where dpsql outputs every declared key; and it caps rows
+per person but not groups per person (``max_ids`` covers both).
+
+    python -m bench.smartnoise --install     # create the virtualenv
+    python -m bench.smartnoise --rows 1e6    # time the suite
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from sqlglot import exp, parse_one
+
+from .data import ensure_database, parse_sizes
+from .suite import AMOUNT_LOWER, AMOUNT_UPPER, MAX_ROWS_PER_UNIT, QUERIES, Query
+
+__all__ = ["VENV", "SmartNoiseFailed", "available", "install", "run", "smartnoise_sql"]
+
+HERE = Path(__file__).resolve().parent
+VENV = HERE / ".venv-snsql"
+WORKER = HERE / "_snsql_worker.py"
+PACKAGES = ("smartnoise-sql==1.0.10", "pandas", "duckdb")
+EPSILON, DELTA = 1.0, 1e-5
+
+
+class SmartNoiseFailed(Exception):
+    """The SmartNoise subprocess exited with an error (its stderr's tail is the message)."""
+
+
+def _python() -> Path:
+    return VENV / "bin" / "python"
+
+
+def available() -> bool:
+    return _python().exists()
+
+
+def install() -> None:
+    """Create the virtualenv; on failure remove it, so `available()` stays honest."""
+    try:
+        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
+        subprocess.run([str(_python()), "-m", "pip", "install", "--quiet", *PACKAGES],
+                       check=True)
+    except (OSError, subprocess.CalledProcessError):
+        shutil.rmtree(VENV, ignore_errors=True)
+        raise
+
+
+def smartnoise_sql(sql: str) -> str:
+    """The analyst's query with tables qualified as SmartNoise wants (``bench.visits``)."""
+    tree = parse_one(sql, dialect="duckdb")
+    for table in tree.find_all(exp.Table):
+        table.set("db", exp.to_identifier("bench"))
+    return tree.sql(dialect="postgres")
+
+
+def run(
+    path: Path, rows: int, reps: int, queries: Sequence[Query] = QUERIES,
+    timeout_s: float = 3600,
+) -> list[dict[str, Any]]:
+    """Time the suite through SmartNoise's pandas reader; one record per query."""
+    job = {
+        "database": str(path), "rows": rows, "reps": reps, "epsilon": EPSILON, "delta": DELTA,
+        "max_ids": MAX_ROWS_PER_UNIT, "lower": AMOUNT_LOWER, "upper": AMOUNT_UPPER,
+        "queries": [[q.name, smartnoise_sql(q.sql)] for q in queries],
+    }
+    done = subprocess.run(
+        [str(_python()), str(WORKER)], input=json.dumps(job), capture_output=True, text=True,
+        timeout=timeout_s, check=False,
+    )
+    if done.returncode != 0:
+        tail = done.stderr.strip().splitlines()[-5:]
+        raise SmartNoiseFailed("SmartNoise worker failed:\n" + "\n".join(tail))
+    records = []
+    for r in json.loads(done.stdout):
+        if r["error"] is not None:
+            print(f"smartnoise_pandas {r['query']}: {r['error']}", file=sys.stderr)
+            continue
+        s = r["seconds"]
+        records.append({
+            "query": r["query"], "engine": "pandas", "rows": rows,
+            "variant": "smartnoise_pandas", "median_s": statistics.median(s),
+            "min_s": min(s), "max_s": max(s), "peak_rss_mb": round(r["peak_rss_mb"], 1),
+            "reps": len(s),
+        })
+    return records
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.smartnoise")
+    parser.add_argument("--install", action="store_true")
+    parser.add_argument("--rows", type=parse_sizes, default=parse_sizes("1e6"))
+    parser.add_argument("--reps", type=int, default=3)
+    args = parser.parse_args(argv)
+    if args.install:
+        install()
+        return 0
+    if not available():
+        print(f"{VENV} is missing; run python -m bench.smartnoise --install", file=sys.stderr)
+        return 1
+    for rows in args.rows:
+        print(json.dumps(run(ensure_database(rows), rows, args.reps), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
