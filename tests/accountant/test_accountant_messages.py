@@ -1,0 +1,60 @@
+"""budget_exhausted says which limit refused, what remains of each, and what an owner can do."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from accountant import Accounting, Budget, BudgetExhausted, cost_of
+
+
+def refusal(ledger, analyst, eps, now=None):
+    with pytest.raises(BudgetExhausted) as info:
+        ledger.charge(analyst, cost_of(Accounting.PURE, eps, 0), query_id="q", sql="s",
+                      detail={}, now=now)
+    return info.value
+
+
+@pytest.fixture
+def capped(pure):
+    pure.set_grant("bob", Budget.of(1, 0), None, actor="olivia", reason="seed")
+    pure.set_dataset_budget(Budget.of(1.5, 1e-6), actor="olivia", reason="cap")
+    pure.charge("alice", cost_of("pure", 0.75, 0), query_id="q", sql="s", detail={})
+    pure.charge("bob", cost_of("pure", 0.5, 0), query_id="q", sql="s", detail={})
+    return pure
+
+
+def test_analyst_limit(capped):
+    exc = refusal(capped, "alice", 0.3)
+    assert exc.which == "analyst" and exc.code == "budget_exhausted"
+    assert exc.message.startswith(
+        "this query costs epsilon=0.3, delta=0 but exceeds the analyst's budget: "
+        "analyst 'alice' has epsilon=0.25, delta=1e-06 left; "
+        "the dataset-wide budget (all analysts together) has epsilon=0.25, delta=1e-06 left.")
+    assert "dpsql analysts budget alice" in exc.message
+    assert "PATCH /v1/admin/analysts/alice/budget" in exc.message
+
+
+def test_dataset_limit(capped):
+    exc = refusal(capped, "bob", 0.3)
+    assert exc.which == "dataset"
+    assert "exceeds the dataset-wide budget: the dataset-wide budget (all analysts together) " \
+           "has epsilon=0.25, delta=1e-06 left; analyst 'bob' has epsilon=0.5, delta=0 left" \
+           in exc.message
+    assert "`dpsql budget dataset ...`" in exc.message
+    assert "PATCH /v1/admin/budget" in exc.message
+    assert "all analysts together learn" in exc.message
+
+
+def test_expired_grant(pure):
+    june = datetime(2026, 6, 30, tzinfo=UTC)
+    pure.set_grant("alice", Budget.of(1, 0), june, actor="olivia", reason="until June")
+    exc = refusal(pure, "alice", 0.1, now=june)
+    assert exc.which == "expired"
+    assert "expired at 2026-06-30T00:00:00+00:00" in exc.message
+    assert "there is no dataset-wide limit" in exc.message
+    assert "with a new expiry date" in exc.message
+
+
+def test_no_grant(pure):
+    exc = refusal(pure, "mallory", 0.1)
+    assert exc.message.startswith("analyst 'mallory' has no privacy budget grant")

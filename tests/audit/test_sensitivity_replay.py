@@ -1,0 +1,277 @@
+"""Sensitivity replay on both engines: the rewritten query, run exactly (no
+noise) on a database and on its neighbour (the same plus one privacy unit with
+extreme, many-row, many-group data), moves each measure by at most the
+sensitivity the plan declares, in L1 and in L2 over the groups.
+
+Extends tests/rewriter/test_sensitivity_properties.py (DuckDB, visits only) to
+PostgreSQL, to the employees shape (max_rows_per_unit 1) and to a second
+many-rows table with three group columns' worth of keys and integer bounds.
+Existing people respect every bound, so bounding keeps all of their rows and
+the only difference between the two runs is the added person.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import duckdb
+import psycopg
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from rewriter import Catalog, Plan, Table, plan_query
+from tests.pg import load_rows, require_postgres, throwaway_database
+
+NEIGHBOUR = 424242
+DEPTS = ["Engineering", "HR", "Legal", "Sales"]
+CITIES = ["Oslo", "Lima", "Pune"]
+
+EMPLOYEES = {
+    "privacy_unit": "id", "max_rows_per_unit": 1, "max_groups_per_unit": 1,
+    "columns": {
+        "id": {"type": "integer"},
+        "name": {"type": "text", "groupable": False},
+        "dept": {"type": "text", "public_keys": DEPTS},
+        "salary": {"type": "float", "lower": 0, "upper": 250000},
+        "age": {"type": "integer", "lower": 16, "upper": 100},
+        "hired": {"type": "date"},
+    },
+}
+VISITS = {
+    "privacy_unit": "person_id", "max_rows_per_unit": 7, "max_groups_per_unit": 2,
+    "columns": {
+        "person_id": {"type": "integer"},
+        "city": {"type": "text", "public_keys": CITIES},
+        "amount": {"type": "float", "lower": -50, "upper": 500},
+        "items": {"type": "integer", "lower": 0, "upper": 12},
+        "visit_date": {"type": "date"},
+    },
+}
+COLUMNS_SQL = {
+    "employees": "id integer, name text, dept text, salary double precision, age integer, "
+                 "hired date",
+    "visits": "person_id integer, city text, amount double precision, items integer, "
+              "visit_date date",
+}
+DUCK_SQL = {
+    "employees": "id INTEGER, name VARCHAR, dept VARCHAR, salary DOUBLE, age INTEGER, hired DATE",
+    "visits": "person_id INTEGER, city VARCHAR, amount DOUBLE, items INTEGER, visit_date DATE",
+}
+DAY0 = dt.date(2024, 1, 1)
+
+
+def base_rows() -> dict[str, list[tuple[Any, ...]]]:
+    """People within every bound: 1 employee row each; ≤ 7 visits in ≤ 2 cities each."""
+    employees = [
+        (p, f"Person {p}", (DEPTS + ["Marketing"])[p % 5], float((p * 7919) % 250001),
+         16 + p % 85, DAY0 + dt.timedelta(days=p))
+        for p in range(1, 301)
+    ]
+    visits = [
+        (p, (CITIES + ["Rome"])[(p + v % 2) % 4], float((p * 31 + v * 17) % 550 - 50),
+         (p + v) % 13, DAY0 + dt.timedelta(days=v))
+        for p in range(1, 301) for v in range(7) if v <= p % 7
+    ]
+    return {"employees": employees, "visits": visits}
+
+
+CATALOG = Catalog({"employees": Table.model_validate(EMPLOYEES),
+                   "visits": Table.model_validate(VISITS)})
+
+AGGREGATES = {
+    "employees": ["COUNT(*)", "COUNT(salary)", "SUM(salary)", "AVG(salary)", "SUM(age)",
+                  "AVG(age)", "COUNT(DISTINCT id)"],
+    "visits": ["COUNT(*)", "COUNT(amount)", "SUM(amount)", "AVG(amount)", "SUM(items)",
+               "AVG(items)", "COUNT(DISTINCT person_id)"],
+}
+PREDICATES = {
+    "employees": ["salary > 1000", "age BETWEEN 20 AND 90", "dept IN ('HR', 'Marketing')",
+                  "name LIKE 'P%'", "hired >= '2024-02-01'", "salary IS NOT NULL",
+                  "NOT (age < 30)"],
+    "visits": ["amount > 10", "amount BETWEEN -20 AND 300", "city IN ('Oslo', 'Rome')",
+               "city LIKE 'L%'", "visit_date >= '2024-01-03'", "items IS NOT NULL",
+               "NOT (items < 3)"],
+}
+KEY = {"employees": "dept", "visits": "city"}
+
+
+@st.composite
+def queries(draw: st.DrawFn, table: str) -> str:
+    aggs = draw(st.lists(st.sampled_from(AGGREGATES[table]), min_size=1, max_size=4, unique=True))
+    grouped = draw(st.booleans())
+    preds = draw(st.lists(st.sampled_from(PREDICATES[table]), max_size=2, unique=True))
+    select = ([KEY[table]] if grouped else []) + aggs
+    sql = f"SELECT {', '.join(select)} FROM {table}"
+    if preds:
+        sql += " WHERE " + draw(st.sampled_from([" AND ", " OR "])).join(preds)
+    if grouped:
+        sql += f" GROUP BY {KEY[table]}"
+    return sql
+
+
+EXTREME_FLOATS = st.one_of(
+    st.none(),
+    st.sampled_from([1e300, -1e300, 1.7976931348623157e308, -0.0, 0.0, 500.0, -50.0, 250000.0,
+                     float("inf"), float("-inf"), float("nan"), 5e-324]),
+    st.floats(allow_nan=False, allow_infinity=False, width=64),
+)
+EXTREME_INTS = st.one_of(st.none(), st.sampled_from([-2**31, 2**31 - 1, 0, 12, 13, 100, 101]),
+                         st.integers(-2**31, 2**31 - 1))
+
+
+def neighbour_rows(table: str) -> st.SearchStrategy[list[tuple[Any, ...]]]:
+    """One extra person: many rows, every group (declared or not), extreme values."""
+    day = st.integers(0, 400).map(lambda d: DAY0 + dt.timedelta(days=d))
+    if table == "employees":
+        row = st.tuples(st.just(NEIGHBOUR), st.sampled_from(["Person 1", "P%", None]),
+                        st.sampled_from(DEPTS + ["Marketing", None]), EXTREME_FLOATS,
+                        EXTREME_INTS, day)
+    else:
+        row = st.tuples(st.just(NEIGHBOUR), st.sampled_from(CITIES + ["Rome", None]),
+                        EXTREME_FLOATS, EXTREME_INTS, day)
+    return st.lists(row, min_size=1, max_size=40)
+
+
+class Database:
+    """One engine holding the base tables; the neighbour is added and removed."""
+
+    def __init__(self, dialect: str, run: Callable[[str], tuple[list[str], list[tuple]]],
+                 add: Callable[[str, list[tuple[Any, ...]]], None],
+                 remove: Callable[[str], None]) -> None:
+        self.dialect, self.run, self.add, self.remove = dialect, run, add, remove
+
+    def measures(self, sql: str) -> dict[str, dict[tuple[Any, ...], int]]:
+        names, rows = self.run(sql)
+        n_keys = sum(1 for n in names if n.startswith("__g"))
+        return {
+            name: {tuple(r[:n_keys]): int(r[i] or 0) for r in rows}
+            for i, name in enumerate(names) if name.startswith("__m")
+        }
+
+
+def _duckdb() -> Iterator[Database]:
+    con = duckdb.connect()
+    for table, rows in base_rows().items():
+        con.execute(f"CREATE TABLE {table} ({DUCK_SQL[table]})")
+        con.executemany(f"INSERT INTO {table} VALUES ({', '.join('?' * len(rows[0]))})", rows)
+
+    def run(sql: str) -> tuple[list[str], list[tuple]]:
+        cursor = con.execute(sql)
+        return [d[0] for d in cursor.description], cursor.fetchall()
+
+    def add(table: str, rows: list[tuple[Any, ...]]) -> None:
+        con.executemany(f"INSERT INTO {table} VALUES ({', '.join('?' * len(rows[0]))})", rows)
+
+    def remove(table: str) -> None:
+        unit = "id" if table == "employees" else "person_id"
+        con.execute(f"DELETE FROM {table} WHERE {unit} = {NEIGHBOUR}")
+
+    yield Database("duckdb", run, add, remove)
+    con.close()
+
+
+def _postgres() -> Iterator[Database]:
+    require_postgres()
+    with throwaway_database("dpsql_replay") as (admin, _reader):
+        for table, rows in base_rows().items():
+            load_rows(admin, table, COLUMNS_SQL[table], rows)
+        conn = psycopg.connect(admin, autocommit=True)
+
+        def run(sql: str) -> tuple[list[str], list[tuple]]:
+            cursor = conn.execute(sql)  # type: ignore[call-overload]
+            return [d.name for d in cursor.description or ()], cursor.fetchall()
+
+        def add(table: str, rows: list[tuple[Any, ...]]) -> None:
+            marks = ", ".join(["%s"] * len(rows[0]))
+            with conn.cursor() as cur:
+                cur.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)  # type: ignore[call-overload]
+
+        def remove(table: str) -> None:
+            unit = "id" if table == "employees" else "person_id"
+            conn.execute(f"DELETE FROM {table} WHERE {unit} = {NEIGHBOUR}")  # type: ignore[call-overload]
+
+        try:
+            yield Database("postgres", run, add, remove)
+        finally:
+            conn.close()
+
+
+def neighbour_changes(
+    database: Database, plan: Plan, table: str, rows: list[tuple[Any, ...]]
+) -> tuple[dict[str, list[int]], dict[str, dict[tuple, int]]]:
+    """How far each measure moves when the neighbour's rows are added (and the
+    measures with them), on the exact rewritten query: no noise."""
+    generated = plan.sql(database.dialect)
+    before = database.measures(generated)
+    database.add(table, rows)
+    try:
+        after = database.measures(generated)
+    finally:
+        database.remove(table)
+    changes = {
+        m.name: [abs(after[m.name].get(k, 0) - before[m.name].get(k, 0))
+                 for k in set(before[m.name]) | set(after[m.name])]
+        for m in plan.measures
+    }
+    return changes, after
+
+
+@pytest.fixture(scope="module", params=["duckdb", "postgres"])
+def database(request: pytest.FixtureRequest) -> Iterator[Database]:
+    yield from (_duckdb() if request.param == "duckdb" else _postgres())
+
+
+@pytest.mark.parametrize("table", ["employees", "visits"])
+def test_one_person_moves_each_measure_within_its_sensitivity(
+    database: Database, table: str
+) -> None:
+    @settings(max_examples=25, deadline=None, derandomize=True, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(sql=queries(table), rows=neighbour_rows(table))
+    def replay(sql: str, rows: list[tuple[Any, ...]]) -> None:
+        plan = plan_query(sql, CATALOG)
+        changes, after = neighbour_changes(database, plan, table, rows)
+        for m in plan.measures:
+            diffs = changes[m.name]
+            assert sum(diffs) <= m.l1, (database.dialect, sql, m, diffs)
+            assert sum(d * d for d in diffs) <= m.l2_squared, (database.dialect, sql, m, diffs)
+            declared = DEPTS if table == "employees" else CITIES
+            assert all(k == () or k[0] in declared for k in after[m.name]), \
+                "an undeclared key reached the output"
+
+    replay()
+
+
+WORST_CASES = [
+    # (table, sql, neighbour rows, exact change of each count/units measure)
+    ("employees", "SELECT COUNT(*), SUM(salary), COUNT(DISTINCT id) FROM employees",
+     [(NEIGHBOUR, "x", "HR", 1e300, 100, DAY0)] * 5, 1),
+    ("visits", "SELECT COUNT(*), SUM(amount) FROM visits WHERE city = 'Oslo'",
+     [(NEIGHBOUR, "Oslo", 1e300, 12, DAY0)] * 30, 7),
+    ("visits", "SELECT city, COUNT(DISTINCT person_id) FROM visits GROUP BY city",
+     [(NEIGHBOUR, c, 1e300, 12, DAY0) for c in CITIES for _ in range(10)], 2),
+]
+
+
+@pytest.mark.parametrize(("table", "sql", "rows", "exact"), WORST_CASES,
+                         ids=["employees-rows", "visits-rows", "visits-groups"])
+def test_worst_case_neighbour_reaches_but_never_exceeds_the_bound(
+    database: Database, table: str, sql: str, rows: list[tuple[Any, ...]], exact: int
+) -> None:
+    """A neighbour built to hit the bounds: the sensitivity is tight for counts
+    (and for distinct units across groups), so a declared bound that is too
+    small or a cap that was dropped shows up here as well as in the replay."""
+    plan = plan_query(sql, CATALOG)
+    changes, _ = neighbour_changes(database, plan, table, rows)
+    for m in plan.measures:
+        diffs = changes[m.name]
+        assert sum(diffs) <= m.l1, (sql, m, diffs)
+        assert sum(d * d for d in diffs) <= m.l2_squared, (sql, m, diffs)
+        if m.kind == "sum":
+            # every kept value is clamped to the upper bound: the change is exactly R * bound
+            assert sum(diffs) == m.l1 * exact // plan.shape.max_rows_per_unit, (sql, m, diffs)
+        else:
+            assert sum(diffs) == exact, (sql, m, diffs)

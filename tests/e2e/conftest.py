@@ -1,0 +1,163 @@
+"""End-to-end fixtures: a real DuckDB file with demo data, a real dpsql.yaml,
+the real FastAPI app through its test client."""
+
+from __future__ import annotations
+
+import datetime as dt
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import httpx
+import pytest
+import uvicorn
+import yaml
+from fastapi.testclient import TestClient
+
+from proxy.app import create_app
+from proxy.config import load_config
+from proxy.demo import build_demo_database, demo_config_yaml
+from tests.pg import copy_duckdb_to_postgres, require_postgres, throwaway_database
+
+KEYS = {"alice": "dpsql_alice_key", "bob": "dpsql_bob_key",
+        "olivia": "dpsql_olivia_key", "carl": "dpsql_carl_key"}
+
+
+@pytest.fixture(scope="session")
+def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("data") / "demo.duckdb"
+    build_demo_database(path, people=3000, seed=11)
+    return path
+
+
+@pytest.fixture(scope="session")
+def truth(demo_db: Path) -> dict[str, Any]:
+    """Exact answers, read before any proxy opens the file (DuckDB allows one
+    configuration per file in a process)."""
+    with duckdb.connect(str(demo_db), read_only=True) as con:
+        return {
+            "departments": [r[0] for r in con.execute(
+                "SELECT dept FROM departments ORDER BY dept").fetchall()],
+            "count_by_dept": dict(con.execute(
+                "SELECT dept, COUNT(*) FROM employees GROUP BY dept").fetchall()),
+        }
+
+
+@pytest.fixture(scope="session")
+def pg_demo(demo_db: Path, truth: dict[str, Any]) -> Iterator[str]:
+    """The same demo data in a throwaway PostgreSQL database; yields the reader's DSN."""
+    require_postgres()
+    with throwaway_database("dpsql_e2e") as (admin_dsn, reader_dsn):
+        copy_duckdb_to_postgres(demo_db, admin_dsn)
+        yield reader_dsn
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def engine_kind(request: pytest.FixtureRequest) -> str:
+    """Every end-to-end test runs on both engines."""
+    return str(request.param)
+
+
+@dataclass
+class Proxy:
+    client: TestClient
+    config_path: Path
+    clock: list[dt.datetime]
+
+    def headers(self, who: str = "alice") -> dict[str, str]:
+        return {"Authorization": f"Bearer {KEYS[who]}"}
+
+    def query(self, sql: str, who: str = "alice", **params: Any) -> Any:
+        return self.client.post("/v1/query", json={"sql": sql, **params}, headers=self.headers(who))
+
+    def explain(self, sql: str, who: str = "alice", **params: Any) -> Any:
+        return self.client.post("/v1/explain", json={"sql": sql, **params},
+                                headers=self.headers(who))
+
+
+Tweak = Callable[[dict[str, Any]], None]
+
+
+@pytest.fixture
+def make_proxy(
+    tmp_path: Path, demo_db: Path, engine_kind: str, request: pytest.FixtureRequest
+) -> Iterator[Callable[..., Proxy]]:
+    """Start the app on the demo data; `tweak` edits the config document first."""
+    started: list[TestClient] = []
+    engine: dict[str, Any] = {"kind": "duckdb", "database": str(demo_db)}
+    if engine_kind == "postgres":
+        engine = {"kind": "postgres", "dsn": request.getfixturevalue("pg_demo")}
+
+    def start(tweak: Tweak | None = None, *, ledger: Path | None = None) -> Proxy:
+        document = yaml.safe_load(
+            demo_config_yaml(str(demo_db), KEYS, ledger_path=str(ledger or tmp_path / "l.db"))
+        )
+        document["privacy"]["max_query_epsilon"] = 10.0
+        document["engine"] = {**engine, "statement_timeout_s": 30}
+        if tweak:
+            tweak(document)
+        path = tmp_path / "dpsql.yaml"
+        path.write_text(yaml.safe_dump(document))
+        clock = [dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)]
+        app = create_app(load_config(path), clock=lambda: clock[0])
+        client = TestClient(app, raise_server_exceptions=False)
+        client.__enter__()
+        started.append(client)
+        return Proxy(client, path, clock)
+
+    yield start
+    for client in started:
+        client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def proxy(make_proxy: Callable[..., Proxy]) -> Proxy:
+    return make_proxy()
+
+
+def rich_budget(doc: dict[str, Any]) -> None:
+    """Budgets large enough for precise answers (tests compare with the truth),
+    under pure accounting, the one partition selection is answered under."""
+    doc["privacy"]["accounting"] = "pure"
+    doc["analysts"]["alice"]["budget"] = {"epsilon": 1000.0, "delta": 1e-3}
+    doc["privacy"]["dataset_budget"] = {"epsilon": 1000.0, "delta": 1e-3}
+
+
+@pytest.fixture
+def rich(make_proxy: Callable[..., Proxy]) -> Proxy:
+    return make_proxy(rich_budget)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def live_url(demo_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    folder = tmp_path_factory.mktemp("live")
+    document = yaml.safe_load(demo_config_yaml(str(demo_db), KEYS,
+                                               ledger_path=str(folder / "ledger.db")))
+    (folder / "dpsql.yaml").write_text(yaml.safe_dump(document))
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(load_config(folder / "dpsql.yaml")),
+                                           host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    yield url
+    server.should_exit = True
+    thread.join(timeout=10)

@@ -1,0 +1,112 @@
+"""Every query dpsql will not answer is refused before any data is touched,
+with the stable code, a position where one applies, and a hint at the fix."""
+
+from __future__ import annotations
+
+import pytest
+
+from rewriter import Catalog, ParseError, QueryRefused, plan_query
+
+REFUSED = [
+    # (sql, fragment the message must contain)
+    ("SELECT * FROM employees", "SELECT *"),
+    ("SELECT name FROM employees", "not aggregated"),
+    ("SELECT salary FROM employees GROUP BY salary", "no aggregate"),
+    ("SELECT id, COUNT(*) FROM employees GROUP BY id", "privacy unit"),
+    ("SELECT name, COUNT(*) FROM employees GROUP BY name", "not groupable"),
+    ("SELECT id % 10, COUNT(*) FROM employees GROUP BY id % 10", "privacy unit"),
+    ("SELECT COUNT(*) FROM employees GROUP BY LENGTH(name)", "not groupable"),
+    ("SELECT COUNT(*) FROM employees GROUP BY COUNT(*)", "not aggregates"),
+    ("SELECT COUNT(*) FROM employees GROUP BY age > 30", "not a condition"),
+    ("SELECT COUNT(*) FROM employees GROUP BY 3", "no SELECT item"),
+    ("SELECT COUNT(*) FROM nope", "does not exist"),
+    ("SELECT COUNT(*) FROM information_schema.tables", "prefix"),
+    ("SELECT COUNT(*) FROM main.employees", "prefix"),
+    ("SELECT COUNT(*) FROM read_csv('/etc/passwd')", "FROM must name a table"),
+    ("SELECT COUNT(*) FROM range(10)", "FROM must name a table"),
+    ("SELECT COUNT(*) FROM (SELECT * FROM employees) t", "FROM must name a table"),
+    ("SELECT COUNT(*) FROM departments", "public table"),
+    ("SELECT COUNT(*) FROM employees a JOIN employees b ON a.age = b.age", "privacy units"),
+    ("SELECT COUNT(*) FROM employees e JOIN visits v ON e.id = v.amount", "privacy units"),
+    ("SELECT v.person_id, COUNT(*) FROM employees e JOIN visits v ON e.id = v.person_id "
+     "GROUP BY v.person_id", "privacy unit"),
+    ("SELECT COUNT(*) FROM departments d JOIN employees e ON e.dept = d.dept", "first in FROM"),
+    ("SELECT COUNT(*) FROM employees e RIGHT JOIN departments d ON e.dept = d.dept", "RIGHT"),
+    ("SELECT COUNT(*) FROM employees e FULL JOIN departments d ON e.dept = d.dept", "FULL"),
+    ("SELECT COUNT(*) FROM employees CROSS JOIN departments", "CROSS"),
+    ("SELECT COUNT(*) FROM employees JOIN departments USING (dept)", "ON private.column"),
+    ("SELECT COUNT(*) FROM employees e JOIN departments d ON e.age > d.floor", "equalities"),
+    ("SELECT COUNT(*) FROM employees e JOIN departments d ON e.age = d.dept", "one type"),
+    ("SELECT COUNT(*) FROM employees e JOIN departments d ON d.dept = d.dept", "another table"),
+    ("SELECT COUNT(*) FROM employees e JOIN departments d ON e.dept = d.dept WHERE id > 1",
+     "several tables"),
+    ("SELECT SUM(d.budget_code) FROM employees e JOIN departments d ON e.dept = d.dept",
+     "not a number"),
+    ("SELECT COUNT(*) FROM employees UNION ALL SELECT COUNT(*) FROM employees", "UNION"),
+    ("SELECT SUM(id) FROM employees", "no declared bounds"),
+    ("SELECT SUM(name) FROM employees", "not a number"),
+    ("SELECT SUM(salary * id) FROM employees", "id has no declared bounds"),
+    ("SELECT MAX(id) FROM employees", "no declared bounds"),
+    ("SELECT STRING_AGG(name, ',') FROM employees", "aggregate is not supported"),
+    ("SELECT COUNT(DISTINCT dept) FROM employees", "privacy unit"),
+    ("SELECT COUNT(*) OVER () FROM employees", "window"),
+    ("SELECT COUNT(*) FROM employees HAVING name = 'x'", "not aggregated"),
+    ("SELECT COUNT(*) FROM employees ORDER BY 2", "position from 1"),
+    ("SELECT COUNT(*) FROM employees LIMIT COUNT(*)", "whole number"),
+    ("SELECT COUNT(*) FROM employees WHERE salary > (SELECT MAX(salary) FROM employees)",
+     "not allowed"),
+    ("SELECT COUNT(*) FROM employees WHERE name > 5", "does not match the type"),
+    ("SELECT COUNT(*) FROM employees WHERE hired > 'yesterday'", "does not match the type"),
+    ("SELECT COUNT(*) FROM employees WHERE id / 2 > 1", "no declared bounds"),
+    ("SELECT COUNT(*) FROM employees WHERE CAST(name AS INT) > 1", "could fail"),
+    ("SELECT COUNT(*) FROM employees WHERE regexp_matches(name, '(')", "not allowed"),
+    ("SELECT COUNT(*) FROM employees WHERE age", "not a condition"),
+    ("SELECT COUNT(*) FROM employees WHERE age IN (SELECT 1)", "subqueries"),
+    ("SELECT COUNT(*) FROM employees WHERE x.age > 1", "not a table in FROM"),
+    ("SELECT COUNT(*) FROM employees WHERE nope > 1", "does not exist"),
+    ("SELECT COUNT(*) AS a, SUM(salary) AS a FROM employees", "named"),
+    ("SELECT 1", "reads no table"),
+    ("SELECT COUNT(*), name FROM employees", "not aggregated"),
+    ("DELETE FROM employees", "DELETE"),
+    ("DROP TABLE employees", "DROP"),
+    ("PRAGMA enable_profiling", "only a single SELECT"),
+    ("SET threads = 1", "only a single SELECT"),
+    ("ATTACH 'x.db'", ""),  # the generic dialect cannot even parse it: parse_error
+    ("COPY employees TO '/tmp/x.csv'", "only a single SELECT"),
+    ("INSTALL httpfs", "only a single SELECT"),
+    ("SELECT COUNT(*) FROM employees; SELECT COUNT(*) FROM employees", "2 statements"),
+    ("SELECT DISTINCT COUNT(*) FROM employees", "DISTINCT"),
+    ("WITH t AS (SELECT * FROM employees) SELECT COUNT(*) FROM t", "WITH"),
+]
+
+
+@pytest.mark.parametrize(("sql", "fragment"), REFUSED)
+def test_refused_with_reason(catalog: Catalog, sql: str, fragment: str) -> None:
+    with pytest.raises((QueryRefused, ParseError)) as info:
+        plan_query(sql, catalog)
+    assert fragment.lower() in info.value.message.lower(), info.value.message
+    assert info.value.code in ("unsupported_query", "parse_error")
+    if isinstance(info.value, QueryRefused):
+        # every refusal points at the offending part of the query
+        assert info.value.position is not None, sql
+
+
+@pytest.mark.parametrize("sql", ["", "   ", "-- only a comment", ";", "SELEC 1", "SELECT 'open"])
+def test_parse_errors(catalog: Catalog, sql: str) -> None:
+    with pytest.raises(ParseError) as info:
+        plan_query(sql, catalog)
+    assert info.value.code == "parse_error"
+
+
+def test_position_points_at_offending_node(catalog: Catalog) -> None:
+    with pytest.raises(QueryRefused) as info:
+        plan_query("SELECT COUNT(*),\n       SUM(id) FROM employees", catalog)
+    assert info.value.position is not None
+    assert (info.value.position.line, info.value.position.column) == (2, 8)
+
+
+def test_refusal_never_depends_on_data(catalog: Catalog) -> None:
+    # plan_query takes no engine: this test documents that by construction.
+    import inspect
+
+    assert "engine" not in inspect.signature(plan_query).parameters
