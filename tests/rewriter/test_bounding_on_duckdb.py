@@ -143,3 +143,23 @@ def test_rows_beyond_the_cap_are_chosen_at_random(catalog: Catalog) -> None:
     plan = plan_query("SELECT SUM(amount) FROM visits", catalog)
     sums = {int(con.execute(plan.sql("duckdb")).fetchone()[-1]) for _ in range(20)}
     assert len(sums) > 5
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT COUNT(*), COUNT(DISTINCT id) FROM employees",
+    "SELECT COUNT(DISTINCT id), COUNT(*) FROM employees WHERE age > 0 OR age IS NULL",
+    "SELECT COUNT(*), COUNT(DISTINCT person_id) FROM visits WHERE city <> 'Pune'",
+])
+def test_a_unit_over_the_row_cap_counts_exactly_the_cap(catalog: Catalog, sql: str) -> None:
+    """Ungrouped counts skip the row ranking (`bound.counts_rows_only`): a unit
+    with 1,000 rows must still add exactly R rows and one unit, no more, no less."""
+    plan = plan_query(sql, catalog)
+    assert "ROW_NUMBER" not in plan.sql("duckdb").upper()
+    table = "visits" if "visits" in sql else "employees"
+    rows_cap = catalog.tables[table].max_rows_per_unit
+    con = _database()
+    before = _vectors(con, plan)
+    _add_extreme_unit(con)
+    after = _vectors(con, plan)
+    added = {m.kind: after[m.name][()] - before[m.name][()] for m in plan.measures}
+    assert added == {"count": rows_cap, "units": 1}
