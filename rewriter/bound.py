@@ -2,14 +2,18 @@
 
     WITH __base    AS (rows passing WHERE, with the unit, group keys and clamped
                        grid values; undeclared keys and unit-less rows dropped),
-         __rows    AS (a random row number per unit),
-         __partial AS (per (unit, group) partial aggregates of the first R rows),
-         __groups  AS (a random group number per unit)           -- when needed
-    SELECT keys, SUM(partials) … FROM __groups WHERE __gn <= G GROUP BY keys
+         __salt    AS (one random number per query)        -- with a group cap:
+         __ranked  AS (each unit's groups ranked by a salted hash)
+         __rows    AS (rows of the G first groups numbered at random per unit)
+         __partial AS (per (unit, group) aggregates of the kept rows) -- for
+                       COUNT(DISTINCT unit); counts and sums skip this level
+    SELECT keys, SUM(…) … WHERE row number <= R GROUP BY keys
 
-Only names from the metadata and constants generated here reach the engine.
-Randomness comes from the engine's RANDOM(): the analyst cannot seed it, as
-SET and PRAGMA are refused and the engine's configuration is locked.
+Ungrouped queries of only COUNT(*) and COUNT(DISTINCT unit) need no row choice
+at all (`counts_rows_only`). Only names from the metadata and constants
+generated here reach the engine. Randomness comes from the engine's RANDOM():
+the analyst cannot seed it, as SET and PRAGMA are refused and the engine's
+configuration is locked.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ UNIT = "__unit"
 RANDOM = "__r"
 ROW_NUMBER = "__rn"
 GROUP_NUMBER = "__gn"
+SALT = "__s"
 
 
 def _id(name: str) -> exp.Identifier:
@@ -120,7 +125,8 @@ def _bin_index(arg: exp.Expression, lower: float, upper: float, bins: int) -> ex
 
 
 def bounded_query(
-    shape: Shape, measures: tuple[Measure, ...], key_types: tuple[str, ...]
+    shape: Shape, measures: tuple[Measure, ...], key_types: tuple[str, ...],
+    dialect: str = "duckdb",
 ) -> exp.Select:
     groups = [_group_alias(i) for i in range(len(shape.group_columns))]
 
@@ -172,16 +178,73 @@ def bounded_query(
     if counts_rows_only(shape, measures):
         return _counted_query(shape, measures, base)
 
-    # __rows: a random order within each unit, to keep R rows not chosen by data order.
-    rows = exp.select(
-        exp.Star(),
-        exp.alias_(_random_rank(), ROW_NUMBER, quoted=True),
-    ).from_(exp.Table(this=_id("__base")))
+    # The group cap is needed only if a unit could otherwise reach more groups.
+    reachable = shape.max_rows_per_unit if shape.selection else min(
+        shape.max_rows_per_unit, len(shape.group_keys))
+    cap_groups = shape.max_groups_per_unit < reachable
+    assert groups_touched(shape) == min(shape.max_groups_per_unit, reachable)
 
-    # __partial: per (unit, group) aggregates over the first R rows.
-    partial_items: list[exp.Expression] = [
-        _col(UNIT), *(_col(g) for g in groups), exp.alias_(exp.Rand(), RANDOM, quoted=True)
-    ]
+    # __rows: each unit's rows numbered in random order; keeping number <= R keeps
+    # R rows chosen at random. With a group cap, __ranked first ranks each unit's
+    # groups by a hash of (unit, group, per-query salt) — random per query, never
+    # data order, constant within a group so DENSE_RANK numbers groups (the keys
+    # break hash ties) — and the R rows are drawn from the G first groups only.
+    kept: exp.Expression = exp.LTE(this=_col(ROW_NUMBER),
+                                   expression=_number(shape.max_rows_per_unit))
+    query_with: list[tuple[str, exp.Expression]] = [("__base", base)]
+    rows_source = "__base"
+    if cap_groups:
+        salt = exp.cast(exp.Floor(this=exp.Mul(this=exp.Rand(), expression=_number(2**52))),
+                        exp.DataType.build("BIGINT"))
+        query_with.append(("__salt", exp.select(exp.alias_(salt, SALT, quoted=True))))
+        by_group = [_group_hash(dialect, groups), *(_col(g) for g in groups)]
+        ranked = (
+            exp.select(exp.Star(),
+                       exp.alias_(_rank(exp.DenseRank(), by_group), GROUP_NUMBER, quoted=True))
+            .from_(exp.Table(this=_id("__base")))
+            .join(exp.Table(this=_id("__salt")), join_type="CROSS")
+        )
+        query_with.append(("__ranked", ranked))
+        rows_source = "__ranked"
+    rows = exp.select(
+        exp.Star(), exp.alias_(_rank(exp.RowNumber(), [_col(RANDOM)]), ROW_NUMBER, quoted=True)
+    ).from_(exp.Table(this=_id(rows_source)))
+    if cap_groups:
+        rows = rows.where(exp.LTE(this=_col(GROUP_NUMBER),
+                                  expression=_number(shape.max_groups_per_unit)))
+    query_with.append(("__rows", rows))
+
+    final_items: list[exp.Expression] = [_col(g) for g in groups]
+    if any(m.kind == "units" for m in measures):
+        # COUNT(DISTINCT unit) per group needs the per-(unit, group) level
+        partial = (
+            exp.select(_col(UNIT), *(_col(g) for g in groups), *_row_aggregates(measures))
+            .from_(exp.Table(this=_id("__rows")))
+            .where(kept)
+            .group_by(_col(UNIT), *(_col(g) for g in groups))
+        )
+        query_with.append(("__partial", partial))
+        for m in measures:
+            for column in m.columns():
+                total: exp.Expression = (
+                    exp.Count(this=exp.Star()) if m.kind == "units" else exp.Sum(this=_col(column))
+                )
+                final_items.append(exp.alias_(total, column, quoted=True))
+        final = exp.select(*final_items).from_(exp.Table(this=_id("__partial")))
+    else:
+        # counts, sums and histograms add up the same with or without per-unit partials
+        final_items += _row_aggregates(measures)
+        final = exp.select(*final_items).from_(exp.Table(this=_id("__rows"))).where(kept)
+    if groups:
+        final = final.group_by(*(_col(g) for g in groups))
+    for name, body in query_with:
+        final = final.with_(name, as_=body)
+    return final
+
+
+def _row_aggregates(measures: tuple[Measure, ...]) -> list[exp.Expression]:
+    """Each measure's aggregate over kept rows, one column per measure column."""
+    items: list[exp.Expression] = []
     for m in measures:
         if m.kind == "units":
             continue
@@ -192,7 +255,7 @@ def bounded_query(
                                 true=_number(1))],
                     default=_number(0),
                 )
-                partial_items.append(exp.alias_(exp.Sum(this=in_bin), column, quoted=True))
+                items.append(exp.alias_(exp.Sum(this=in_bin), column, quoted=True))
             continue
         if m.kind == "count":
             agg: exp.Expression = (
@@ -201,48 +264,29 @@ def bounded_query(
             )
         else:
             agg = exp.Sum(this=_col(_value_alias(m)))
-        partial_items.append(exp.alias_(agg, m.name, quoted=True))
-    partial = (
-        exp.select(*partial_items)
-        .from_(exp.Table(this=_id("__rows")))
-        .where(exp.LTE(this=_col(ROW_NUMBER), expression=_number(shape.max_rows_per_unit)))
-        .group_by(_col(UNIT), *(_col(g) for g in groups))
-    )
+        items.append(exp.alias_(agg, m.name, quoted=True))
+    return items
 
-    # The group cap is needed only if a unit could otherwise reach more groups.
-    reachable = shape.max_rows_per_unit if shape.selection else min(
-        shape.max_rows_per_unit, len(shape.group_keys))
-    cap_groups = shape.max_groups_per_unit < reachable
-    assert groups_touched(shape) == min(shape.max_groups_per_unit, reachable)
 
-    final_items: list[exp.Expression] = [_col(g) for g in groups]
-    for m in measures:
-        for column in m.columns():
-            total: exp.Expression = (
-                exp.Count(this=exp.Star()) if m.kind == "units" else exp.Sum(this=_col(column))
-            )
-            final_items.append(exp.alias_(total, column, quoted=True))
+def _group_hash(dialect: str, groups: list[str]) -> exp.Expression:
+    """A per-query pseudo-random rank key for (unit, group), in the engine's SQL.
 
-    source = "__partial"
-    final = exp.select(*final_items)
-    if cap_groups:
-        source = "__groups"
-        final = final.where(
-            exp.LTE(this=_col(GROUP_NUMBER), expression=_number(shape.max_groups_per_unit))
-        )
-    final = final.from_(exp.Table(this=_id(source)))
-    if groups:
-        final = final.group_by(*(_col(g) for g in groups))
-
-    final = final.with_("__base", as_=base).with_("__rows", as_=rows).with_(
-        "__partial", as_=partial
-    )
-    if cap_groups:
-        numbered = exp.select(
-            exp.Star(), exp.alias_(_random_rank(), GROUP_NUMBER, quoted=True)
-        ).from_(exp.Table(this=_id("__partial")))
-        final = final.with_("__groups", as_=numbered)
-    return final
+    Only the choice of which G groups a unit keeps depends on it, and any choice
+    made from the unit's own rows keeps the caps; the salt (drawn by the engine's
+    RANDOM() in `__salt`) makes the choice differ between queries.
+    """
+    parts = [_col(UNIT), *(_col(g) for g in groups)]
+    if dialect == "duckdb":
+        return exp.Anonymous(this="HASH", expressions=[*parts, _col(SALT)])
+    text = exp.Anonymous(this="CONCAT_WS", expressions=[
+        exp.Literal.string("|"),
+        *(exp.cast(p, exp.DataType.build("TEXT")) for p in parts),
+    ])
+    if dialect == "postgres":
+        return exp.Anonymous(this="HASHTEXTEXTENDED", expressions=[text, _col(SALT)])
+    # any other engine: a portable (slower) hash of the same text
+    return exp.MD5(this=exp.Anonymous(this="CONCAT_WS", expressions=[
+        exp.Literal.string("|"), text, exp.cast(_col(SALT), exp.DataType.build("TEXT"))]))
 
 
 def counts_rows_only(shape: Shape, measures: tuple[Measure, ...]) -> bool:
@@ -293,10 +337,11 @@ def _unit(shape: Shape) -> exp.Expression:
     return shape.unit.copy() if shape.unit is not None else _col(shape.privacy_unit)
 
 
-def _random_rank() -> exp.Expression:
+def _rank(function: exp.Expression, order: list[exp.Expression]) -> exp.Expression:
+    """function() OVER (PARTITION BY unit ORDER BY order…)."""
     return exp.Window(
-        this=exp.RowNumber(),
+        this=function,
         partition_by=[_col(UNIT)],
         # engines refuse volatile window ordering, so the random draw is a column
-        order=exp.Order(expressions=[exp.Ordered(this=_col(RANDOM), nulls_first=False)]),
+        order=exp.Order(expressions=[exp.Ordered(this=o, nulls_first=False) for o in order]),
     )

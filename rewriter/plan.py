@@ -103,8 +103,17 @@ class Plan:
         return next((m for m in self.measures if m.kind == "units"), None)
 
     def sql(self, dialect: str) -> str:
-        """The rewritten query in the engine's dialect, generated from the tree."""
-        return self.tree.sql(dialect=dialect)
+        """The rewritten query in the engine's dialect.
+
+        `tree` is DuckDB's; other engines get a tree of their own, as the salted
+        hash that ranks groups is a different function in each.
+        """
+        if dialect == "duckdb":
+            return self.tree.sql(dialect=dialect)
+        from .bound import bounded_query  # bound imports this module
+
+        return bounded_query(self.shape, self.measures, self.key_types, dialect).sql(
+            dialect=dialect)
 
     def value(self, name: str) -> Output:
         for v in self.values:

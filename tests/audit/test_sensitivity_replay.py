@@ -265,13 +265,20 @@ def test_worst_case_neighbour_reaches_but_never_exceeds_the_bound(
     (and for distinct units across groups), so a declared bound that is too
     small or a cap that was dropped shows up here as well as in the replay."""
     plan = plan_query(sql, CATALOG)
-    changes, _ = neighbour_changes(database, plan, table, rows)
+    reached: dict[str, int] = {}
+    # which rows and groups the neighbour keeps is random: the bound must hold on
+    # every draw and be reached on one (for the group case, all R kept rows fall
+    # in one of the G chosen groups with probability under 1 %, so 3 draws suffice)
+    for _ in range(3):
+        changes, _ = neighbour_changes(database, plan, table, rows)
+        for m in plan.measures:
+            diffs = changes[m.name]
+            assert sum(diffs) <= m.l1, (sql, m, diffs)
+            assert sum(d * d for d in diffs) <= m.l2_squared, (sql, m, diffs)
+            reached[m.name] = max(reached.get(m.name, 0), sum(diffs))
     for m in plan.measures:
-        diffs = changes[m.name]
-        assert sum(diffs) <= m.l1, (sql, m, diffs)
-        assert sum(d * d for d in diffs) <= m.l2_squared, (sql, m, diffs)
         if m.kind == "sum":
             # every kept value is clamped to the upper bound: the change is exactly R * bound
-            assert sum(diffs) == m.l1 * exact // plan.shape.max_rows_per_unit, (sql, m, diffs)
+            assert reached[m.name] == m.l1 * exact // plan.shape.max_rows_per_unit, (sql, m)
         else:
-            assert sum(diffs) == exact, (sql, m, diffs)
+            assert reached[m.name] == exact, (sql, m)

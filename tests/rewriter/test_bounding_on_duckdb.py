@@ -163,3 +163,19 @@ def test_a_unit_over_the_row_cap_counts_exactly_the_cap(catalog: Catalog, sql: s
     after = _vectors(con, plan)
     added = {m.kind: after[m.name][()] - before[m.name][()] for m in plan.measures}
     assert added == {"count": rows_cap, "units": 1}
+
+
+def test_groups_beyond_the_cap_are_chosen_at_random_per_query(catalog: Catalog) -> None:
+    """A unit in 3 cities with G = 2 keeps 2 of them, a different pair across
+    queries (the salted hash is drawn per query), never all 3."""
+    con = duckdb.connect()
+    con.execute("""CREATE TABLE visits AS SELECT 1 AS person_id, city, 1.0 AS amount,
+        DATE '2024-01-01' AS visit_date FROM (VALUES ('Oslo'), ('Lima'), ('Pune')) t(city)""")
+    plan = plan_query("SELECT city, COUNT(*) FROM visits GROUP BY city", catalog)
+    assert catalog.tables["visits"].max_groups_per_unit == 2
+    chosen = set()
+    for _ in range(30):
+        kept = frozenset(row[0] for row in con.execute(plan.sql("duckdb")).fetchall() if row[1])
+        assert len(kept) == 2
+        chosen.add(kept)
+    assert len(chosen) > 1
