@@ -170,10 +170,10 @@ def bounded_query(
     # bounding happens after the joins: a person's rows are capped however many
     # public rows each of them matched
     source = shape.source.copy() if shape.source is not None else exp.Table(this=_id(shape.table))
-    base = exp.select(*base_items).from_(source)
+    base = exp.select(*base_items).from_(source, copy=False)
     for join in shape.joins:
-        base = base.join(join.copy())
-    base = base.where(exp.and_(*conditions))
+        base = base.join(join.copy(), copy=False)
+    base = base.where(exp.and_(*conditions), copy=False)
 
     if counts_rows_only(shape, measures):
         return _counted_query(shape, measures, base)
@@ -201,17 +201,17 @@ def bounded_query(
         ranked = (
             exp.select(exp.Star(),
                        exp.alias_(_rank(exp.DenseRank(), by_group), GROUP_NUMBER, quoted=True))
-            .from_(exp.Table(this=_id("__base")))
-            .join(exp.Table(this=_id("__salt")), join_type="CROSS")
+            .from_(exp.Table(this=_id("__base")), copy=False)
+            .join(exp.Table(this=_id("__salt")), join_type="CROSS", copy=False)
         )
         query_with.append(("__ranked", ranked))
         rows_source = "__ranked"
     rows = exp.select(
         exp.Star(), exp.alias_(_rank(exp.RowNumber(), [_col(RANDOM)]), ROW_NUMBER, quoted=True)
-    ).from_(exp.Table(this=_id(rows_source)))
+    ).from_(exp.Table(this=_id(rows_source)), copy=False)
     if cap_groups:
         rows = rows.where(exp.LTE(this=_col(GROUP_NUMBER),
-                                  expression=_number(shape.max_groups_per_unit)))
+                                  expression=_number(shape.max_groups_per_unit)), copy=False)
     query_with.append(("__rows", rows))
 
     final_items: list[exp.Expression] = [_col(g) for g in groups]
@@ -219,9 +219,9 @@ def bounded_query(
         # COUNT(DISTINCT unit) per group needs the per-(unit, group) level
         partial = (
             exp.select(_col(UNIT), *(_col(g) for g in groups), *_row_aggregates(measures))
-            .from_(exp.Table(this=_id("__rows")))
-            .where(kept)
-            .group_by(_col(UNIT), *(_col(g) for g in groups))
+            .from_(exp.Table(this=_id("__rows")), copy=False)
+            .where(kept, copy=False)
+            .group_by(_col(UNIT), *(_col(g) for g in groups), copy=False)
         )
         query_with.append(("__partial", partial))
         for m in measures:
@@ -230,15 +230,16 @@ def bounded_query(
                     exp.Count(this=exp.Star()) if m.kind == "units" else exp.Sum(this=_col(column))
                 )
                 final_items.append(exp.alias_(total, column, quoted=True))
-        final = exp.select(*final_items).from_(exp.Table(this=_id("__partial")))
+        final = exp.select(*final_items).from_(exp.Table(this=_id("__partial")), copy=False)
     else:
         # counts, sums and histograms add up the same with or without per-unit partials
         final_items += _row_aggregates(measures)
-        final = exp.select(*final_items).from_(exp.Table(this=_id("__rows"))).where(kept)
+        final = (exp.select(*final_items).from_(exp.Table(this=_id("__rows")), copy=False)
+                 .where(kept, copy=False))
     if groups:
-        final = final.group_by(*(_col(g) for g in groups))
+        final = final.group_by(*(_col(g) for g in groups), copy=False)
     for name, body in query_with:
-        final = final.with_(name, as_=body)
+        final = final.with_(name, as_=body, copy=False)
     return final
 
 
@@ -320,16 +321,15 @@ def _counted_query(
         final_items.append(exp.alias_(exp.Sum(this=_col(m.name)), m.name, quoted=True))
     partial = (
         exp.select(*partial_items)
-        .from_(exp.Table(this=_id("__base")))
-        .group_by(_col(UNIT))
+        .from_(exp.Table(this=_id("__base")), copy=False)
+        .group_by(_col(UNIT), copy=False)
     )
-    base = base.copy()
     base.set("expressions", [e for e in base.expressions if e.alias != RANDOM])
     return (
         exp.select(*final_items)
-        .from_(exp.Table(this=_id("__partial")))
-        .with_("__base", as_=base)
-        .with_("__partial", as_=partial)
+        .from_(exp.Table(this=_id("__partial")), copy=False)
+        .with_("__base", as_=base, copy=False)
+        .with_("__partial", as_=partial, copy=False)
     )
 
 

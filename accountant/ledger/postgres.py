@@ -94,6 +94,12 @@ class PostgresLedger(SqlLedger):
             yield _PgConn(conn)
 
     @contextmanager
+    def _write_answer(self) -> Iterator[_PgConn]:
+        with self._pool.connection() as conn, conn.transaction():
+            conn.execute("SET LOCAL synchronous_commit = off")
+            yield _PgConn(conn)
+
+    @contextmanager
     def _read(self) -> Iterator[_PgConn]:
         with self._pool.connection() as conn, conn.transaction():
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")

@@ -83,6 +83,18 @@ class SqliteLedger(SqlLedger):
             yield conn
 
     @contextmanager
+    def _write_answer(self) -> Iterator[sqlite3.Connection]:
+        conn = self._thread_connection()
+        # in WAL mode NORMAL survives a process crash; only a power cut may lose it
+        conn.execute("PRAGMA synchronous = NORMAL")
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            with _transaction(conn):
+                yield conn
+        finally:
+            conn.execute("PRAGMA synchronous = FULL")
+
+    @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
         conn = self._thread_connection()
         conn.execute("BEGIN")

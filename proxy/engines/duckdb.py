@@ -5,15 +5,18 @@ The file is opened read-only with every way out of the database switched off
 locked, so no SQL that slips past the rewriter can turn them back on. These
 settings are a second wall; the rewriter's allow-list is the first.
 
-DuckDB has no statement timeout setting, so each call arms a timer that
-interrupts its own cursor. A cursor per call also makes the engine usable from
-many threads at once.
+DuckDB has no statement timeout setting, so each call is registered with a
+watchdog thread that interrupts its cursor at the deadline. A cursor per call
+also makes the engine usable from many threads at once.
 """
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import logging
 import threading
+import time
 from pathlib import Path
 
 import duckdb
@@ -31,40 +34,74 @@ _SEALED = {
     "autoload_known_extensions": "false",
     "allow_community_extensions": "false",
     "allow_unsigned_extensions": "false",
-    # The bounding rewrite keeps the first R rows per unit by ROW_NUMBER; DuckDB's
-    # top-N window rewrite of that pattern makes grouped queries 1.6-2.6x slower
-    # (bench/experiments.py).
+    # The bounding rewrite keeps R rows per unit by ROW_NUMBER() <= R; DuckDB's
+    # top-N window rewrite of that pattern (per-unit heaps of structs) made
+    # grouped queries 1.6-2.6x slower in our benchmarks.
     "disabled_optimizers": "top_n_window_elimination",
     "lock_configuration": "true",  # no SET/PRAGMA can change any setting afterwards
 }
 
 
-class _Watchdog:
-    """Interrupts one cursor after ``seconds`` unless the call finished first."""
+class _Call:
+    """One running statement the watchdog may interrupt until it is finished."""
 
-    def __init__(self, cursor: duckdb.DuckDBPyConnection, seconds: float) -> None:
-        self._cursor = cursor
+    def __init__(self, cursor: duckdb.DuckDBPyConnection) -> None:
+        self._cursor: duckdb.DuckDBPyConnection | None = cursor
         self._lock = threading.Lock()
         self._done = False
         self.fired = False
-        self._timer = threading.Timer(seconds, self._fire)
-        self._timer.daemon = True
 
-    def __enter__(self) -> _Watchdog:
-        self._timer.start()
+    def __enter__(self) -> _Call:
         return self
 
     def __exit__(self, *exc: object) -> None:
         with self._lock:
             self._done = True  # the cursor may be closed after this; never touch it again
-        self._timer.cancel()
+            self._cursor = None  # and the heap must not keep it alive until the deadline
 
-    def _fire(self) -> None:
+    def fire(self) -> None:
         with self._lock:
-            if self._done:
+            if self._done or self._cursor is None:
                 return
             self.fired = True
             self._cursor.interrupt()
+
+
+class _Watchdog:
+    """One thread that interrupts every statement still running at its deadline.
+
+    A thread per statement (threading.Timer) cost about a millisecond per query
+    to start; finished calls stay in the heap until their deadline passes, which
+    is harmless as firing them does nothing.
+    """
+
+    def __init__(self) -> None:
+        self._wake = threading.Condition()
+        self._heap: list[tuple[float, int, _Call]] = []
+        self._order = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def arm(self, cursor: duckdb.DuckDBPyConnection, seconds: float) -> _Call:
+        call = _Call(cursor)
+        with self._wake:
+            heapq.heappush(self._heap, (time.monotonic() + seconds, next(self._order), call))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="dpsql-duckdb-watchdog",
+                                                daemon=True)
+                self._thread.start()
+            self._wake.notify()
+        return call
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                while not self._heap or self._heap[0][0] > time.monotonic():
+                    self._wake.wait(self._heap[0][0] - time.monotonic() if self._heap else None)
+                _, _, call = heapq.heappop(self._heap)
+            call.fire()
+
+
+_WATCHDOG = _Watchdog()
 
 
 class DuckDBEngine:
@@ -88,7 +125,7 @@ class DuckDBEngine:
     def execute(self, sql: str) -> Result:
         cursor = self._cursor()
         try:
-            with _Watchdog(cursor, self._timeout) as watchdog:
+            with _WATCHDOG.arm(cursor, self._timeout) as watchdog:
                 try:
                     cursor.execute(sql)
                     columns = tuple(d[0] for d in cursor.description or ())
