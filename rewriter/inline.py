@@ -24,7 +24,8 @@ Why the substitution is exact: a filter on a join's left input commutes with
 inner and left joins, and `A ⋈ (B ⋈ C)` is `(A ⋈ B) ⋈ C` when the outer
 condition names only A and B. A derived table joined on the right must
 therefore be joined on its first table's columns, and one joined with LEFT JOIN
-may not filter or join (its filter would turn into a filter on the outer rows).
+may not filter or join (its filter would turn into a filter on the outer rows)
+nor compute columns (COALESCE(x, 0) would be 0, not NULL, on unmatched rows).
 
 Tables inside a derived table `t` are renamed `t` (the first) and `t.x` (the
 one aliased `x`), so names stay unique however deep the nesting. Everything
@@ -279,6 +280,14 @@ class _Inliner:
                         f"{(join.side or join.kind or '').upper()} JOIN {entry.alias}: a derived "
                         "table joined this way may not filter or join (its WHERE would drop "
                         "outer rows); use JOIN, or select from its tables without WHERE", join)
+                computed = [n for n, t in (entry.outputs or {}).values()
+                            if not isinstance(t, exp.Column)]
+                if computed and not plain:
+                    raise self.refuse(
+                        f"{(join.side or join.kind or '').upper()} JOIN {entry.alias}: its "
+                        f"column {computed[0]} is computed, and would not be NULL on outer "
+                        "rows without a match once inlined; select plain columns in "
+                        f"{entry.alias} and compute in the outer query", join)
                 attached = join.copy()
                 attached.set("this", entry.tables[0][2])
                 on = join.args.get("on")

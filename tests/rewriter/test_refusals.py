@@ -135,6 +135,8 @@ REFUSED = [
      "SELECT COUNT(*) FROM employees e LEFT JOIN d ON e.dept = d.dept", "LEFT JOIN d"),
     ("WITH d AS (SELECT dept FROM departments) "
      "SELECT COUNT(*) FROM d JOIN employees e ON e.dept = d.dept", "public table"),
+    ("SELECT COUNT(*) FROM employees e LEFT JOIN (SELECT dept, COALESCE(floor, 0) AS f "
+     "FROM departments) d ON e.dept = d.dept WHERE d.f = 0", "computed"),
     ("WITH v AS (SELECT v.person_id, c.region FROM visits v JOIN cities c ON v.city = c.name) "
      "SELECT COUNT(*) FROM employees e JOIN v ON e.city = v.region", "first table of v"),
     ("SELECT COUNT(*) FROM (SELECT person_id FROM visits) t, LATERAL (SELECT 1) x",
