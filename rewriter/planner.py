@@ -1,5 +1,5 @@
-"""parse → validate → measures → bounding rewrite → post-processing: the
-rewriter's one entry point."""
+"""parse → inline CTEs and subqueries → validate → measures → bounding rewrite →
+post-processing: the rewriter's one entry point."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from sqlglot import exp
 from .bound import bounded_query
 from .catalog import Catalog
 from .errors import QueryRefused
+from .inline import inline
 from .measures import plan_measures
 from .parse import parse, position_of
 from .plan import Output, Plan
@@ -45,7 +46,7 @@ def plan_query(sql: str, catalog: Catalog, dialect: str | None = None) -> Plan:
     can be generated for any engine dialect.
     """
     tree = parse(sql, dialect)
-    shape = validate(tree, catalog, sql)
+    shape = validate(inline(tree, catalog, sql), catalog, sql)
     key_types = shape.group_types
     measures, values = plan_measures(shape, key_types)
     post = post_query(shape)

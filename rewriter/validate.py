@@ -190,8 +190,10 @@ def _table(node: exp.Expression, catalog: Catalog, sql: str) -> tuple[str, Table
 
 
 def _from_clause(
-    select: exp.Select, catalog: Catalog, sql: str
+    select: exp.Select, catalog: Catalog, sql: str, public_ok: bool = False
 ) -> tuple[Source, ...]:
+    """The tables in FROM; the first must be private unless `public_ok` and all are public
+    (an inlined derived table that reads only public tables is itself public)."""
     for arg, value in select.args.items():
         if value in (None, [], False) or arg in _SELECT_ARGS or arg == "joins":
             continue
@@ -211,7 +213,9 @@ def _from_clause(
         )
     joins = select.args.get("joins") or []
     name, table, node = _table(source.this, catalog, sql)
-    if table.public:
+    all_public = public_ok and all(
+        _table(j.this, catalog, sql)[1].public for j in joins)
+    if table.public and not all_public:
         raise QueryRefused(
             f"{name} is a public table; put the private table first in FROM and JOIN {name} "
             "to it",
@@ -280,6 +284,9 @@ def column_tree(node: exp.Column, ctx: _Ctx) -> exp.Column:
 def _join_conditions(select: exp.Select, ctx: _Ctx) -> tuple[exp.Join, ...]:
     """Rebuild each JOIN: INNER or LEFT, ON equalities of private and public columns."""
     rebuilt: list[exp.Join] = []
+    # the private sources whose unit is equated, directly or through earlier joins, with
+    # the first table's: on every joined row they all name the same person
+    same_person = {id(ctx.sources[0])}
     for join, source in zip(select.args.get("joins") or [], ctx.sources[1:], strict=True):
         side, kind = (join.side or "").upper(), (join.kind or "").upper()
         if side not in ("", "LEFT") or kind not in ("", "INNER", "OUTER"):
@@ -324,16 +331,19 @@ def _join_conditions(select: exp.Select, ctx: _Ctx) -> tuple[exp.Join, ...]:
                 )
             conditions.append(exp.EQ(this=column_tree(left, ctx),
                                      expression=column_tree(right, ctx)))
-            pair = {id(ls), id(rs)}
-            if ctx.is_unit(left) and ctx.is_unit(right) and pair == {id(ctx.sources[0]),
-                                                                     id(source)}:
+            if ctx.is_unit(left) and ctx.is_unit(right) and (
+                    (ls is source and id(rs) in same_person)
+                    or (rs is source and id(ls) in same_person)):
                 units_equated = True
+        if units_equated:
+            same_person.add(id(source))
         if not source.table.public and not units_equated:
             unit, other = ctx.table.privacy_unit, source.table.privacy_unit
+            first, this = min(ctx.sources[0].aliases), min(source.aliases)
             raise ctx.refuse(
                 f"JOIN {source.name}: two private tables are joined only on their privacy "
                 f"units, so every joined row still belongs to one person; add ON "
-                f"{ctx.table_name}.{unit} = {source.name}.{other}",
+                f"{first}.{unit} = {this}.{other}",
                 join,
             )
         table = exp.Table(this=exp.to_identifier(source.name, quoted=True),
@@ -606,4 +616,18 @@ def _where(select: exp.Select, ctx: _Ctx) -> exp.Expression | None:
         raise ctx.refuse(f"WHERE: {err.message}", err.node) from None
 
 
-__all__ = ["validate", "value_column"]
+def check_rows(select: exp.Select, catalog: Catalog, sql: str) -> None:
+    """Check an inlined derived table (`inline.py`): its FROM and joins, its WHERE and
+    every column it selects, by the rules of the outer query's row expressions."""
+    ctx = _Ctx(sql, catalog, _from_clause(select, catalog, sql, public_ok=True))
+    _join_conditions(select, ctx)
+    _where(select, ctx)
+    for item in select.expressions:
+        body = item.this if isinstance(item, exp.Alias) else item
+        try:
+            ctx.rows().scalar(body)
+        except ExprError as err:
+            raise ctx.refuse(f"{item.alias_or_name}: {err.message}", err.node) from None
+
+
+__all__ = ["check_rows", "validate", "value_column"]

@@ -24,7 +24,6 @@ REFUSED = [
     ("SELECT COUNT(*) FROM main.employees", "prefix"),
     ("SELECT COUNT(*) FROM read_csv('/etc/passwd')", "FROM must name a table"),
     ("SELECT COUNT(*) FROM range(10)", "FROM must name a table"),
-    ("SELECT COUNT(*) FROM (SELECT * FROM employees) t", "FROM must name a table"),
     ("SELECT COUNT(*) FROM departments", "public table"),
     ("SELECT COUNT(*) FROM employees a JOIN employees b ON a.age = b.age", "privacy units"),
     ("SELECT COUNT(*) FROM employees e JOIN visits v ON e.id = v.amount", "privacy units"),
@@ -76,7 +75,75 @@ REFUSED = [
     ("INSTALL httpfs", "only a single SELECT"),
     ("SELECT COUNT(*) FROM employees; SELECT COUNT(*) FROM employees", "2 statements"),
     ("SELECT DISTINCT COUNT(*) FROM employees", "DISTINCT"),
-    ("WITH t AS (SELECT * FROM employees) SELECT COUNT(*) FROM t", "WITH"),
+    # derived tables (CTEs, subqueries in FROM) must be row-level and keep the unit
+    ("WITH v AS (SELECT person_id, SUM(amount) AS s FROM visits GROUP BY person_id) "
+     "SELECT AVG(s) FROM v", "aggregate in the outer query"),
+    ("WITH v AS (SELECT person_id, COUNT(*) AS n FROM visits) SELECT SUM(n) FROM v",
+     "aggregate in the outer query"),
+    ("SELECT COUNT(*) FROM (SELECT person_id FROM visits GROUP BY person_id "
+     "HAVING COUNT(*) > 2) t", "GROUP BY inside a derived table"),
+    ("WITH v AS (SELECT DISTINCT person_id, city FROM visits) SELECT COUNT(*) FROM v",
+     "DISTINCT inside a derived table"),
+    ("SELECT SUM(amount) FROM (SELECT person_id, amount FROM visits "
+     "ORDER BY amount DESC LIMIT 1) t", "LIMIT inside a derived table"),
+    ("SELECT COUNT(*) FROM (SELECT person_id FROM visits OFFSET 3) t", "OFFSET"),
+    ("SELECT COUNT(*) FROM (SELECT person_id FROM visits ORDER BY amount) t", "ORDER BY"),
+    ("SELECT COUNT(*) FROM (SELECT amount, city FROM visits) t", "select the unit column"),
+    ("SELECT COUNT(*) FROM (SELECT * FROM (SELECT city FROM visits) a) b",
+     "select the unit column"),
+    ("WITH v AS (SELECT person_id, amount FROM visits UNION ALL "
+     "SELECT person_id, amount FROM visits) SELECT COUNT(*) FROM v", "UNION"),
+    ("WITH v AS (SELECT person_id FROM visits EXCEPT SELECT id FROM employees) "
+     "SELECT COUNT(*) FROM v", "EXCEPT"),
+    ("WITH a AS (SELECT person_id, city FROM visits), b AS (SELECT person_id, city "
+     "FROM visits) SELECT COUNT(*) FROM a JOIN b ON a.city = b.city", "privacy units"),
+    ("WITH v AS (SELECT person_id, amount FROM visits) "
+     "SELECT COUNT(*) FROM v a JOIN v b ON a.amount = b.amount", "a.person_id = b.person_id"),
+    ("SELECT COUNT(*) FROM (SELECT * FROM read_csv('/etc/passwd')) t", "FROM must name a table"),
+    ("WITH v AS (SELECT * FROM range(10)) SELECT COUNT(*) FROM v", "FROM must name a table"),
+    ("SELECT COUNT(*) FROM (SELECT person_id FROM information_schema.tables) t", "prefix"),
+    ("SELECT COUNT(*) FROM (SELECT id FROM pg_catalog.pg_user) t", "prefix"),
+    ("WITH v AS (SELECT person_id, ROW_NUMBER() OVER (PARTITION BY person_id "
+     "ORDER BY amount) AS rn FROM visits) SELECT COUNT(*) FROM v WHERE rn = 1", "window"),
+    ("WITH RECURSIVE r AS (SELECT person_id FROM visits UNION ALL SELECT person_id FROM r) "
+     "SELECT COUNT(*) FROM r", "RECURSIVE"),
+    ("WITH r AS (SELECT person_id FROM r) SELECT COUNT(*) FROM r", "recursion"),
+    ("WITH v AS (SELECT person_id FROM w), w AS (SELECT person_id FROM visits) "
+     "SELECT COUNT(*) FROM v", "CTEs before it"),
+    ("WITH visits AS (SELECT id AS person_id FROM employees) SELECT COUNT(*) FROM visits",
+     "name of a table"),
+    ("WITH v AS (SELECT person_id FROM visits), v AS (SELECT id FROM employees) "
+     "SELECT COUNT(*) FROM v", "two CTEs"),
+    ("SELECT COUNT(*) FROM (SELECT person_id FROM visits)", "needs a name"),
+    ("SELECT COUNT(*) FROM (SELECT person_id, amount * 2 FROM visits) t", "needs a name"),
+    ("SELECT COUNT(*) FROM (SELECT person_id, md5(city) AS h FROM visits) t", "not allowed"),
+    ("SELECT COUNT(*) FROM (SELECT person_id, (SELECT MAX(amount) FROM visits) AS m "
+     "FROM visits) t", "aggregate"),
+    ("WITH v AS (SELECT * FROM employees e JOIN departments d ON e.dept = d.dept) "
+     "SELECT COUNT(*) FROM v", "two of its columns are named dept"),
+    ("WITH v AS (SELECT person_id, city FROM visits) SELECT person_id, COUNT(*) FROM v "
+     "GROUP BY person_id", "privacy unit"),
+    ("WITH v AS (SELECT id AS k, name AS n FROM employees) SELECT n, COUNT(*) FROM v "
+     "GROUP BY n", "not groupable"),
+    ("WITH v AS (SELECT person_id, amount FROM visits) SELECT COUNT(*) FROM v "
+     "WHERE city = 'Oslo'", "does not exist"),
+    ("WITH v AS (SELECT person_id, amount FROM visits) SELECT SUM(v.person_id) FROM v",
+     "no declared bounds"),
+    ("SELECT COUNT(*) FROM (SELECT person_id, CAST(person_id AS VARCHAR) AS p FROM visits) t "
+     "GROUP BY t.p", "privacy unit"),
+    ("WITH d AS (SELECT dept FROM departments WHERE floor > 2) "
+     "SELECT COUNT(*) FROM employees e LEFT JOIN d ON e.dept = d.dept", "LEFT JOIN d"),
+    ("WITH d AS (SELECT dept FROM departments) "
+     "SELECT COUNT(*) FROM d JOIN employees e ON e.dept = d.dept", "public table"),
+    ("SELECT COUNT(*) FROM employees e LEFT JOIN (SELECT dept, COALESCE(floor, 0) AS f "
+     "FROM departments) d ON e.dept = d.dept WHERE d.f = 0", "computed"),
+    ("WITH v AS (SELECT v.person_id, c.region FROM visits v JOIN cities c ON v.city = c.name) "
+     "SELECT COUNT(*) FROM employees e JOIN v ON e.city = v.region", "first table of v"),
+    ("SELECT COUNT(*) FROM (SELECT person_id FROM visits) t, LATERAL (SELECT 1) x",
+     "FROM must name a table"),
+    ("SELECT COUNT(*) FROM (VALUES (1), (2)) v(x)", "FROM must name a table"),
+    ("WITH v AS (SELECT person_id FROM visits) SELECT COUNT(*) FROM v WHERE v.x.y = 1",
+     "table.column"),
 ]
 
 

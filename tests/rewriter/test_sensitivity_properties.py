@@ -43,8 +43,37 @@ GROUPS = ["city", "CASE WHEN amount > 100 THEN 'high' ELSE 'low' END",
           "EXTRACT(DAY FROM visit_date)", "visit_date", "city, EXTRACT(DAY FROM visit_date)"]
 
 
+# The same questions asked over a derived table named `visits` (a CTE or a subquery
+# in FROM, nested, filtered, computing columns, or joining a public table with a
+# key listed twice), so every outer reference keeps working: inlining must leave
+# the bounding, and so the sensitivity, untouched.
+_ROWS = "person_id, city, amount, visit_date"
+DERIVED = [
+    "(SELECT * FROM visits) AS visits",
+    f"(SELECT {_ROWS} FROM visits WHERE amount > 10 OR city = 'Kyiv') AS visits",
+    "(SELECT person_id, city, LEAST(amount * 2, 300) AS amount, visit_date FROM visits) "
+    "AS visits",
+    f"(SELECT * FROM (SELECT {_ROWS} FROM visits WHERE city <> 'Pune') AS x) AS visits",
+    "(SELECT v.person_id, v.city, v.amount, v.visit_date FROM visits v JOIN cities k "
+    "ON v.city = k.name) AS visits",
+    "(SELECT person_id AS p, city, amount, visit_date FROM visits) AS visits(person_id)",
+]
+
+
 @st.composite
 def queries(draw: st.DrawFn) -> str:
+    sql = draw(flat_queries())
+    if not draw(st.booleans()):
+        return sql
+    derived = draw(st.sampled_from(DERIVED))
+    if draw(st.booleans()):
+        return sql.replace(" FROM visits", f" FROM {derived}", 1)
+    body, _, alias = derived.rpartition(" AS ")
+    return f"WITH w AS {body} " + sql.replace(" FROM visits", f" FROM w AS {alias}", 1)
+
+
+@st.composite
+def flat_queries(draw: st.DrawFn) -> str:
     aggs = draw(st.lists(st.sampled_from(AGGREGATES), min_size=1, max_size=4, unique=True))
     group = draw(st.one_of(st.none(), st.sampled_from(GROUPS)))
     preds = draw(st.lists(st.sampled_from(PREDICATES), max_size=2, unique=True))

@@ -104,7 +104,48 @@ CASES: list[tuple[str, str, Any]] = [
     ("exists", "SELECT COUNT(*) FROM employees WHERE EXISTS "
                "(SELECT 1 FROM employees e2 WHERE e2.id = 17 AND e2.salary > 100000)", U),
     ("in-subquery", "SELECT COUNT(*) FROM employees WHERE id IN (SELECT id FROM employees)", U),
-    ("cte", "WITH t AS (SELECT * FROM employees) SELECT COUNT(*) FROM t", U),
+    # CTEs and subqueries in FROM: row-level ones are inlined and bounded after; the
+    # rest aggregate, pick or merge rows before bounding, or hide the unit
+    ("cte", "WITH t AS (SELECT * FROM employees) SELECT COUNT(*) FROM t", NOISED),
+    ("cte-lookup", "WITH t AS (SELECT id, salary FROM employees WHERE id = 17) "
+                   "SELECT SUM(salary) FROM t", NOISED),
+    ("cte-self-join-on-unit", "WITH a AS (SELECT id, salary FROM employees) "
+                              "SELECT COUNT(*) FROM a x JOIN a y ON x.id = y.id", NOISED),
+    ("cte-group-by-unit", "WITH t AS (SELECT id, SUM(salary) AS s FROM employees GROUP BY id) "
+                          "SELECT SUM(s) FROM t", U),
+    ("cte-count-per-person", "WITH t AS (SELECT person_id, COUNT(*) AS n FROM visits "
+                             "GROUP BY person_id) SELECT n, COUNT(*) FROM t GROUP BY n", U),
+    ("cte-distinct", "WITH t AS (SELECT DISTINCT dept, salary FROM employees) "
+                     "SELECT SUM(salary) FROM t", U),
+    ("cte-limit", "WITH t AS (SELECT id, salary FROM employees LIMIT 1) "
+                  "SELECT SUM(salary) FROM t", U),
+    ("subquery-drops-unit", "SELECT SUM(s) FROM (SELECT salary AS s FROM employees) t", U),
+    ("cte-union-all", "WITH t AS (SELECT id, salary FROM employees UNION ALL "
+                      "SELECT id, salary FROM employees) SELECT SUM(salary) FROM t", U),
+    ("cte-self-join-non-unit", "WITH a AS (SELECT id, age FROM employees), b AS (SELECT id, age "
+                               "FROM employees) SELECT COUNT(*) FROM a JOIN b ON a.age = b.age",
+     U),
+    ("cte-read-csv", "WITH t AS (SELECT * FROM read_csv('/etc/passwd')) SELECT COUNT(*) FROM t",
+     U),
+    ("subquery-read-parquet", "SELECT COUNT(*) FROM (SELECT * FROM "
+                              "read_parquet('https://example.com/x.parquet')) t", U),
+    ("cte-window", "WITH t AS (SELECT id, ROW_NUMBER() OVER (ORDER BY salary DESC) AS r "
+                   "FROM employees) SELECT COUNT(*) FROM t WHERE r = 1", U),
+    ("cte-recursive", "WITH RECURSIVE t AS (SELECT id FROM employees UNION ALL "
+                      "SELECT id + 1 FROM t) SELECT COUNT(*) FROM t", REFUSED),
+    ("cte-shadows-table", "WITH employees AS (SELECT * FROM visits) "
+                          "SELECT COUNT(*) FROM employees", U),
+    ("cte-catalog", "WITH t AS (SELECT * FROM information_schema.tables) "
+                    "SELECT COUNT(*) FROM t", U),
+    ("cte-pg-catalog", "SELECT COUNT(*) FROM (SELECT * FROM pg_catalog.pg_user) t", U),
+    ("cte-scalar-subquery", "WITH t AS (SELECT id, (SELECT MAX(salary) FROM employees) AS m "
+                            "FROM employees) SELECT COUNT(*) FROM t", U),
+    ("cte-sleep", "WITH t AS (SELECT id, pg_sleep(1) AS z FROM employees) "
+                  "SELECT COUNT(*) FROM t", U),
+    ("cte-group-unit-outer", "WITH t AS (SELECT id AS k, dept FROM employees) "
+                             "SELECT k, COUNT(*) FROM t GROUP BY k", U),
+    ("cte-unbounded-sum", "WITH t AS (SELECT id, id * 2 AS x FROM employees) "
+                          "SELECT SUM(x) FROM t", U),
     ("values", "SELECT COUNT(*) FROM (VALUES (1), (2)) v(x)", U),
     # ORDER BY … LIMIT 1 before aggregation
     ("order-limit-subquery",
@@ -240,6 +281,9 @@ def test_adversarial_query(shared_proxy: Proxy, private_values: Any, sql: str,
 def _aliased(sql: str, tag: int) -> str:
     """The same question with the first output renamed: a different cache key,
     the same ε and the same meaning."""
+    if sql.startswith("WITH "):  # rename in the outer SELECT, after the CTEs
+        cut = sql.rindex(") SELECT ") + 2
+        return sql[:cut] + _aliased(sql[cut:], tag)
     head, sep, rest = sql.partition(" FROM ")
     if re.search(r" AS \S+$", head.split(",")[0]):
         head = re.sub(r" AS [^\s,]+", f" AS v{tag}", head, count=1)
