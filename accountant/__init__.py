@@ -5,7 +5,15 @@ values and returns noise specs, noisy integers and ledger receipts.
 """
 
 from accountant.budget import Budget, format_fraction, to_fraction, validate_query_parameters
-from accountant.composition import Accounting, Cost, cost_of, epsilon_from_rho, rho_for, split
+from accountant.composition import (
+    Accounting,
+    Cost,
+    capacity_for,
+    cost_of,
+    epsilon_from_rho,
+    rho_for,
+    split,
+)
 from accountant.errors import AccountantError, BudgetExhausted, InvalidParameter
 from accountant.ledger import (
     AnalystRecord,
@@ -23,6 +31,8 @@ from accountant.mechanisms import (
     ci95_halfwidth,
     epsilon_of,
     gaussian_for,
+    gaussian_tail_bound,
+    gaussian_threshold,
     laplace_for,
     rho_of,
 )
@@ -43,12 +53,15 @@ __all__ = [
     "Receipt",
     "VerifyReport",
     "add_noise",
+    "capacity_for",
     "ci95_halfwidth",
     "cost_of",
     "epsilon_from_rho",
     "epsilon_of",
     "format_fraction",
     "gaussian_for",
+    "gaussian_tail_bound",
+    "gaussian_threshold",
     "laplace_for",
     "open_ledger",
     "rho_for",

@@ -12,6 +12,17 @@ Two accountings are supported:
   Composition of zCDP is additive in ρ, so many small queries cost far less ε
   than under pure composition.
 
+  A query with partition selection is (ρ, δ_add)-approximately zCDP (Bun &
+  Steinke 2016, Def. 8.1): its Gaussian noise is ρ-zCDP except on an event of
+  probability at most δ_add (a group only one person creates being released).
+  Its cost carries that ``delta_add``; it asks for (ε, δ) and gets
+  ρ = rho_for(ε, δ − δ_add), because (ρ, δ_add)-approximate zCDP implies
+  (ρ + 2√(ρ ln(1/δ')), δ_add + δ')-DP for every δ' > 0 (ibid., §8: the
+  conversion of Prop. 1.3 applied off the δ_add event). Approximate zCDP
+  composes by adding the ρ's and adding the δ's, so the ledger sums both,
+  and a grant (ε_B, δ_B) holds Σρ ≤ rho_for(ε_B, δ_B − Σδ_add) while
+  Σδ_add < δ_B (see :func:`capacity_for`).
+
 The ρ formulas involve logarithms and square roots, so ρ is computed with
 ``decimal`` at 60 significant digits and then rounded in the safe direction
 to a 40-digit decimal, which becomes an exact Fraction: rounded DOWN for a
@@ -54,43 +65,81 @@ class Cost:
 
     ``epsilon`` and ``delta`` are what the analyst asked for (and what is shown
     as charged); under zCDP ``rho`` is what is actually composed and what the
-    query's mechanisms must consume in total. ``accounting`` says which of the
-    two the ledger sums and how :func:`split` divides the cost.
+    query's mechanisms must consume in total, and ``delta_add`` the part of
+    ``delta`` spent additively (partition selection), which the zCDP ledger
+    sums beside ρ. ``accounting`` says which the ledger sums and how
+    :func:`split` divides the cost. Under pure accounting all of δ is additive
+    already (the ledger sums it), so ``rho`` and ``delta_add`` are 0.
     """
 
     epsilon: Fraction
     delta: Fraction
     rho: Fraction
     accounting: Accounting
+    delta_add: Fraction = Fraction(0)
 
     def __post_init__(self) -> None:
-        for name in ("epsilon", "delta", "rho"):
+        for name in ("epsilon", "delta", "rho", "delta_add"):
             value = getattr(self, name)
             if not isinstance(value, Fraction) or value < 0:
                 raise InvalidParameter(f"Cost.{name} must be a Fraction >= 0, got {value!r}")
-        if self.accounting is Accounting.PURE and self.rho != 0:
-            raise InvalidParameter("a pure cost composes ε and δ; its rho must be 0")
+        if self.accounting is Accounting.PURE and (self.rho != 0 or self.delta_add != 0):
+            raise InvalidParameter(
+                "a pure cost composes ε and δ; its rho must be 0, and its delta_add too "
+                "(all of a pure δ is summed additively already)"
+            )
+        if self.delta_add > 0 and self.delta_add >= self.delta:
+            raise InvalidParameter(
+                f"Cost.delta_add {format_fraction(self.delta_add)} must be below the query's "
+                f"delta {format_fraction(self.delta)}: the rest converts rho to epsilon"
+            )
         if self.accounting is Accounting.ZCDP and self.rho == 0 and self.epsilon > 0:
             raise InvalidParameter("a zCDP cost with epsilon > 0 needs rho > 0")
 
 
-def cost_of(accounting: Accounting, epsilon: object, delta: object) -> Cost:
-    """The charge for one query that asks for (ε, δ).
+def cost_of(
+    accounting: Accounting, epsilon: object, delta: object, delta_add: object = 0
+) -> Cost:
+    """The charge for one query that asks for (ε, δ), ``delta_add`` of it additive.
 
     zCDP needs δ > 0: with δ = 0, ρ-zCDP gives no finite ε, so the query (or
-    the deployment's default δ) must name a positive δ.
+    the deployment's default δ) must name a positive δ. Under zCDP a positive
+    ``delta_add`` (0 ≤ δ_add < δ) leaves δ − δ_add to convert ρ into ε:
+    ρ = rho_for(ε, δ − δ_add). Under pure accounting all of δ is summed
+    additively anyway, so ``delta_add`` changes nothing and is not recorded.
     """
     eps = to_fraction(epsilon)
     dlt = to_fraction(delta)
+    add = to_fraction(delta_add)
     if eps < 0 or not 0 <= dlt < 1:
         raise InvalidParameter(
             f"need epsilon >= 0 and 0 <= delta < 1, got ({format_fraction(eps)}, "
             f"{format_fraction(dlt)})"
         )
+    if add < 0 or (add > 0 and add >= dlt):
+        raise InvalidParameter(
+            f"need 0 <= delta_add < delta, got delta_add = {format_fraction(add)} for "
+            f"delta = {format_fraction(dlt)}"
+        )
     accounting = Accounting(accounting)
     if accounting is Accounting.PURE:
         return Cost(eps, dlt, Fraction(0), accounting)
-    return Cost(eps, dlt, rho_for(eps, dlt), accounting)
+    return Cost(eps, dlt, rho_for(eps, dlt - add), accounting, add)
+
+
+def capacity_for(epsilon: Fraction, delta: Fraction, delta_add: Fraction) -> Fraction | None:
+    """The ρ a zCDP grant (ε_B, δ_B) holds once Σδ_add of its δ was spent additively.
+
+    An account of total ρ and additive δ_add is (ρ + 2√(ρ ln(1/δ')), δ_add + δ')-DP
+    for every δ' > 0; with δ' = δ_B − δ_add it stays within (ε_B, δ_B) exactly
+    when ρ ≤ rho_for(ε_B, δ_B − δ_add) (rounded down, like every capacity).
+    None when δ_add ≥ δ_B: no ρ at all fits then, and no more additive δ either.
+    """
+    if delta_add >= delta:
+        return None
+    if epsilon == 0:
+        return Fraction(0)
+    return rho_for(epsilon, delta - delta_add)
 
 
 def rho_for(epsilon: Fraction, delta: Fraction) -> Fraction:

@@ -8,7 +8,17 @@ import math
 from dataclasses import dataclass
 from fractions import Fraction
 
-from accountant import Accounting, Cost, NoiseSpec, ci95_halfwidth, gaussian_for, laplace_for, split
+from accountant import (
+    Accounting,
+    Cost,
+    NoiseSpec,
+    ci95_halfwidth,
+    cost_of,
+    gaussian_for,
+    gaussian_threshold,
+    laplace_for,
+    split,
+)
 from rewriter import Measure, Plan
 from rewriter.plan import grid_bound
 
@@ -98,20 +108,103 @@ def selection_threshold(
     the other groups are the noisy units measure, already paid for in the split.
 
     * discrete Laplace of scale b: P(Z ≥ k) = a^k / (1 + a) ≤ e^(−k/b), so
-      τ = 1 + ⌈b · ln(L0 / δ_sel)⌉;
-    * discrete Gaussian of scale σ: P(Z ≥ k) ≤ e^(−k² / 2σ²) (Canonne, Kamath &
-      Steinke 2020, Prop. 25), so τ = 1 + ⌈σ · √(2 ln(L0 / δ_sel))⌉.
-
-    Computed in floats with a relative margin of 1e−9 upward.
+      τ = 1 + ⌈b · ln(L0 / δ_sel)⌉, computed in floats with a relative margin
+      of 1e−9 upward;
+    * discrete Gaussian of scale σ: the smallest τ with
+      L0 · P(Z ≥ τ − 1) ≤ δ_sel under the exact, upward-rounded tail bound of
+      :func:`accountant.gaussian_tail_bound`.
     """
     units = plan.units_measure()
     if units is None or delta <= 0:
         raise ValueError("partition selection needs a units measure and δ > 0")
     l0 = units.l1
+    if accounting is not Accounting.PURE:
+        return gaussian_threshold(calibrated[units.name].noise.scale, l0, delta)
     scale = float(calibrated[units.name].noise.scale)
-    log_term = math.log(l0 / float(delta))
-    if accounting is Accounting.PURE:
-        k = scale * log_term
-    else:
-        k = scale * math.sqrt(2 * max(log_term, 0.0))
+    k = scale * math.log(l0 / float(delta))
     return 1 + math.ceil(k * (1 + 1e-9))
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Partition selection of one query: the release threshold and the δ it spends.
+
+    ``delta`` is δ_sel, spent additively; ``conversion_delta`` is the rest of
+    the query's δ, which converts ρ into ε under zCDP (None under pure, where
+    all of δ is δ_sel).
+    """
+
+    threshold: int
+    delta: Fraction
+    conversion_delta: Fraction | None
+
+
+@dataclass(frozen=True)
+class Priced:
+    """What one query costs, the noise that buys, and its partition selection."""
+
+    cost: Cost
+    calibrated: dict[str, Calibrated]
+    selection: Selection | None
+
+
+# δ_sel is chosen among δ·k/_SPLIT_STEPS, k = 1 … _SPLIT_STEPS − 1.
+_SPLIT_STEPS = 64
+
+
+def selection_share(epsilon: Fraction, delta: Fraction, groups: int) -> Fraction:
+    """The part δ_sel of a zCDP query's δ that partition selection spends.
+
+    The rest, δ − δ_sel, converts ρ to ε: ρ = rho_for(ε, δ − δ_sel). The
+    threshold is τ ≈ 1 + σ·√(2 ln(L0/δ_sel)) with σ ∝ 1/√ρ, so the split that
+    lets the smallest groups through minimises ln(L0/δ_sel) / ρ(ε, δ − δ_sel);
+    it lies near δ/2 (the noise on the released values then grows by about
+    2 % over giving all of δ to the conversion, while τ drops by far more).
+    Which split is chosen does not affect the guarantee, only utility, so the
+    search runs in floats over a fixed grid; ties go to the smaller δ_sel.
+    """
+    eps, dlt = float(epsilon), float(delta)
+
+    def rho(conv: float) -> float:
+        log_inv = math.log(1 / conv)
+        return eps * eps / (math.sqrt(eps + log_inv) + math.sqrt(log_inv)) ** 2
+
+    def badness(k: int) -> float:
+        share = dlt * k / _SPLIT_STEPS
+        return math.log(groups / share) / rho(dlt - share)
+
+    best = min(range(1, _SPLIT_STEPS), key=lambda k: (badness(k), k))
+    return delta * best / _SPLIT_STEPS
+
+
+def price(plan: Plan, accounting: Accounting, epsilon: Fraction, delta: Fraction) -> Priced:
+    """The cost of asking ``plan`` at (ε, δ), its noise, and its selection threshold.
+
+    Without partition selection, the cost is (ε, δ) as usual. With it:
+
+    * pure: δ_sel = δ, summed with every other δ by the pure ledger;
+    * zCDP: the query is (ρ, δ_sel)-approximately zCDP (Bun & Steinke 2016,
+      §8): ρ covers the Gaussian noise of every measure, the distinct-unit
+      counts included; δ_sel bounds the chance that a group only the added
+      person creates is released. δ is split by :func:`selection_share`,
+      ρ = rho_for(ε, δ − δ_sel) (rounded down), and the cost carries
+      ``delta_add = δ_sel`` for the ledger to sum beside ρ.
+
+    The caller refuses selection with δ = 0 before this point.
+    """
+    if not plan.selection:
+        cost = cost_of(accounting, epsilon, delta)
+        return Priced(cost, calibrate(plan, cost, accounting), None)
+    units = plan.units_measure()
+    if units is None or delta <= 0:
+        raise ValueError("partition selection needs a units measure and δ > 0")
+    if accounting is Accounting.PURE:
+        cost = cost_of(accounting, epsilon, delta)
+        selection_delta, conversion = delta, None
+    else:
+        selection_delta = selection_share(epsilon, delta, units.l1)
+        conversion = delta - selection_delta
+        cost = cost_of(accounting, epsilon, delta, selection_delta)
+    calibrated = calibrate(plan, cost, accounting)
+    threshold = selection_threshold(plan, calibrated, accounting, selection_delta)
+    return Priced(cost, calibrated, Selection(threshold, selection_delta, conversion))

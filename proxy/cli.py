@@ -165,14 +165,15 @@ def _amount(text: str) -> str:
 
 
 _ENTRY_FIELDS = ("seq", "timestamp", "kind", "analyst", "actor", "reason", "query_id", "sql",
-                 "epsilon", "delta", "rho", "expires", "detail", "prev_hash", "hash")
+                 "epsilon", "delta", "rho", "delta_add", "expires", "detail", "prev_hash",
+                 "hash")
 
 
 def _entry_record(entry: Entry) -> dict[str, Any]:
     from accountant import format_fraction
 
     record = {name: getattr(entry, name) for name in _ENTRY_FIELDS}
-    for name in ("epsilon", "delta", "rho"):  # exact, as stored and hashed
+    for name in ("epsilon", "delta", "rho", "delta_add"):  # exact, as stored and hashed
         if record[name] is not None:
             record[name] = format_fraction(record[name])
     return record

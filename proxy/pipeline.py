@@ -26,7 +26,6 @@ from accountant import (
     Cost,
     InvalidParameter,
     Ledger,
-    cost_of,
     to_fraction,
     validate_query_parameters,
 )
@@ -34,7 +33,7 @@ from accountant.budget import format_fraction
 from accountant.ledger.records import BudgetStatus
 from rewriter import Catalog, Plan, QueryRefused, plan_query
 
-from .calibrate import Calibrated, calibrate, selection_threshold
+from .calibrate import Calibrated, Selection, price
 from .engines.base import Engine
 from .release import Accuracy, accuracy, release
 from .schemas import (
@@ -54,14 +53,6 @@ Clock = Callable[[], dt.datetime]
 
 def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-@dataclass(frozen=True)
-class Selection:
-    """Partition selection of one query: the release threshold and the δ it spends."""
-
-    threshold: int
-    delta: Fraction
 
 
 @dataclass(frozen=True)
@@ -132,35 +123,22 @@ class Pipeline:
     ) -> tuple[Plan, Cost, dict[str, Calibrated], Selection | None]:
         epsilon, delta = self._parameters(request)
         plan = plan_query(request.sql, self.catalog, self.input_dialect)
-        accounting = self.privacy.accounting
-        if request.accuracy is not None:
-            epsilon = epsilon_for(plan, request.accuracy.ci95_halfwidth, delta, accounting,
-                                  to_fraction(self.privacy.max_epsilon))
-        if not plan.selection:
-            cost = cost_of(accounting, epsilon, delta)
-            return plan, cost, calibrate(plan, cost, accounting), None
-        hidden = [c for c, d in zip(plan.shape.group_columns, plan.shape.declared, strict=True)
-                  if d is None]
-        if delta <= 0:
+        if plan.selection and delta <= 0:
+            hidden = [c for c, d in zip(plan.shape.group_columns, plan.shape.declared,
+                                        strict=True) if d is None]
             raise QueryRefused(
                 f"GROUP BY {', '.join(hidden)}: no public keys are declared, so groups can be "
                 "released only through partition selection, which needs δ > 0; ask again with "
                 "a positive delta, or ask the data owner to declare `public_keys`"
             )
-        if accounting is not Accounting.PURE:
-            # Selection spends an additive δ that the zCDP ledger, which composes
-            # ρ alone, would not add up across queries: the overall guarantee
-            # would quietly exceed the budget's δ. Refuse until it does.
-            raise QueryRefused(
-                f"GROUP BY {', '.join(hidden)}: no public keys are declared, and partition "
-                "selection is available only under `accounting: pure` for now; ask the data "
-                "owner to declare `public_keys` for it"
-            )
-        # Partition selection spends δ_sel = all of δ, which the pure ledger sums.
-        cost, selection_delta = cost_of(accounting, epsilon, delta), delta
-        calibrated = calibrate(plan, cost, accounting)
-        threshold = selection_threshold(plan, calibrated, accounting, selection_delta)
-        return plan, cost, calibrated, Selection(threshold, selection_delta)
+        accounting = self.privacy.accounting
+        if request.accuracy is not None:
+            epsilon = epsilon_for(plan, request.accuracy.ci95_halfwidth, delta, accounting,
+                                  to_fraction(self.privacy.max_epsilon))
+        # Under zCDP, selection's δ_sel is charged as an additive δ beside ρ
+        # (approximate zCDP; see calibrate.price), which the ledger sums.
+        priced = price(plan, accounting, epsilon, delta)
+        return plan, priced.cost, priced.calibrated, priced.selection
 
     @staticmethod
     def cache_key(plan: Plan, cost: Cost) -> str:
@@ -249,6 +227,7 @@ class Pipeline:
             dataset_remaining=dataset_spend(status),
             selection_threshold=selection.threshold if selection else None,
             selection_delta=float(selection.delta) if selection else None,
+            conversion_delta=_conversion_delta(cost, selection),
         )
 
     @staticmethod
@@ -258,6 +237,8 @@ class Pipeline:
         return {
             "partition_selection": None if selection is None else {
                 "threshold": selection.threshold, "delta": format_fraction(selection.delta),
+                **({} if selection.conversion_delta is None else {
+                    "conversion_delta": format_fraction(selection.conversion_delta)}),
             },
             "accounting": cost.accounting.value,
             "groups": len(plan.group_keys),
@@ -272,6 +253,15 @@ class Pipeline:
                 for c in calibrated.values()
             ],
         }
+
+
+def _conversion_delta(cost: Cost, selection: Selection | None) -> float | None:
+    """Under zCDP, the part of δ that converts ρ to ε (all of it without selection)."""
+    if cost.accounting is not Accounting.ZCDP:
+        return None
+    if selection is None or selection.conversion_delta is None:
+        return float(cost.delta)
+    return float(selection.conversion_delta)
 
 
 def _accuracy_info(a: Accuracy) -> AccuracyInfo:

@@ -112,7 +112,14 @@ class ExplainResponse(BaseModel):
         "distinct people reaches this number.",
     )
     selection_delta: float | None = Field(
-        default=None, description="The part of δ partition selection spends."
+        default=None, description="The part of δ partition selection spends: the chance "
+        "that a group only one person creates is released. Under zCDP it is charged as an "
+        "additive δ beside ρ.",
+    )
+    conversion_delta: float | None = Field(
+        default=None, description="zCDP only: the part of δ that converts ρ into ε, "
+        "ε = ρ + 2√(ρ·ln(1/conversion_delta)); with partition selection, "
+        "selection_delta + conversion_delta = δ.",
     )
 
 
@@ -185,6 +192,10 @@ class LedgerEntry(BaseModel):
     epsilon: str | None = Field(default=None, description="Exact, as a decimal or n/d.")
     delta: str | None = None
     rho: str | None = None
+    delta_add: str | None = Field(
+        default=None, description="zCDP charges with partition selection: the part of δ "
+        "spent additively, which the ledger sums beside ρ.",
+    )
     expires: str | None = None
     detail: dict[str, Any] = Field(default_factory=dict)
     prev_hash: str

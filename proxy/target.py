@@ -12,11 +12,11 @@ import math
 from decimal import ROUND_CEILING, Decimal
 from fractions import Fraction
 
-from accountant import Accounting, InvalidParameter, cost_of
+from accountant import Accounting, InvalidParameter
 from accountant.budget import format_fraction
 from rewriter import Plan
 
-from .calibrate import calibrate
+from .calibrate import price
 from .release import accuracy
 
 SEARCH_STEPS = 60
@@ -25,7 +25,7 @@ SEARCH_STEPS = 60
 def widest_interval(plan: Plan, epsilon: Fraction, delta: Fraction,
                     accounting: Accounting) -> float:
     """The largest exact 95 % half-width among the outputs at this ε."""
-    calibrated = calibrate(plan, cost_of(accounting, epsilon, delta), accounting)
+    calibrated = price(plan, accounting, epsilon, delta).calibrated
     widths = [a.ci95_halfwidth for a in accuracy(plan, calibrated) if not a.approximate]
     return max(widths)
 
@@ -41,7 +41,7 @@ def epsilon_for(plan: Plan, halfwidth: float, delta: Fraction, accounting: Accou
                 max_epsilon: Fraction) -> Fraction:
     """The smallest (rounded) ε whose intervals are all at most `halfwidth`."""
     if not any(not a.approximate for a in accuracy(
-            plan, calibrate(plan, cost_of(accounting, max_epsilon, delta), accounting))):
+            plan, price(plan, accounting, max_epsilon, delta).calibrated)):
         raise InvalidParameter(
             "an accuracy target applies to counts and sums, whose intervals are exact; this "
             "query has none (AVG, VARIANCE and quantiles are approximate): give epsilon instead"

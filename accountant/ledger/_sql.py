@@ -55,7 +55,7 @@ CREATE TABLE IF NOT EXISTS entries (
     seq {int} PRIMARY KEY, timestamp TEXT NOT NULL, kind TEXT NOT NULL,
     analyst TEXT, actor TEXT, reason TEXT, query_id TEXT, sql TEXT,
     epsilon TEXT, delta TEXT, rho TEXT, expires TEXT, detail TEXT NOT NULL,
-    prev_hash TEXT NOT NULL, hash TEXT NOT NULL
+    prev_hash TEXT NOT NULL, hash TEXT NOT NULL, delta_add TEXT
 );
 CREATE INDEX IF NOT EXISTS entries_by_analyst ON entries (analyst, kind, seq);
 CREATE INDEX IF NOT EXISTS entries_by_kind ON entries (kind, seq);
@@ -65,6 +65,7 @@ CREATE TABLE IF NOT EXISTS head (
 CREATE TABLE IF NOT EXISTS totals (
     scope TEXT NOT NULL, name TEXT NOT NULL,
     epsilon TEXT NOT NULL, delta TEXT NOT NULL, rho TEXT NOT NULL,
+    delta_add TEXT NOT NULL DEFAULT '0',
     PRIMARY KEY (scope, name)
 );
 CREATE TABLE IF NOT EXISTS answers (
@@ -76,6 +77,14 @@ CREATE TABLE IF NOT EXISTS analysts (
     disabled {int} NOT NULL
 );
 """
+
+# Columns added after the first ledgers were written: (table, column, definition).
+# Backends add them to an existing ledger when it opens; NULL / '0' reads as "none",
+# which is what every older row meant.
+ADDED_COLUMNS = (
+    ("entries", "delta_add", "TEXT"),
+    ("totals", "delta_add", "TEXT NOT NULL DEFAULT '0'"),
+)
 
 
 class Rows(Protocol):
@@ -207,6 +216,9 @@ class SqlLedger(Ledger):
                 epsilon=format_fraction(cost.epsilon),
                 delta=format_fraction(cost.delta),
                 rho=format_fraction(cost.rho),
+                # NULL unless partition selection spent δ additively under zCDP, so
+                # every other charge is stored (and hashed) exactly as before.
+                delta_add=format_fraction(cost.delta_add) if cost.delta_add else None,
                 detail=detail_text,
                 now=moment,
             )
@@ -445,7 +457,7 @@ def _latest_dataset(conn: Conn) -> dict[str, Any] | None:
 
 def _total(conn: Conn, scope: tuple[str, str]) -> Spent:
     row = conn.execute(
-        "SELECT epsilon, delta, rho FROM totals WHERE scope = ? AND name = ?", scope
+        "SELECT epsilon, delta, rho, delta_add FROM totals WHERE scope = ? AND name = ?", scope
     ).fetchone()
     if row is None:
         return Spent()
@@ -453,20 +465,23 @@ def _total(conn: Conn, scope: tuple[str, str]) -> Spent:
 
 
 def _spent(row: dict[str, Any]) -> Spent:
-    return Spent(to_fraction(row["epsilon"]), to_fraction(row["delta"]), to_fraction(row["rho"]))
+    return Spent(to_fraction(row["epsilon"]), to_fraction(row["delta"]), to_fraction(row["rho"]),
+                 to_fraction(row["delta_add"]))
 
 
 def _add_total(conn: Conn, scope: tuple[str, str], cost: Cost) -> None:
     new = _total(conn, scope).plus(cost)
     conn.execute(
-        "INSERT INTO totals (scope, name, epsilon, delta, rho) VALUES (?, ?, ?, ?, ?) "
+        "INSERT INTO totals (scope, name, epsilon, delta, rho, delta_add) "
+        "VALUES (?, ?, ?, ?, ?, ?) "
         "ON CONFLICT (scope, name) DO UPDATE SET epsilon = excluded.epsilon, "
-        "delta = excluded.delta, rho = excluded.rho",
+        "delta = excluded.delta, rho = excluded.rho, delta_add = excluded.delta_add",
         (
             *scope,
             format_fraction(new.epsilon),
             format_fraction(new.delta),
             format_fraction(new.rho),
+            format_fraction(new.delta_add),
         ),
     )
 
@@ -519,6 +534,7 @@ def _append(
     expires: str | None = None,
     detail: str = "{}",
     now: datetime | None = None,
+    delta_add: str | None = None,
 ) -> tuple[int, str, str]:
     """Append one entry after the head, inside the caller's write transaction."""
     head = conn.execute("SELECT seq, hash FROM head WHERE id = 1").fetchone()
@@ -537,6 +553,7 @@ def _append(
         "expires": expires,
         "detail": detail,
         "prev_hash": head["hash"],
+        "delta_add": delta_add,
     }
     row["hash"] = entry_hash(row)
     columns = list(row)
@@ -567,12 +584,17 @@ def _check_derived(
             analysts[row["analyst"]] = json.loads(row["detail"])
         if row["kind"] != "charge":
             continue
-        cost = Cost(
-            to_fraction(row["epsilon"]),
-            to_fraction(row["delta"]),
-            to_fraction(row["rho"]),
-            accounting,
-        )
+        try:
+            cost = Cost(
+                to_fraction(row["epsilon"]),
+                to_fraction(row["delta"]),
+                to_fraction(row["rho"]),
+                accounting,
+                Fraction(0) if row.get("delta_add") is None else to_fraction(row["delta_add"]),
+            )
+        except InvalidParameter as exc:
+            return _derived_failure(report, f"entry {row['seq']} is not a valid "
+                                            f"{accounting.value} charge: {exc.message}")
         for scope in (("analyst", row["analyst"]), _DATASET):
             recomputed[scope] = recomputed.get(scope, Spent()).plus(cost)
     stored = {(t["scope"], t["name"]): _spent(t) for t in totals}

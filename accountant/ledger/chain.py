@@ -8,6 +8,11 @@ ledger also keeps the head (last seq and hash) in a separate row written in
 the same transaction, so truncating the tail is caught too; an attacker who
 rewrites the whole chain and the head is caught only by comparing the head
 with one exported earlier, which is what ``GET /v1/ledger/verify`` is for.
+
+``delta_add`` (the additive δ of a zCDP charge with partition selection)
+came later than the other fields: it is hashed when it is set and left out
+when it is NULL, so entries written before it existed keep their hashes, and
+setting or clearing it afterwards changes the hash like any other edit.
 """
 
 from __future__ import annotations
@@ -40,6 +45,8 @@ HASHED_FIELDS = (
     "detail",
     "prev_hash",
 )
+# Hashed only when not NULL (see the module docstring).
+OPTIONAL_HASHED_FIELDS = ("delta_add",)
 
 
 def canonical_json(value: Any) -> str:
@@ -62,6 +69,9 @@ def entry_hash(row: Mapping[str, Any]) -> str:
     disk, not a re-serialisation of parsed values.
     """
     content = {name: row[name] for name in HASHED_FIELDS}
+    for name in OPTIONAL_HASHED_FIELDS:
+        if row.get(name) is not None:
+            content[name] = row[name]
     return hashlib.sha256(canonical_json(content).encode("utf-8")).hexdigest()
 
 
@@ -129,6 +139,7 @@ def entry_from_row(row: Mapping[str, Any]) -> Entry:
         detail=json.loads(row["detail"]),
         prev_hash=row["prev_hash"],
         hash=row["hash"],
+        delta_add=amount("delta_add") if "delta_add" in row else None,
     )
 
 

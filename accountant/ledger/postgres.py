@@ -22,7 +22,7 @@ from typing import Any
 
 from accountant.composition import Accounting
 from accountant.errors import InvalidParameter
-from accountant.ledger._sql import TABLES, Rows, SqlLedger
+from accountant.ledger._sql import ADDED_COLUMNS, TABLES, Rows, SqlLedger
 
 _POOL_MAX = 8
 _POOL_TIMEOUT_S = 60.0
@@ -62,6 +62,7 @@ class PostgresLedger(SqlLedger):
             with psycopg.connect(url, connect_timeout=10) as conn, conn.transaction():
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
                 conn.execute(TABLES.format(int="BIGINT") + _TRIGGERS)
+                _add_missing_columns(conn)
         except psycopg.OperationalError as exc:
             raise InvalidParameter(
                 f"ledger.url: cannot open the PostgreSQL ledger {self.where}: "
@@ -104,6 +105,22 @@ class PostgresLedger(SqlLedger):
         with self._pool.connection() as conn, conn.transaction():
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
             yield _PgConn(conn)
+
+
+def _add_missing_columns(conn: Any) -> None:
+    """Bring a ledger written by an older dpsql up to the current columns.
+
+    Looks before it alters: ALTER TABLE takes an exclusive lock even when the
+    column exists, which would deadlock with other proxies charging.
+    """
+    for table, column, definition in ADDED_COLUMNS:
+        present = conn.execute(
+            "SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() "
+            "AND table_name = %s AND column_name = %s",
+            (table, column),
+        ).fetchone()
+        if present is None:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
 
 
 class _PgConn:

@@ -12,7 +12,7 @@ from fractions import Fraction
 from typing import Any, Literal, NamedTuple
 
 from accountant.budget import Budget
-from accountant.composition import Accounting, Cost, epsilon_from_rho, rho_for
+from accountant.composition import Accounting, Cost, capacity_for, epsilon_from_rho, rho_for
 from accountant.errors import InvalidParameter, Which
 
 EntryKind = Literal["grant", "dataset_budget", "charge", "analyst", "table"]
@@ -22,16 +22,20 @@ ROLES: tuple[Role, ...] = ("analyst", "owner", "compliance")
 
 @dataclass(frozen=True)
 class Spent:
-    """Running totals of what charges composed: ε and δ under pure, ρ under zCDP."""
+    """Running totals of what charges composed: ε and δ under pure; ρ and the
+    additive δ (partition selection's) under zCDP."""
 
     epsilon: Fraction = Fraction(0)
     delta: Fraction = Fraction(0)
     rho: Fraction = Fraction(0)
+    delta_add: Fraction = Fraction(0)
 
     def plus(self, cost: Cost) -> Spent:
         if cost.accounting is Accounting.PURE:
-            return Spent(self.epsilon + cost.epsilon, self.delta + cost.delta, self.rho)
-        return Spent(self.epsilon, self.delta, self.rho + cost.rho)
+            return Spent(self.epsilon + cost.epsilon, self.delta + cost.delta, self.rho,
+                         self.delta_add)
+        return Spent(self.epsilon, self.delta, self.rho + cost.rho,
+                     self.delta_add + cost.delta_add)
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,7 @@ class Entry:
     detail: dict[str, Any]
     prev_hash: str
     hash: str
+    delta_add: Fraction | None = None  # zCDP charges with partition selection only
 
 
 @dataclass(frozen=True)
@@ -61,10 +66,13 @@ class BudgetStatus:
 
     Under zCDP, spent and remaining ε are stated at the grant's δ: spent ε is
     converted from spent ρ rounded up, remaining ε from remaining ρ rounded
-    down, so neither flatters the analyst. ``spent_rho``/``remaining_rho`` are
-    the exact figures (0 under pure accounting). ``granted`` is None when the
-    analyst never received a grant; dataset fields are None when there is no
-    dataset-wide limit.
+    down, so neither flatters the analyst. When partition selection spent an
+    additive Σδ_add, only δ_B − Σδ_add is left to convert ρ: spent is stated
+    as (ε at δ_B − Σδ_add, δ_B) and remaining as (ε, δ_B − Σδ_add).
+    ``spent_rho``/``remaining_rho``/``spent_delta_add`` are the exact figures
+    (0 under pure accounting). ``granted`` is None when the analyst never
+    received a grant; dataset fields are None when there is no dataset-wide
+    limit.
     """
 
     analyst: str
@@ -80,17 +88,23 @@ class BudgetStatus:
     dataset_spent: Budget | None
     dataset_remaining: Budget | None
     dataset_remaining_rho: Fraction | None
+    spent_delta_add: Fraction = Fraction(0)
+    dataset_totals: Spent | None = None
 
     def blocked_by(self, cost: Cost) -> Which | None:
         """Which limit would refuse ``cost`` (None: it fits). Used by charge and explain."""
         if self.expired:
             return "expired"
         if self.granted is None or not _fits(
-            self.accounting, cost, self.remaining, self.remaining_rho
+            self.accounting, cost, self.remaining, self.granted,
+            Spent(rho=self.spent_rho, delta_add=self.spent_delta_add),
         ):
             return "analyst"
-        if self.dataset_remaining is not None and not _fits(
-            self.accounting, cost, self.dataset_remaining, self.dataset_remaining_rho or 0
+        if (
+            self.dataset_remaining is not None
+            and self.dataset_granted is not None
+            and not _fits(self.accounting, cost, self.dataset_remaining, self.dataset_granted,
+                          self.dataset_totals or Spent())
         ):
             return "dataset"
         return None
@@ -218,6 +232,8 @@ def status_from(
         dataset_spent=d_spent,
         dataset_remaining=d_remaining,
         dataset_remaining_rho=d_rho,
+        spent_delta_add=spent.delta_add,
+        dataset_totals=dataset_spent,
     )
 
 
@@ -245,21 +261,34 @@ def _figures(
         )
         # Spent δ stays below 1: every charge fitted under some grant's δ < 1.
         return Budget(spent.epsilon, spent.delta), remaining, Fraction(0)
-    cap = capacity(accounting, grant)
+    cap = capacity_for(grant.epsilon, grant.delta, spent.delta_add)
+    if cap is None:
+        # The additive δ alone used up the grant's δ (possible only after the grant
+        # was lowered): nothing is left, and the spend is stated at δ' = δ_B on top.
+        spent_eps = epsilon_from_rho(spent.rho, grant.delta, "up")
+        spent_delta = spent.delta_add + (grant.delta if spent.rho > 0 else Fraction(0))
+        return Budget(spent_eps, spent_delta), Budget.zero(), Fraction(0)
+    conversion = grant.delta - spent.delta_add  # the δ' that converts ρ into ε
     left = max(Fraction(0), cap - spent.rho)
-    spent_eps = epsilon_from_rho(spent.rho, grant.delta, "up")
+    spent_eps = epsilon_from_rho(spent.rho, conversion, "up")
     if spent.rho <= cap:
         # The true ε of at most ρ_B is at most ε_B; don't let the 40th digit say otherwise.
         spent_eps = min(spent_eps, grant.epsilon)
-    left_eps = epsilon_from_rho(left, grant.delta, "down")
+    left_eps = epsilon_from_rho(left, conversion, "down")
     return (
-        Budget(spent_eps, grant.delta if spent.rho > 0 else Fraction(0)),
-        Budget(left_eps, grant.delta if left > 0 else Fraction(0)),
+        Budget(spent_eps, grant.delta if spent.rho > 0 else spent.delta_add),
+        Budget(left_eps, conversion if left > 0 else Fraction(0)),
         left,
     )
 
 
-def _fits(accounting: Accounting, cost: Cost, remaining: Budget, remaining_rho: Fraction) -> bool:
+def _fits(
+    accounting: Accounting, cost: Cost, remaining: Budget, grant: Budget, spent: Spent
+) -> bool:
+    """Pure: the cost fits what remains of ε and of δ. zCDP: after the charge, the
+    summed additive δ stays below the grant's δ and the summed ρ within the
+    capacity that the rest of δ leaves (:func:`capacity_for`)."""
     if accounting is Accounting.PURE:
         return cost.epsilon <= remaining.epsilon and cost.delta <= remaining.delta
-    return cost.rho <= remaining_rho
+    cap = capacity_for(grant.epsilon, grant.delta, spent.delta_add + cost.delta_add)
+    return cap is not None and spent.rho + cost.rho <= cap

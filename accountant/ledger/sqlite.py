@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from accountant.composition import Accounting
-from accountant.ledger._sql import TABLES, SqlLedger
+from accountant.ledger._sql import ADDED_COLUMNS, TABLES, SqlLedger
 
 _BUSY_TIMEOUT_S = 30.0
 
@@ -47,6 +47,7 @@ class SqliteLedger(SqlLedger):
             conn.execute("PRAGMA journal_mode=WAL")
             # Every statement is idempotent, so concurrent first starts are harmless.
             conn.executescript(TABLES.format(int="INTEGER") + _TRIGGERS)
+            _add_missing_columns(conn)
         self._initialise()
 
     def close(self) -> None:
@@ -100,6 +101,20 @@ class SqliteLedger(SqlLedger):
         conn.execute("BEGIN")
         with _transaction(conn):
             yield conn
+
+
+def _add_missing_columns(conn: sqlite3.Connection) -> None:
+    """Bring a ledger written by an older dpsql up to the current columns.
+
+    Under the write lock, so two processes opening an old file at once do
+    not both add a column; SQLite's ADD COLUMN rewrites no row.
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    with _transaction(conn):
+        for table, column, definition in ADDED_COLUMNS:
+            present = {row["name"] for row in conn.execute(f"PRAGMA table_info({table})")}
+            if column not in present:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
 
 
 @contextmanager

@@ -11,6 +11,7 @@ from accountant.mechanisms.maps import (
     rho_of,
 )
 from accountant.mechanisms.sampler import add_noise
+from accountant.mechanisms.tails import gaussian_tail_bound, gaussian_threshold
 
 __all__ = [
     "MECHANISMS",
@@ -20,6 +21,8 @@ __all__ = [
     "ci95_halfwidth",
     "epsilon_of",
     "gaussian_for",
+    "gaussian_tail_bound",
+    "gaussian_threshold",
     "laplace_for",
     "rho_of",
 ]

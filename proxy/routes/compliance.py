@@ -36,6 +36,7 @@ def entry_model(entry: Entry) -> LedgerEntry:
         seq=entry.seq, timestamp=entry.timestamp, kind=entry.kind, analyst=entry.analyst,
         actor=entry.actor, reason=entry.reason, query_id=entry.query_id, sql=entry.sql,
         epsilon=exact(entry.epsilon), delta=exact(entry.delta), rho=exact(entry.rho),
+        delta_add=exact(entry.delta_add),
         expires=entry.expires, detail=entry.detail, prev_hash=entry.prev_hash, hash=entry.hash,
     )
 

@@ -90,8 +90,11 @@ def test_inserted_row_is_caught(filled, ledger_url):
         ledger_url,
         "UPDATE entries SET seq = seq + 100 WHERE seq >= 4",  # make room after 3
         "UPDATE entries SET seq = seq - 99 WHERE seq >= 100",
-        "INSERT INTO entries SELECT 4, timestamp, kind, analyst, actor, reason, query_id, sql, "
-        "epsilon, delta, rho, expires, detail, prev_hash, hash FROM entries WHERE seq = 3",
+        "INSERT INTO entries (seq, timestamp, kind, analyst, actor, reason, query_id, sql, "
+        "epsilon, delta, rho, expires, detail, prev_hash, hash, delta_add) "
+        "SELECT 4, timestamp, kind, analyst, actor, reason, query_id, sql, "
+        "epsilon, delta, rho, expires, detail, prev_hash, hash, delta_add "
+        "FROM entries WHERE seq = 3",
     )
     report = filled.verify()
     assert not report.ok and report.first_bad == 4

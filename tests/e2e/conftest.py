@@ -122,7 +122,7 @@ def proxy(make_proxy: Callable[..., Proxy]) -> Proxy:
 
 def rich_budget(doc: dict[str, Any]) -> None:
     """Budgets large enough for precise answers (tests compare with the truth),
-    under pure accounting, the one partition selection is answered under."""
+    under pure accounting (zCDP is the demo's default, tested as it ships)."""
     doc["privacy"]["accounting"] = "pure"
     doc["analysts"]["alice"]["budget"] = {"epsilon": 1000.0, "delta": 1e-3}
     doc["privacy"]["dataset_budget"] = {"epsilon": 1000.0, "delta": 1e-3}

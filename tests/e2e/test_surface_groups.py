@@ -1,11 +1,17 @@
 """GROUP BY expressions and partition selection through the HTTP API, on both
 engines: CASE buckets with literal outputs have public keys; keys without public
 keys are released only through partition selection, which needs δ > 0 and hides
-groups of too few people."""
+groups of too few people, under pure accounting and under zCDP (where the
+selection's δ is charged as an additive δ beside ρ)."""
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Any
+
+import pytest
+
+from accountant import epsilon_from_rho, rho_for, to_fraction
 
 from .conftest import Proxy
 
@@ -50,3 +56,75 @@ def test_partition_selection_needs_delta(make_proxy: Any) -> None:
     ok = proxy.query("SELECT YEAR(hired), COUNT(*) FROM employees GROUP BY 1",
                      epsilon=0.5, delta=1e-7)
     assert ok.status_code == 200, ok.text
+
+
+# -- under zCDP (the demo's accounting): approximate zCDP --------------------
+
+YEARS = "SELECT YEAR(hired) AS y, COUNT(*) AS n FROM employees GROUP BY y ORDER BY y"
+
+
+def test_zcdp_selection_is_answered_charged_and_explained(make_proxy: Any) -> None:
+    proxy = make_proxy()  # the demo config: zCDP, alice (3, 1e-6)
+    plan = proxy.explain(YEARS, epsilon=1.0, delta=1e-6).json()
+    assert plan["accounting"] == "zcdp" and plan["fits_budget"] is True
+    assert plan["selection_threshold"] > 1
+    assert 0 < plan["selection_delta"] < 1e-6
+    assert plan["selection_delta"] + plan["conversion_delta"] == pytest.approx(1e-6, rel=1e-12)
+    assert plan["charge"] == {"epsilon": 1.0, "delta": 1e-6}
+    body = proxy.query(YEARS, epsilon=1.0, delta=1e-6).json()
+    years = [row[0] for row in body["rows"]]
+    assert years and years == sorted(years) and all(1990 <= y <= 2030 for y in years)
+    assert body["charged"] == {"epsilon": 1.0, "delta": 1e-6}
+
+    # the ledger holds the exact split: δ_add beside ρ, ρ priced on the rest of δ
+    page = proxy.client.get("/v1/ledger", params={"kind": "charge"},
+                            headers=proxy.headers("carl")).json()
+    entry = page["entries"][-1]
+    detail = entry["detail"]["partition_selection"]
+    delta_add = Fraction(entry["delta_add"])
+    assert delta_add == to_fraction(detail["delta"]) > 0
+    assert delta_add + to_fraction(detail["conversion_delta"]) == to_fraction(entry["delta"])
+    assert detail["threshold"] == plan["selection_threshold"]
+    conversion = to_fraction(entry["delta"]) - delta_add
+    assert to_fraction(entry["rho"]) == rho_for(Fraction(1), conversion)
+    assert plan["rho"] == entry["rho"]
+    assert float(delta_add) == plan["selection_delta"]
+    assert proxy.client.get("/v1/ledger/verify", headers=proxy.headers("carl")).json()["ok"]
+
+    # the budget shows the additive δ: what is left to convert ρ is δ_B − δ_add
+    budget = proxy.client.get("/v1/budget", headers=proxy.headers()).json()
+    assert budget["spent"]["delta"] == 1e-6
+    assert budget["remaining"]["delta"] == float(Fraction(1, 10**6) - delta_add)
+    assert budget["dataset"]["remaining"]["delta"] == float(Fraction(1, 10**5) - delta_add)
+    left = Fraction(1, 10**6) - delta_add
+    rho_left = rho_for(Fraction(3), left) - to_fraction(entry["rho"])
+    assert budget["remaining"]["epsilon"] == float(epsilon_from_rho(rho_left, left, "down"))
+    assert budget["remaining"]["epsilon"] < float(
+        epsilon_from_rho(rho_for(Fraction(3), Fraction(1, 10**6)) - to_fraction(entry["rho"]),
+                         Fraction(1, 10**6), "down"))  # δ_add cost ε room too
+
+
+def test_zcdp_selection_stops_when_its_additive_delta_would_reach_the_grant(
+    make_proxy: Any,
+) -> None:
+    proxy = make_proxy()
+    first = proxy.query(YEARS, epsilon=0.1, delta=1e-6)
+    assert first.status_code == 200, first.text
+    # alice's δ_B is 1e-6: a second selection at δ = 1e-6 would bring Σδ_add to
+    # about 1e-6, leaving no δ to convert any ρ, however small its ε
+    again = "SELECT YEAR(hired) AS y, COUNT(*) FROM employees GROUP BY y"
+    plan = proxy.explain(again, epsilon=0.01, delta=1e-6).json()
+    assert plan["fits_budget"] is False and plan["blocked_by"] == "analyst"
+    refused = proxy.query(again, epsilon=0.01, delta=1e-6)
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "budget_exhausted"
+    # a plain query (no additive δ) still fits what ρ is left
+    plain = proxy.query("SELECT COUNT(*) FROM employees", epsilon=0.1, delta=1e-7)
+    assert plain.status_code == 200, plain.text
+    # a selection with a small enough δ fits too
+    small = proxy.query(again, epsilon=0.1, delta=1e-7)
+    assert small.status_code == 200, small.text
+    # a δ above the per-query cap is refused as a parameter, before any budget check
+    capped = proxy.query(again, epsilon=0.1, delta=1e-5)
+    assert capped.status_code == 400
+    assert capped.json()["error"]["code"] == "invalid_parameter"

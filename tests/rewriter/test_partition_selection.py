@@ -7,11 +7,16 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 
+import duckdb
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy import stats
 
-from accountant import Accounting, cost_of
-from proxy.calibrate import calibrate, selection_threshold
+from accountant import Accounting, cost_of, gaussian_threshold, rho_for
+from proxy.calibrate import calibrate, price, selection_threshold
+from proxy.engines.base import Result
+from proxy.release import release
 from rewriter import Catalog, plan_query
 
 SELECTION_QUERIES = [
@@ -68,3 +73,87 @@ def test_selection_only_when_a_key_has_no_public_keys(catalog: Catalog) -> None:
     year = plan_query("SELECT YEAR(hired), COUNT(*) FROM employees GROUP BY YEAR(hired)", catalog)
     assert year.selection and year.group_keys == ()
     assert year.units_measure() is not None
+
+
+# -- zCDP: approximate zCDP pricing and a neighbouring-datasets audit ---------
+
+
+def test_zcdp_selection_splits_delta_exactly_and_prices_rho_on_the_rest(catalog: Catalog) -> None:
+    plan = plan_query("SELECT visit_date, COUNT(*) FROM visits GROUP BY visit_date", catalog)
+    epsilon, delta = Fraction(1, 2), Fraction(1, 10**6)
+    priced = price(plan, Accounting.ZCDP, epsilon, delta)
+    selection = priced.selection
+    assert selection is not None and selection.conversion_delta is not None
+    assert selection.delta + selection.conversion_delta == delta
+    assert 0 < selection.delta < delta
+    assert priced.cost.delta_add == selection.delta and priced.cost.delta == delta
+    assert priced.cost.rho == rho_for(epsilon, selection.conversion_delta)
+    assert sum(c.share for c in priced.calibrated.values()) == priced.cost.rho
+    units = plan.units_measure()
+    assert units is not None and units.l1 == 2  # min(G, R) for visits
+    sigma = priced.calibrated[units.name].noise.scale
+    assert selection.threshold == gaussian_threshold(sigma, units.l1, selection.delta)
+    # the split minimises the threshold: no other share of δ on the grid does better
+    for k in (1, 8, 16, 48, 63):
+        other = delta * k / 64
+        cost = cost_of(Accounting.ZCDP, epsilon, delta, other)
+        tau = selection_threshold(plan, calibrate(plan, cost, Accounting.ZCDP),
+                                  Accounting.ZCDP, other)
+        assert tau >= selection.threshold, k
+    # pure accounting is unchanged: all of δ is δ_sel, no additive δ on the cost
+    pure = price(plan, Accounting.PURE, epsilon, delta)
+    assert pure.selection is not None and pure.selection.delta == delta
+    assert pure.selection.conversion_delta is None
+    assert pure.cost == cost_of(Accounting.PURE, epsilon, delta)
+
+
+def _clopper_pearson(k: int, n: int, alpha: float) -> tuple[float, float]:
+    """Two-sided (1 − 2α) Clopper–Pearson interval for a binomial proportion."""
+    low = 0.0 if k == 0 else float(stats.beta.ppf(alpha, k, n - k + 1))
+    high = 1.0 if k == n else float(stats.beta.ppf(1 - alpha, k + 1, n - k))
+    return low, high
+
+
+@pytest.mark.slow
+def test_zcdp_a_person_alone_in_their_groups_is_released_at_most_delta_sel(
+    catalog: Catalog,
+) -> None:
+    """Neighbours D (others only) and D' = D + one person whose two visit dates
+    nobody else has. On D those dates never appear; on D' they may appear only
+    through partition selection, with probability at most δ_sel. δ is large here
+    so that the probability is measurable; the threshold is the one the proxy uses."""
+    con = duckdb.connect()
+    con.execute("""CREATE TABLE visits AS SELECT p AS person_id, 'Oslo' AS city,
+        10.0 AS amount, DATE '2024-01-01' + (p % 2)::INT AS visit_date FROM range(400) t(p)""")
+    plan = plan_query("SELECT visit_date, COUNT(*) AS n FROM visits GROUP BY visit_date",
+                      catalog)
+    priced = price(plan, Accounting.ZCDP, Fraction(1), Fraction(3, 10))
+    selection = priced.selection
+    assert selection is not None
+
+    def run() -> Result:
+        cursor = con.execute(plan.sql("duckdb"))
+        return Result(tuple(d[0] for d in cursor.description), cursor.fetchall())
+
+    without = run()
+    con.execute("""INSERT INTO visits VALUES (9999, 'Lima', 5.0, DATE '2030-05-01'),
+        (9999, 'Lima', 5.0, DATE '2030-05-02')""")
+    with_person = run()
+    alone = {"2030-05-01", "2030-05-02"}
+    trials, released = 3000, 0
+    for _ in range(trials):
+        rows, _ = release(plan, with_person, priced.calibrated, selection.threshold)
+        released += any(str(row[0]) in alone for row in rows)
+        rows, _ = release(plan, without, priced.calibrated, selection.threshold)
+        assert not any(str(row[0]) in alone for row in rows)
+    units = plan.units_measure()
+    assert units is not None
+    sigma = priced.calibrated[units.name].noise.scale
+    p = _gaussian_tail(float(sigma), selection.threshold - 1)  # one group, count 1
+    exact = 1 - (1 - p) ** 2  # either of the two
+    assert exact <= float(selection.delta)
+    low, high = _clopper_pearson(released, trials, 1e-4)
+    assert low <= float(selection.delta), (released, trials, float(selection.delta))
+    # the frequency matches the exact release probability (a sampler, a threshold
+    # off by one or a wrong σ would move it out of the interval)
+    assert low <= exact <= high, (released, trials, exact)
