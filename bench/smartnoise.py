@@ -83,10 +83,11 @@ def smartnoise_sql(sql: str, schema: str = "bench") -> str:
     return tree.sql(dialect="postgres")
 
 
-def worker(job: dict[str, Any], timeout_s: float = 3600) -> Any:
-    """Run ``_snsql_worker.py`` on ``job`` in the SmartNoise virtualenv; its JSON answer."""
+def worker(job: dict[str, Any], timeout_s: float = 3600, worker: Path = WORKER) -> Any:
+    """Run ``worker`` (a script that imports no dpsql package) on ``job`` in the
+    SmartNoise virtualenv; its JSON answer."""
     done = subprocess.run(
-        [str(_python()), str(WORKER)], input=json.dumps(job), capture_output=True, text=True,
+        [str(_python()), str(worker)], input=json.dumps(job), capture_output=True, text=True,
         timeout=timeout_s, check=False,
     )
     if done.returncode != 0:
