@@ -33,11 +33,12 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 __all__ = [
-    "ADMIN_DSN", "database_name", "ensure_postgres", "fingerprint", "unreachable_reason",
+    "ADMIN_DSN", "database_name", "drop_postgres", "ensure_postgres", "fingerprint",
+    "unreachable_reason",
 ]
 
 ADMIN_DSN = os.environ.get("DPSQL_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-READER = "dpsql_bench_reader"
+PREFIX = "dpsql_bench"  # databases <prefix>_<rows>, read-only role <prefix>_reader
 TABLES = ("visits", "cities")
 _CHUNK = 1 << 20
 
@@ -45,8 +46,8 @@ _CHUNK = 1 << 20
 _PG_TYPES = {"INTEGER": "integer", "DATE": "date", "VARCHAR": "text", "DOUBLE": "double precision"}
 
 
-def database_name(rows: int) -> str:
-    return f"dpsql_bench_{rows}"
+def database_name(rows: int, prefix: str = PREFIX) -> str:
+    return f"{prefix}_{rows}"
 
 
 def unreachable_reason(admin_dsn: str = ADMIN_DSN) -> str | None:
@@ -127,12 +128,14 @@ def _load(duckdb_path: Path, admin: str, reader: str, digest: str, rows: int) ->
         tmp.cleanup()
 
 
-def ensure_postgres(duckdb_path: Path, rows: int, admin_dsn: str = ADMIN_DSN) -> str:
+def ensure_postgres(
+    duckdb_path: Path, rows: int, admin_dsn: str = ADMIN_DSN, prefix: str = PREFIX
+) -> str:
     """Load (or reuse) the tables for ``rows``; return the read-only role's DSN."""
-    name = database_name(rows)
-    db, role = sql.Identifier(name), sql.Identifier(READER)
+    name, reader = database_name(rows, prefix), f"{prefix}_reader"
+    db, role = sql.Identifier(name), sql.Identifier(reader)
     with _admin(admin_dsn) as conn:
-        if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (READER,)).fetchone():
+        if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (reader,)).fetchone():
             conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(role))
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
             conn.execute(sql.SQL("CREATE DATABASE {}").format(db))
@@ -143,5 +146,14 @@ def ensure_postgres(duckdb_path: Path, rows: int, admin_dsn: str = ADMIN_DSN) ->
         conn.execute(sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(role))
         stored = _stored_fingerprint(conn)
     if stored != (digest, rows):
-        _load(duckdb_path, admin, READER, digest, rows)
-    return make_conninfo(admin_dsn, dbname=name, user=READER)
+        _load(duckdb_path, admin, reader, digest, rows)
+    return make_conninfo(admin_dsn, dbname=name, user=reader)
+
+
+def drop_postgres(sizes: list[int], admin_dsn: str = ADMIN_DSN, prefix: str = PREFIX) -> None:
+    """Drop the databases for ``sizes`` and then the reader role (tests clean up so)."""
+    with _admin(admin_dsn) as conn:
+        for rows in sizes:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                sql.Identifier(database_name(rows, prefix))))
+        conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(f"{prefix}_reader")))

@@ -264,6 +264,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--pg-dsn", default=pgdata.ADMIN_DSN,
                         help="PostgreSQL admin DSN used to create the benchmark databases "
                         "(default $DPSQL_BENCH_PG or the local server as postgres)")
+    parser.add_argument("--pg-prefix", default=pgdata.PREFIX,
+                        help="PostgreSQL databases are <prefix>_<rows>, the reader <prefix>_reader")
     parser.add_argument("--variants", default=None,
                         help=f"comma-separated subset of {','.join(VARIANTS)} "
                         "(default: all available)")
@@ -309,7 +311,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if "duckdb" in engines:
             targets.append(duckdb_target(path, rows))
         if "postgres" in engines:
-            targets.append(postgres_target(pgdata.ensure_postgres(path, rows, args.pg_dsn), rows))
+            dsn = pgdata.ensure_postgres(path, rows, args.pg_dsn, args.pg_prefix)
+            targets.append(postgres_target(dsn, rows))
         for target in targets:
             records, plans = _engine_runs(target, path, variants, reps, http, queries, skipped)
             results += records

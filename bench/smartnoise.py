@@ -65,14 +65,17 @@ def available(kind: str = "pandas") -> bool:
 
 
 def install() -> None:
-    """Create the virtualenv; on failure remove it, so `available()` stays honest."""
+    """Create the virtualenv (or add missing packages to it) and touch its stamp;
+    on failure remove it, so `available()` stays honest."""
     try:
-        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
+        if not _python().exists():
+            subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
         subprocess.run([str(_python()), "-m", "pip", "install", "--quiet", *PACKAGES],
                        check=True)
     except (OSError, subprocess.CalledProcessError):
         shutil.rmtree(VENV, ignore_errors=True)
         raise
+    (VENV / ".installed-stamp").touch()
 
 
 def smartnoise_sql(sql: str, schema: str = "bench") -> str:
