@@ -6,13 +6,18 @@ Variants (see ``bench/README.md``):
     floor              per-unit partial aggregation + clamping, no caps
     dpsql_sql          dpsql's rewritten SQL on the engine (planning timed apart)
     dpsql_http         dpsql end to end over HTTP, when ``bench.http_variant`` exists
-    smartnoise_pandas  SmartNoise SQL's pandas reader, in its own virtualenv
+    smartnoise_pandas  SmartNoise SQL's pandas reader, in its own virtualenv (≤ 1 M rows)
+    smartnoise_postgres  SmartNoise SQL's PostgreSQL reader on the same PostgreSQL table
+
+Every variant but SmartNoise's runs on each engine of ``--engines`` (DuckDB and
+PostgreSQL, tables loaded once by ``bench/pgdata.py``).
 
 Runs are interleaved (each repetition visits every query and variant, in an
 order rotated per repetition) after one untimed warm-up of each, so drift in
 the machine's load spreads over all variants alike.
 
-    python -m bench.run [--rows 1e6,1e7] [--reps 5] [--variants raw,floor,dpsql_sql] [--tiny]
+    python -m bench.run [--rows 1e6,1e7] [--reps 5] [--engines duckdb,postgres]
+                        [--variants raw,floor,dpsql_sql] [--tiny]
 """
 
 from __future__ import annotations
