@@ -271,6 +271,7 @@ def run(
     sn = _smartnoise_answers(pums_dir, queries, trials)
     results: list[dict[str, Any]] = []
     refused: dict[str, list[dict[str, Any]]] = {"dpsql": [], "smartnoise": []}
+    not_compared: list[dict[str, Any]] = []  # answered by both, but nothing to measure
     with tempfile.TemporaryDirectory(prefix="dpsql-utility-") as tmp, ExitStack() as stack:
         services: dict[str, tuple[Services, dict[str, list[tuple[Any, ...]]]]] = {}
         for dataset in sorted({q.dataset for q in queries}):
@@ -305,9 +306,9 @@ def run(
                 continue
             sn_errors = [e for a in snq["answers"]
                          for e in _errors(plan, truth, a, q.limit, unlimited)]
-            if not dp_errors:
-                refused["dpsql"].append({"id": q.id, "sql": q.dpsql_sql,
-                                         "reason": "(compared by neither) no numeric cell"})
+            if not dp_errors:  # e.g. a SUM over no rows: the truth is NULL
+                not_compared.append({"id": q.id, "sql": q.sql,
+                                     "reason": "the true answer has no numeric cell"})
                 continue
             (dp_eps, dp_delta), = charged
             results.append({
@@ -334,10 +335,12 @@ def run(
         },
         "queries": results,
         "refused": refused,
+        "not_compared": not_compared,
         "summary": {
             "accepted": len(queries), "compared": len(results),
             "refused_by_dpsql": len(refused["dpsql"]),
             "refused_by_smartnoise": len(refused["smartnoise"]),
+            "not_compared": len(not_compared),
             "dpsql_median_rel_error": _median(dp_medians),
             "smartnoise_median_rel_error": _median(sn_medians),
             "dpsql_wins": wins, "ties": ties, "smartnoise_wins": len(results) - wins - ties,
@@ -364,7 +367,8 @@ def format_table(report: dict[str, Any]) -> str:
         f", SmartNoise {pct(s['smartnoise_median_rel_error'])}; dpsql more accurate on "
         f"{s['dpsql_wins']}, SmartNoise on {s['smartnoise_wins']}, ties {s['ties']}")
     lines.append(f"refused by dpsql: {s['refused_by_dpsql']}, by SmartNoise: "
-                 f"{s['refused_by_smartnoise']} (reasons in utility.json)")
+                 f"{s['refused_by_smartnoise']}; answered but nothing to measure: "
+                 f"{s['not_compared']} (reasons in utility.json)")
     return "\n".join(lines)
 
 
