@@ -32,12 +32,15 @@ clean:
 
 # Benchmarks (bench/README.md). SmartNoise SQL lives in its own virtualenv, as it
 # pins an older OpenDP; if it cannot be installed the bench runs without it.
-SNSQL := bench/.venv-snsql/bin/python
+# The stamp is rebuilt when bench/smartnoise.py (which lists the packages) changes.
+SNSQL := bench/.venv-snsql/.installed-stamp
 BENCH_ARGS ?=
+UTILITY_ARGS ?=
 
 .PHONY: bench
-$(SNSQL):
+$(SNSQL): bench/smartnoise.py
 	-$(PY) -m bench.smartnoise --install
 
 bench: install $(SNSQL)
 	$(PY) -m bench.run $(BENCH_ARGS)
+	$(PY) -m bench.utility $(UTILITY_ARGS)

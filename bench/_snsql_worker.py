@@ -1,13 +1,16 @@
 """Runs inside ``bench/.venv-snsql`` (SmartNoise SQL pins an older OpenDP than dpsql).
 
-Reads a JSON job on stdin: ``{"database", "rows", "reps", "epsilon", "delta",
-"max_ids", "lower", "upper", "queries": [[name, sql], ...]}``; loads the
-``visits`` table into pandas once, then times ``reader.execute`` for each query,
-interleaved over repetitions after one warm-up. Writes one JSON list of
-``{"query", "seconds": [...], "peak_rss_mb", "error"}`` to stdout.
+Reads a JSON job on stdin: ``{"source", "rows", "reps", "epsilon", "delta",
+"max_ids", "lower", "upper", "queries": [[name, sql], ...]}``. ``source`` is
+``{"kind": "pandas", "database": <DuckDB file>}`` (the ``visits`` table is loaded
+into a DataFrame once; the metadata names it ``bench.visits``) or ``{"kind":
+"postgres", "dsn": ...}`` (SmartNoise's PostgreSQL reader on one psycopg2
+connection; the table is ``public.visits``). Then times ``reader.execute`` for
+each query, interleaved over repetitions after one warm-up. Writes one JSON list
+of ``{"query", "seconds": [...], "peak_rss_mb", "error"}`` to stdout.
 
-Only the standard library, duckdb, pandas and snsql are imported here: this file
-must not import dpsql's packages, which live in the other virtualenv.
+Only the standard library, duckdb, pandas, psycopg2 and snsql are imported here:
+this file must not import dpsql's packages, which live in the other virtualenv.
 """
 
 from __future__ import annotations
@@ -55,12 +58,20 @@ def main() -> int:
     from snsql import Privacy
 
     job = json.load(sys.stdin)
-    con = duckdb.connect(job["database"], read_only=True)
-    df = con.execute("SELECT person_id, visit_date, city, amount FROM visits").df()
-    con.close()
+    source = job["source"]
+    if source["kind"] == "pandas":
+        con = duckdb.connect(source["database"], read_only=True)
+        conn = con.execute("SELECT person_id, visit_date, city, amount FROM visits").df()
+        con.close()
+        schema = "bench"
+    else:
+        import psycopg2
+
+        conn = psycopg2.connect(source["dsn"])
+        schema = "public"
     metadata = {
         "": {
-            "bench": {
+            schema: {
                 "visits": {
                     "max_ids": job["max_ids"],
                     "row_privacy": False,
@@ -74,7 +85,7 @@ def main() -> int:
         }
     }
     privacy = Privacy(epsilon=job["epsilon"], delta=job["delta"])
-    reader = snsql.from_df(df, privacy=privacy, metadata=metadata)
+    reader = snsql.from_connection(conn, privacy=privacy, metadata=metadata)
     out = {name: {"query": name, "seconds": [], "peak_rss_mb": 0.0, "error": None}
            for name, _ in job["queries"]}
     runnable = []

@@ -29,23 +29,32 @@ import uvicorn
 import yaml
 
 from proxy.app import create_app
-from proxy.config import load_config
+from proxy.config import EngineConfig, load_config
 from rewriter import Catalog
 
 from .measure import Timing
 from .suite import Query
 
-__all__ = ["asker", "run", "serve", "throughput"]
+__all__ = ["asker", "engine_section", "run", "serve", "throughput"]
 
 _EPSILON = 0.5
 _BUDGET_EPSILON = 1_000_000.0
 
 
-def _document(database: Path, ledger: Path, catalog: Catalog, key: str) -> dict[str, Any]:
+def engine_section(target: Path | EngineConfig) -> dict[str, Any]:
+    """The ``engine:`` section for a DuckDB file or any engine configuration."""
+    if isinstance(target, Path):
+        target = EngineConfig(kind="duckdb", database=target.resolve(), statement_timeout_s=600)
+    return target.model_dump(mode="json", exclude_none=True)
+
+
+def _document(
+    target: Path | EngineConfig, ledger: Path, catalog: Catalog, key: str
+) -> dict[str, Any]:
     tables = {name: t.model_dump(mode="json", exclude_defaults=True)
               for name, t in catalog.tables.items()}
     return {
-        "engine": {"kind": "duckdb", "database": str(database), "statement_timeout_s": 600},
+        "engine": engine_section(target),
         "ledger": {"url": f"sqlite:///{ledger}"},
         "privacy": {
             # pure: the join groups by a public column through partition selection,
@@ -75,12 +84,15 @@ def _free_port() -> int:
 
 
 @contextmanager
-def serve(database: Path, catalog: Catalog) -> Iterator[httpx.Client]:
-    """Run the app on a loopback port; yield a client already authenticated."""
+def serve(target: Path | EngineConfig, catalog: Catalog) -> Iterator[httpx.Client]:
+    """Run the app on a loopback port; yield a client already authenticated.
+
+    ``target`` is a DuckDB file or an ``engine:`` configuration (e.g. postgres).
+    """
     key = "bench_" + secrets.token_urlsafe(16)
     with tempfile.TemporaryDirectory(prefix="dpsql-bench-") as tmp:
         config_path = Path(tmp) / "dpsql.yaml"
-        document = _document(database.resolve(), Path(tmp) / "ledger.db", catalog, key)
+        document = _document(target, Path(tmp) / "ledger.db", catalog, key)
         config_path.write_text(yaml.safe_dump(document), encoding="utf-8")
         app = create_app(load_config(config_path))
         port = _free_port()
@@ -124,10 +136,12 @@ def _ask(client: httpx.Client, sql: str, epsilon: float) -> None:
 
 
 @contextmanager
-def asker(database: Path, catalog: Catalog) -> Iterator[Callable[[str], None]]:
+def asker(
+    target: Path | EngineConfig, catalog: Catalog
+) -> Iterator[Callable[[str], None]]:
     """A running app and a function that asks it one query (fresh ε each time)."""
     eps = _Epsilons()
-    with serve(database, catalog) as client:
+    with serve(target, catalog) as client:
         yield lambda sql: _ask(client, sql, eps.next())
 
 

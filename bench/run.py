@@ -6,13 +6,18 @@ Variants (see ``bench/README.md``):
     floor              per-unit partial aggregation + clamping, no caps
     dpsql_sql          dpsql's rewritten SQL on the engine (planning timed apart)
     dpsql_http         dpsql end to end over HTTP, when ``bench.http_variant`` exists
-    smartnoise_pandas  SmartNoise SQL's pandas reader, in its own virtualenv
+    smartnoise_pandas  SmartNoise SQL's pandas reader, in its own virtualenv (≤ 1 M rows)
+    smartnoise_postgres  SmartNoise SQL's PostgreSQL reader on the same PostgreSQL table
+
+Every variant but SmartNoise's runs on each engine of ``--engines`` (DuckDB and
+PostgreSQL, tables loaded once by ``bench/pgdata.py``).
 
 Runs are interleaved (each repetition visits every query and variant, in an
 order rotated per repetition) after one untimed warm-up of each, so drift in
 the machine's load spreads over all variants alike.
 
-    python -m bench.run [--rows 1e6,1e7] [--reps 5] [--variants raw,floor,dpsql_sql] [--tiny]
+    python -m bench.run [--rows 1e6,1e7] [--reps 5] [--engines duckdb,postgres]
+                        [--variants raw,floor,dpsql_sql] [--tiny]
 """
 
 from __future__ import annotations
@@ -25,22 +30,30 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from proxy.engines.duckdb import DuckDBEngine
+from sqlglot import transpile
+
+from proxy.config import EngineConfig
+from proxy.engines import open_engine
 from rewriter import plan_query
 
-from . import smartnoise
+from . import pgdata, smartnoise
 from .data import DATA_DIR, ensure_database, parse_sizes
 from .measure import RssSampler, Timing
 from .suite import QUERIES, Query, catalog, split_pending
 
-__all__ = ["ENGINE_VARIANTS", "VARIANTS", "main", "noise_cost", "run_engine_variants"]
+__all__ = [
+    "ENGINES", "ENGINE_VARIANTS", "VARIANTS", "Target", "duckdb_target", "main", "noise_cost",
+    "postgres_target", "run_engine_variants",
+]
 
+ENGINES = ("duckdb", "postgres")
 ENGINE_VARIANTS = ("raw", "floor", "dpsql_sql")
-VARIANTS = (*ENGINE_VARIANTS, "dpsql_http", "smartnoise_pandas")
+VARIANTS = (*ENGINE_VARIANTS, "dpsql_http", "smartnoise_pandas", "smartnoise_postgres")
 RESULTS = Path(__file__).resolve().parent / "results.json"
 TINY_ROWS = 20_000
 # SmartNoise's pandas reader holds the table in a DataFrame; the issue compares at 1 M rows
@@ -55,42 +68,71 @@ def _http_variant() -> Any | None:
         return None
 
 
+@dataclass(frozen=True)
+class Target:
+    """One engine holding the data of one size: what every variant of a run reads."""
+
+    engine: str  # the `engine` field of results.json: duckdb | postgres
+    rows: int
+    config: EngineConfig  # how dpsql reaches the data; the timed variants use the same
+
+    @property
+    def dialect(self) -> str:
+        return "postgres" if self.config.kind == "postgres" else "duckdb"
+
+
+def duckdb_target(path: Path, rows: int) -> Target:
+    return Target("duckdb", rows, EngineConfig(kind="duckdb", database=path.resolve(),
+                                               statement_timeout_s=3600))
+
+
+def postgres_target(dsn: str, rows: int) -> Target:
+    return Target("postgres", rows, EngineConfig(kind="postgres", dsn=dsn,
+                                                 statement_timeout_s=3600))
+
+
 def run_engine_variants(
-    path: Path, rows: int, variants: Sequence[str], reps: int, http: Any | None = None,
+    target: Target, variants: Sequence[str], reps: int, http: Any | None = None,
     queries: Sequence[Query] = QUERIES,
 ) -> tuple[list[Timing], dict[str, float]]:
     """Time raw / floor / dpsql_sql (and dpsql_http when ``http`` is given), interleaved.
 
-    Also returns the median planning time per query (s). The HTTP variant runs in
-    the same loop as the engine variants, so its overhead over dpsql_sql is read
-    from runs made under the same machine load.
+    Every variant goes through the engine dpsql itself opens for ``target``
+    (sealed read-only DuckDB, or ``PostgresEngine`` on a read-only role), so
+    settings are identical. The suite is written in DuckDB's dialect; raw and
+    floor SQL are transpiled by sqlglot, dpsql's plan is generated, for the
+    target's dialect. Also returns the median planning time per query (s). The
+    HTTP variant runs in the same loop as the engine variants, so its overhead
+    over dpsql_sql is read from runs made under the same machine load.
     """
     cat = catalog()
+    dialect = target.dialect
     plan_times: dict[str, list[float]] = {q.name: [] for q in queries}
     sql: dict[tuple[str, str], str] = {}
     for q in queries:
-        sql[q.name, "raw"], sql[q.name, "dpsql_http"] = q.sql, q.sql
-        sql[q.name, "dpsql_sql"] = plan_query(q.sql, cat).sql("duckdb")
+        sql[q.name, "raw"] = transpile(q.sql, "duckdb", dialect)[0]
+        sql[q.name, "dpsql_http"] = q.sql  # the analyst writes in the app's input dialect
+        sql[q.name, "dpsql_sql"] = plan_query(q.sql, cat).sql(dialect)
         if q.floor_sql is not None:
-            sql[q.name, "floor"] = q.floor_sql
+            sql[q.name, "floor"] = transpile(q.floor_sql, "duckdb", dialect)[0]
     for _ in range(max(reps, 5)):  # planning is fast and noisy: a few more runs
         for q in queries:
             start = time.perf_counter()
-            plan_query(q.sql, cat).sql("duckdb")
+            plan_query(q.sql, cat).sql(dialect)
             plan_times[q.name].append(time.perf_counter() - start)
     plan_s = {name: statistics.median(xs) for name, xs in plan_times.items()}
 
     with ExitStack() as stack:
-        engine = DuckDBEngine(path, statement_timeout_s=3600)
+        engine = open_engine(target.config)
         stack.callback(engine.close)
         runners: dict[str, Callable[[str], Any]] = {
             v: engine.execute for v in ENGINE_VARIANTS if v in variants
         }
         if http is not None and "dpsql_http" in variants:
-            runners["dpsql_http"] = stack.enter_context(http.asker(path, cat))
+            runners["dpsql_http"] = stack.enter_context(http.asker(target.config, cat))
         wanted = list(runners)
         timings = {
-            (q.name, v): Timing(q.name, "duckdb", rows, v)
+            (q.name, v): Timing(q.name, target.engine, target.rows, v)
             for q in queries for v in wanted if (q.name, v) in sql
         }
         for q in queries:  # warm-up: the first run of a query pays for reading the file
@@ -137,32 +179,44 @@ def _ms(x: float | None) -> str:
     return f"{1000 * x:.1f}" if x is not None else "–"
 
 
+# SmartNoise's reader compared with each engine's rows of the table
+_SMARTNOISE_FOR = {"duckdb": "smartnoise_pandas", "postgres": "smartnoise_postgres"}
+
+
 def format_table(
     results: list[dict[str, Any]], plan_ms: dict[str, float],
     queries: Sequence[Query] = QUERIES, refused: Sequence[Query] = (),
 ) -> str:
-    """Medians (ms) and the ratios the issue's targets are stated in.
+    """Medians (ms) and the ratios the issue's targets are stated in, per engine.
 
     http-sql is the end-to-end overhead over the engine (target ≤ 5 ms);
-    sn/dpsql is SmartNoise (pandas) over dpsql end to end, or over dpsql's SQL
-    when the HTTP variant did not run (target ≥ 10 at 1 M rows).
+    sn/dpsql is SmartNoise over dpsql end to end (over dpsql's SQL when the
+    HTTP variant did not run): its pandas reader on the DuckDB rows (target ≥ 10
+    at 1 M rows), its PostgreSQL reader on the postgres rows.
     """
-    med = {(r["query"], r["rows"], r["variant"]): r["median_s"] for r in results}
+    sn_med = {(r["query"], r["rows"], r["variant"]): r["median_s"] for r in results
+              if r["variant"].startswith("smartnoise")}
+    engine_med = {(r["query"], r["engine"], r["rows"], r["variant"]): r["median_s"]
+                  for r in results}
     order = [q.name for q in queries]
-    keys = sorted({(r["query"], r["rows"]) for r in results if r["query"] in order},
-                  key=lambda k: (k[1], order.index(k[0])))
-    header = ("query", "rows", "raw ms", "floor ms", "dpsql ms", "plan ms", "http ms",
-              "http-sql ms", "sn ms", "dpsql/floor", "floor/raw", "sn/dpsql")
+    engines = [e for e in ENGINES if any(r["engine"] == e for r in results)]
+    keys = sorted({(r["query"], r["engine"], r["rows"]) for r in results
+                   if r["query"] in order and r["engine"] in engines},
+                  key=lambda k: (engines.index(k[1]), k[2], order.index(k[0])))
+    header = ("query", "engine", "rows", "raw ms", "floor ms", "dpsql ms", "plan ms", "http ms",
+              "http-sql ms", "sn ms", "dpsql/floor", "dpsql/raw", "floor/raw", "sn/dpsql")
     table = [header]
-    for name, rows in keys:
-        raw, floor, dp, http, sn = (
-            med.get((name, rows, v))
-            for v in ("raw", "floor", "dpsql_sql", "dpsql_http", "smartnoise_pandas")
+    for name, engine, rows in keys:
+        raw, floor, dp, http = (
+            engine_med.get((name, engine, rows, v))
+            for v in ("raw", "floor", "dpsql_sql", "dpsql_http")
         )
+        sn = sn_med.get((name, rows, _SMARTNOISE_FOR[engine]))
         overhead = http - dp if http is not None and dp is not None else None
         table.append((
-            name, str(rows), _ms(raw), _ms(floor), _ms(dp), f"{1000 * plan_ms[name]:.2f}",
-            _ms(http), _ms(overhead), _ms(sn), _ratio(dp, floor), _ratio(floor, raw),
+            name, engine, str(rows), _ms(raw), _ms(floor), _ms(dp),
+            f"{1000 * plan_ms[name]:.2f}", _ms(http), _ms(overhead), _ms(sn),
+            _ratio(dp, floor), _ratio(dp, raw), _ratio(floor, raw),
             _ratio(sn, http if http is not None else dp),
         ))
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
@@ -182,12 +236,41 @@ def format_table(
     return "\n".join(lines)
 
 
+def _engine_runs(
+    target: Target, path: Path, variants: Sequence[str], reps: int, http: Any | None,
+    queries: Sequence[Query], skipped: list[str],
+) -> tuple[list[dict[str, Any]], dict[str, float]]:
+    """Every variant on one engine at one size, SmartNoise's reader for it included."""
+    timings, plans = run_engine_variants(target, variants, reps, http, queries)
+    results = [t.record() for t in timings]
+    sn = "smartnoise_postgres" if target.engine == "postgres" else "smartnoise_pandas"
+    if sn not in variants or not smartnoise.available(target.engine):
+        return results, plans
+    if sn == "smartnoise_pandas" and target.rows > SMARTNOISE_MAX_ROWS:
+        skipped.append(f"smartnoise_pandas at {target.rows} rows: pandas reader run "
+                       f"up to {SMARTNOISE_MAX_ROWS} rows only")
+        return results, plans
+    dsn = target.config.dsn if target.engine == "postgres" else None
+    try:
+        results += smartnoise.run(path, target.rows, reps, queries, dsn=dsn)
+    except smartnoise.SmartNoiseFailed as exc:
+        skipped.append(f"{sn} at {target.rows} rows: {exc}")
+    return results, plans
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=parse_sizes, default=None,
                         help="comma-separated sizes, e.g. 1e6,1e7 (default)")
     parser.add_argument("--reps", type=int, default=None, help="timed repetitions (default 5)")
-    parser.add_argument("--engines", default="duckdb", help="only duckdb for now")
+    parser.add_argument("--engines", default=",".join(ENGINES),
+                        help=f"comma-separated subset of {','.join(ENGINES)} (default: both; "
+                        "postgres is skipped with a message when the server is unreachable)")
+    parser.add_argument("--pg-dsn", default=pgdata.ADMIN_DSN,
+                        help="PostgreSQL admin DSN used to create the benchmark databases "
+                        "(default $DPSQL_BENCH_PG or the local server as postgres)")
+    parser.add_argument("--pg-prefix", default=pgdata.PREFIX,
+                        help="PostgreSQL databases are <prefix>_<rows>, the reader <prefix>_reader")
     parser.add_argument("--variants", default=None,
                         help=f"comma-separated subset of {','.join(VARIANTS)} "
                         "(default: all available)")
@@ -200,20 +283,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     sizes = args.rows or ([TINY_ROWS] if args.tiny else parse_sizes("1e6,1e7"))
     reps = args.reps or (1 if args.tiny else 5)
     engines = args.engines.split(",")
-    if engines != ["duckdb"]:
-        parser.error(f"--engines {args.engines}: only duckdb is wired so far")
+    if set(engines) - set(ENGINES):
+        parser.error(f"--engines {args.engines}: choose from {','.join(ENGINES)}")
     variants = args.variants.split(",") if args.variants else list(VARIANTS)
     unknown = set(variants) - set(VARIANTS)
     if unknown:
         parser.error(f"unknown variants {sorted(unknown)}; choose from {','.join(VARIANTS)}")
 
     skipped: list[str] = []
+    if "postgres" in engines:
+        reason = pgdata.unreachable_reason(args.pg_dsn)
+        if reason is not None:
+            engines.remove("postgres")
+            print(f"bench: PostgreSQL is not reachable ({reason}); skipping the postgres "
+                  "variants. Start it, or pass --engines duckdb.", file=sys.stderr)
     http = _http_variant() if "dpsql_http" in variants else None
     if "dpsql_http" in variants and http is None:
         skipped.append("dpsql_http: bench.http_variant (or the app it starts) does not import")
-    if "smartnoise_pandas" in variants and not smartnoise.available():
-        skipped.append(f"smartnoise_pandas: {smartnoise.VENV} is missing "
-                       "(python -m bench.smartnoise --install)")
+    for kind, variant in (("pandas", "smartnoise_pandas"), ("postgres", "smartnoise_postgres")):
+        if variant in variants and (kind == "pandas" or "postgres" in engines) \
+                and not smartnoise.available(kind):
+            skipped.append(f"{variant}: {smartnoise.VENV} is missing or lacks its packages "
+                           "(python -m bench.smartnoise --install)")
 
     now_planned, refused = split_pending(catalog())
     queries = (*QUERIES, *now_planned)
@@ -221,19 +312,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     plan_s: dict[str, list[float]] = {}
     for rows in sizes:
         path = ensure_database(rows, args.data_dir)
-        timings, plans = run_engine_variants(path, rows, variants, reps, http, queries)
-        results += [t.record() for t in timings]
-        for name, s in plans.items():
-            plan_s.setdefault(name, []).append(s)
-        if "smartnoise_pandas" in variants and smartnoise.available():
-            if rows <= SMARTNOISE_MAX_ROWS:
-                try:
-                    results += smartnoise.run(path, rows, reps, queries)
-                except smartnoise.SmartNoiseFailed as exc:
-                    skipped.append(f"smartnoise_pandas at {rows} rows: {exc}")
-            else:
-                skipped.append(f"smartnoise_pandas at {rows} rows: pandas reader run "
-                               f"up to {SMARTNOISE_MAX_ROWS} rows only")
+        targets = []
+        if "duckdb" in engines:
+            targets.append(duckdb_target(path, rows))
+        if "postgres" in engines:
+            dsn = pgdata.ensure_postgres(path, rows, args.pg_dsn, args.pg_prefix)
+            targets.append(postgres_target(dsn, rows))
+        for target in targets:
+            records, plans = _engine_runs(target, path, variants, reps, http, queries, skipped)
+            results += records
+            for name, s in plans.items():
+                plan_s.setdefault(name, []).append(s)
     results += noise_cost(reps=reps)
     if http is not None:
         small = next(q for q in QUERIES if q.name == "count_all")

@@ -3,7 +3,9 @@
 ``smartnoise-sql`` pins an OpenDP older than dpsql's, so it lives in
 ``bench/.venv-snsql`` (git-ignored) and runs in a subprocess
 (``bench/_snsql_worker.py``); results come back as JSON in the format of
-``bench/results.json`` with variant ``smartnoise_pandas``.
+``bench/results.json`` with variant ``smartnoise_pandas`` (its pandas reader on
+the DuckDB file's table, loaded into a DataFrame) or ``smartnoise_postgres``
+(its PostgreSQL reader, over psycopg2, on the table ``bench/pgdata.py`` loaded).
 
 Same bounds: ``max_ids`` = dpsql's ``max_rows_per_unit``, ``amount`` in
 [lower, upper]. Differences that remain, stated so the comparison is read
@@ -32,12 +34,14 @@ from sqlglot import exp, parse_one
 from .data import ensure_database, parse_sizes
 from .suite import AMOUNT_LOWER, AMOUNT_UPPER, MAX_ROWS_PER_UNIT, QUERIES, Query
 
-__all__ = ["VENV", "SmartNoiseFailed", "available", "install", "run", "smartnoise_sql"]
+__all__ = [
+    "VENV", "SmartNoiseFailed", "available", "install", "run", "smartnoise_sql", "worker",
+]
 
 HERE = Path(__file__).resolve().parent
 VENV = HERE / ".venv-snsql"
 WORKER = HERE / "_snsql_worker.py"
-PACKAGES = ("smartnoise-sql==1.0.10", "pandas", "duckdb")
+PACKAGES = ("smartnoise-sql==1.0.10", "pandas", "duckdb", "psycopg2-binary")
 EPSILON, DELTA = 1.0, 1e-5
 
 
@@ -49,55 +53,78 @@ def _python() -> Path:
     return VENV / "bin" / "python"
 
 
-def available() -> bool:
-    return _python().exists()
+def available(kind: str = "pandas") -> bool:
+    """The virtualenv exists (and, for ``postgres``, has psycopg2: older venvs lack it)."""
+    if not _python().exists():
+        return False
+    if kind == "postgres":
+        done = subprocess.run([str(_python()), "-c", "import psycopg2"], capture_output=True,
+                              check=False)
+        return done.returncode == 0
+    return True
 
 
 def install() -> None:
-    """Create the virtualenv; on failure remove it, so `available()` stays honest."""
+    """Create the virtualenv (or add missing packages to it) and touch its stamp;
+    on failure remove it, so `available()` stays honest."""
     try:
-        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
+        if not _python().exists():
+            subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
         subprocess.run([str(_python()), "-m", "pip", "install", "--quiet", *PACKAGES],
                        check=True)
     except (OSError, subprocess.CalledProcessError):
         shutil.rmtree(VENV, ignore_errors=True)
         raise
+    (VENV / ".installed-stamp").touch()
 
 
-def smartnoise_sql(sql: str) -> str:
+def smartnoise_sql(sql: str, schema: str = "bench") -> str:
     """The analyst's query with tables qualified as SmartNoise wants (``bench.visits``)."""
     tree = parse_one(sql, dialect="duckdb")
     for table in tree.find_all(exp.Table):
-        table.set("db", exp.to_identifier("bench"))
+        table.set("db", exp.to_identifier(schema))
     return tree.sql(dialect="postgres")
 
 
-def run(
-    path: Path, rows: int, reps: int, queries: Sequence[Query] = QUERIES,
-    timeout_s: float = 3600,
-) -> list[dict[str, Any]]:
-    """Time the suite through SmartNoise's pandas reader; one record per query."""
-    job = {
-        "database": str(path), "rows": rows, "reps": reps, "epsilon": EPSILON, "delta": DELTA,
-        "max_ids": MAX_ROWS_PER_UNIT, "lower": AMOUNT_LOWER, "upper": AMOUNT_UPPER,
-        "queries": [[q.name, smartnoise_sql(q.sql)] for q in queries],
-    }
+def worker(job: dict[str, Any], timeout_s: float = 3600, worker: Path = WORKER) -> Any:
+    """Run ``worker`` (a script that imports no dpsql package) on ``job`` in the
+    SmartNoise virtualenv; its JSON answer."""
     done = subprocess.run(
-        [str(_python()), str(WORKER)], input=json.dumps(job), capture_output=True, text=True,
+        [str(_python()), str(worker)], input=json.dumps(job), capture_output=True, text=True,
         timeout=timeout_s, check=False,
     )
     if done.returncode != 0:
         tail = done.stderr.strip().splitlines()[-5:]
         raise SmartNoiseFailed("SmartNoise worker failed:\n" + "\n".join(tail))
+    return json.loads(done.stdout)
+
+
+def run(
+    path: Path, rows: int, reps: int, queries: Sequence[Query] = QUERIES,
+    timeout_s: float = 3600, dsn: str | None = None,
+) -> list[dict[str, Any]]:
+    """Time the suite through SmartNoise's pandas reader on the DuckDB file at
+    ``path``, or its PostgreSQL reader when ``dsn`` is given; one record per query."""
+    if dsn is None:
+        source, schema = {"kind": "pandas", "database": str(path)}, "bench"
+        engine, variant = "pandas", "smartnoise_pandas"
+    else:
+        source, schema = {"kind": "postgres", "dsn": dsn}, "public"
+        engine, variant = "postgres", "smartnoise_postgres"
+    job = {
+        "source": source, "rows": rows, "reps": reps, "epsilon": EPSILON, "delta": DELTA,
+        "max_ids": MAX_ROWS_PER_UNIT, "lower": AMOUNT_LOWER, "upper": AMOUNT_UPPER,
+        "queries": [[q.name, smartnoise_sql(q.sql, schema)] for q in queries],
+    }
     records = []
-    for r in json.loads(done.stdout):
+    for r in worker(job, timeout_s):
         if r["error"] is not None:
-            print(f"smartnoise_pandas {r['query']}: {r['error']}", file=sys.stderr)
+            print(f"{variant} {r['query']}: {r['error']}", file=sys.stderr)
             continue
         s = r["seconds"]
         records.append({
-            "query": r["query"], "engine": "pandas", "rows": rows,
-            "variant": "smartnoise_pandas", "median_s": statistics.median(s),
+            "query": r["query"], "engine": engine, "rows": rows,
+            "variant": variant, "median_s": statistics.median(s),
             "min_s": min(s), "max_s": max(s), "peak_rss_mb": round(r["peak_rss_mb"], 1),
             "reps": len(s),
         })

@@ -1,23 +1,29 @@
 """The benchmark in miniature, inside `make test`, so that `make bench` never rots.
 
 Runs `python -m bench.run --tiny` (20 000 rows, one repetition, every variant
-available here) and checks the shape of `results.json`; checks that dpsql's
-rewritten SQL and the floor agree with the raw query where no bound binds.
+available here, on DuckDB and on the local PostgreSQL in a throwaway database)
+and checks the shape of `results.json`; checks that dpsql's rewritten SQL and
+the floor agree with the raw query where no bound binds. SmartNoise's variants
+run only where `bench/.venv-snsql` exists (`python -m bench.smartnoise
+--install`); the CI machine may not have it.
 """
 
 from __future__ import annotations
 
 import json
+import secrets
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from bench import run
+from bench import pgdata, run, smartnoise
 from bench.data import ensure_database
 from bench.smartnoise import smartnoise_sql
 from bench.suite import PENDING, QUERIES, catalog, split_pending
 from proxy.engines.duckdb import DuckDBEngine
 from rewriter import plan_query
+from tests.pg import ADMIN_DSN, require_postgres
 
 FIELDS = {"query": str, "engine": str, "rows": int, "variant": str,
           "median_s": float, "min_s": float, "max_s": float, "peak_rss_mb": float}
@@ -34,11 +40,21 @@ def tiny_db(data_dir: Path) -> Path:
     return ensure_database(TINY, data_dir)
 
 
+@pytest.fixture(scope="module")
+def pg_prefix() -> Iterator[str]:
+    """A prefix of its own, so that parallel runs never share the loaded tables."""
+    require_postgres()
+    prefix = f"dpsql_bench_test_{secrets.token_hex(4)}"
+    yield prefix
+    pgdata.drop_postgres([TINY], ADMIN_DSN, prefix)
+
+
 def test_tiny_run_writes_results_json(
-    tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, data_dir: Path, pg_prefix: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "results.json"
-    assert run.main(["--tiny", "--out", str(out), "--data-dir", str(data_dir)]) == 0
+    assert run.main(["--tiny", "--out", str(out), "--data-dir", str(data_dir),
+                     "--pg-dsn", ADMIN_DSN, "--pg-prefix", pg_prefix]) == 0
     results = json.loads(out.read_text(encoding="utf-8"))
 
     assert isinstance(results, list) and results
@@ -47,14 +63,49 @@ def test_tiny_run_writes_results_json(
             assert isinstance(r[field], kind), (field, r)
         assert 0 < r["min_s"] <= r["median_s"] <= r["max_s"], r
         assert r["peak_rss_mb"] > 0, r
-    engine_runs = {(r["query"], r["variant"]) for r in results if r["engine"] == "duckdb"}
-    for q in QUERIES:
-        for variant in run.ENGINE_VARIANTS:
-            assert (q.name, variant) in engine_runs
-    assert {r["rows"] for r in results if r["engine"] == "duckdb"} == {TINY}
+    runs = {(r["query"], r["engine"], r["variant"]) for r in results}
+    for engine in run.ENGINES:
+        for q in QUERIES:
+            for variant in (*run.ENGINE_VARIANTS, "dpsql_http"):
+                assert (q.name, engine, variant) in runs
+    if smartnoise.available("postgres"):
+        assert ("count_all", "postgres", "smartnoise_postgres") in runs
+    assert {r["rows"] for r in results if r["engine"] in run.ENGINES} == {TINY}
 
     printed = capsys.readouterr().out
-    assert "dpsql/floor" in printed and "floor/raw" in printed
+    assert "dpsql/floor" in printed and "dpsql/raw" in printed and "floor/raw" in printed
+    assert any(line.startswith("count_all") and " postgres " in line
+               for line in printed.splitlines())
+
+
+def test_postgres_tables_are_loaded_once_and_reused(
+    tiny_db: Path, pg_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dsn = pgdata.ensure_postgres(tiny_db, TINY, ADMIN_DSN, pg_prefix)
+
+    def no_reload(*args: object) -> None:
+        raise AssertionError("the tables were loaded again although the file is unchanged")
+
+    monkeypatch.setattr(pgdata, "_load", no_reload)
+    assert pgdata.ensure_postgres(tiny_db, TINY, ADMIN_DSN, pg_prefix) == dsn
+    from proxy.engines.postgres import PostgresEngine  # refuses anything but a reader
+
+    engine = PostgresEngine(dsn, statement_timeout_s=30)
+    try:
+        assert engine.execute("SELECT COUNT(*) FROM visits").rows == [(TINY,)]
+    finally:
+        engine.close()
+
+
+def test_an_unreachable_postgres_is_skipped_with_a_message(
+    tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "results.json"
+    assert run.main(["--tiny", "--variants", "raw", "--out", str(out), "--data-dir",
+                     str(data_dir), "--pg-dsn", "postgresql://postgres@127.0.0.1:1/postgres"]) == 0
+    assert "PostgreSQL is not reachable" in capsys.readouterr().err
+    assert {r["engine"] for r in json.loads(out.read_text(encoding="utf-8"))} <= {
+        "duckdb", "accountant"}
 
 
 def test_pending_queries_are_timed_once_the_rewriter_plans_them(
@@ -63,8 +114,8 @@ def test_pending_queries_are_timed_once_the_rewriter_plans_them(
     planned, refused = split_pending(catalog())
     assert {q.name for q in planned} | {q.name for q in refused} == {q.name for q in PENDING}
     out = tmp_path / "results.json"
-    assert run.main(["--tiny", "--variants", "raw,floor,dpsql_sql", "--out", str(out),
-                     "--data-dir", str(data_dir)]) == 0
+    assert run.main(["--tiny", "--engines", "duckdb", "--variants", "raw,floor,dpsql_sql",
+                     "--out", str(out), "--data-dir", str(data_dir)]) == 0
     timed = {(r["query"], r["variant"]) for r in json.loads(out.read_text(encoding="utf-8"))}
     printed = capsys.readouterr().out
     for q in planned:
