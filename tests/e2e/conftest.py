@@ -4,7 +4,9 @@ the real FastAPI app through its test client."""
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -161,3 +163,13 @@ def live_url(demo_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     yield url
     server.should_exit = True
     thread.join(timeout=10)
+
+
+def exact_answers(demo_db: Path, sql: str) -> list[tuple[Any, ...]]:
+    """Exact answers from a copy of the demo file (a proxy may hold the original
+    open under another configuration)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp) / "copy.duckdb"
+        shutil.copyfile(demo_db, copy)
+        with duckdb.connect(str(copy), read_only=True) as con:
+            return con.execute(sql).fetchall()

@@ -5,15 +5,11 @@ the stable code, a position and what to write instead."""
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-from pathlib import Path
 from typing import Any
 
-import duckdb
 import pytest
 
-from .conftest import Proxy
+from .conftest import Proxy, exact_answers
 
 ACCEPTED = [
     # a CTE, a subquery, computed columns with bounds by interval arithmetic
@@ -59,21 +55,14 @@ def test_derived_table_query_runs(rich: Proxy, sql: str) -> None:
     assert explained.status_code == 200, explained.text
 
 
-def _truth(demo_db: Any, sql: str) -> list[tuple[Any, ...]]:
-    with tempfile.TemporaryDirectory() as tmp:
-        copy = Path(tmp) / "copy.duckdb"
-        shutil.copyfile(demo_db, copy)
-        with duckdb.connect(str(copy), read_only=True) as con:
-            return con.execute(sql).fetchall()
-
-
-def test_cte_answer_is_near_the_truth(rich: Proxy, demo_db: Any) -> None:
+def test_cte_answer_is_near_theexact_answers(rich: Proxy, demo_db: Any) -> None:
     sql = ("WITH e AS (SELECT id, salary / 12 AS monthly, age FROM employees WHERE age >= 30) "
            "SELECT COUNT(*) AS n, AVG(monthly) AS m FROM e")
     body = rich.query(sql, epsilon=5.0).json()
     (n, monthly), = body["rows"]
-    true_n, true_monthly = _truth(demo_db, "SELECT COUNT(*), AVG(LEAST(salary, 250000) / 12) "
-                                           "FROM employees WHERE age >= 30")[0]
+    true_n, true_monthly = exact_answers(
+        demo_db, "SELECT COUNT(*), AVG(LEAST(salary, 250000) / 12) FROM employees WHERE age >= 30"
+    )[0]
     assert abs(n - true_n) < 0.05 * true_n
     assert abs(monthly - true_monthly) / true_monthly < 0.1
     assert [c["name"] for c in body["columns"]] == ["n", "m"]

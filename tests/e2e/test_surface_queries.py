@@ -9,15 +9,11 @@ land near the truth."""
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-from pathlib import Path
 from typing import Any
 
-import duckdb
 import pytest
 
-from .conftest import Proxy
+from .conftest import Proxy, exact_answers
 
 # ≥ 40 varied analyst queries: every aggregate, grouping and post-processing form.
 PEERS = [
@@ -85,16 +81,6 @@ def test_peer_query_runs(rich: Proxy, sql: str) -> None:
     assert explained.status_code == 200, explained.text
 
 
-def _truth(demo_db: Any, sql: str) -> list[tuple[Any, ...]]:
-    """Exact answers from a copy of the demo file (a proxy may hold the original
-    open under another configuration)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        copy = Path(tmp) / "copy.duckdb"
-        shutil.copyfile(demo_db, copy)
-        with duckdb.connect(str(copy), read_only=True) as con:
-            return con.execute(sql).fetchall()
-
-
 def test_having_order_limit_run_on_noisy_values(rich: Proxy, truth: Any) -> None:
     sql = ("SELECT dept, COUNT(*) AS n FROM employees GROUP BY dept "
            "HAVING n >= 0 ORDER BY n DESC, dept LIMIT 3")
@@ -106,31 +92,32 @@ def test_having_order_limit_run_on_noisy_values(rich: Proxy, truth: Any) -> None
     assert [a["column"] for a in body["accuracy"]] == ["n"]
 
 
-def test_arithmetic_over_aggregates_is_near_the_truth(rich: Proxy, demo_db: Any) -> None:
+def test_arithmetic_over_aggregates_is_near_theexact_answers(rich: Proxy, demo_db: Any) -> None:
     body = rich.query("SELECT SUM(salary) / COUNT(*) AS mean, COUNT(*) * 2 AS twice "
                        "FROM employees", epsilon=5.0).json()
     (mean, twice), = body["rows"]
-    true_mean, true_n = _truth(demo_db, "SELECT AVG(salary), COUNT(*) FROM employees")[0]
+    true_mean, true_n = exact_answers(demo_db, "SELECT AVG(salary), COUNT(*) FROM employees")[0]
     assert abs(mean - true_mean) / true_mean < 0.1
     assert abs(twice - 2 * true_n) < 0.1 * true_n
     assert [c["type"] for c in body["columns"]] == ["float", "float"]
 
 
-def test_expression_inside_an_aggregate_is_near_the_truth(rich: Proxy, demo_db: Any) -> None:
+def test_expression_inside_an_aggregate_is_near_theexact_answers(rich: Proxy, demo_db: Any) -> None:
     body = rich.query("SELECT SUM(CASE WHEN age > 50 THEN 1 ELSE 0 END) AS seniors, "
                        "AVG(salary / 12) AS monthly FROM employees", epsilon=5.0).json()
     (seniors, monthly), = body["rows"]
-    true_seniors, true_monthly = _truth(
+    true_seniors, true_monthly = exact_answers(
         demo_db, "SELECT COUNT(*) FILTER (WHERE age > 50), AVG(salary / 12) FROM employees")[0]
     assert abs(seniors - true_seniors) < 0.1 * max(true_seniors, 50)
     assert abs(monthly - true_monthly) / true_monthly < 0.1
 
 
-def test_quantiles_and_variance_are_near_the_truth(rich: Proxy, demo_db: Any) -> None:
+def test_quantiles_and_variance_are_near_theexact_answers(rich: Proxy, demo_db: Any) -> None:
     body = rich.query("SELECT MEDIAN(age) AS m, STDDEV(age) AS s, MIN(age) AS lo, "
                        "MAX(age) AS hi FROM employees", epsilon=5.0).json()
     (median, std, lo, hi), = body["rows"]
-    true_median, true_std = _truth(demo_db, "SELECT MEDIAN(age), STDDEV(age) FROM employees")[0]
+    true_median, true_std = exact_answers(
+        demo_db, "SELECT MEDIAN(age), STDDEV(age) FROM employees")[0]
     width = (100 - 16) / 64
     assert abs(median - true_median) <= 3 * width + 2
     assert abs(std - true_std) < 0.2 * true_std
