@@ -300,6 +300,10 @@ def assert_noised(proxy: Proxy, sql: str, first: dict[str, Any], private: Any,
     assert first["accuracy"], first
     for acc in first["accuracy"]:
         assert acc["scale"] > 0 and acc["ci95_halfwidth"] > 0, first
+    if re.search(r"\b(MIN|MAX|MEDIAN|QUANTILE\w*|PERCENTILE\w*)\(", sql, re.IGNORECASE):
+        # a DP quantile is a bin edge of a noisy histogram: at a bound it may
+        # legitimately repeat many times (17 equal MAX answers were seen once)
+        tries = max(tries, 64)
     seen = [first["rows"]]
     for tag in range(tries):
         response = proxy.query(_aliased(sql, tag), epsilon=0.05)
