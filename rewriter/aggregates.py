@@ -57,8 +57,9 @@ def _bounded_arg(arg: exp.Expression, node: exp.Expression, fn: str, ctx: _Ctx) 
     if isinstance(arg, exp.Distinct):
         raise ctx.refuse(f"{fn}(DISTINCT …) is not supported; drop DISTINCT", node)
     _no_nesting(arg, node, ctx)
-    plain = ctx.rows().scalar(arg)
-    typed = ctx.rows().number(arg, f"{fn} of it")
+    rows = ctx.rows()
+    plain = rows.scalar(arg)
+    typed = rows.as_number(plain, arg, f"{fn} of it")
     assert typed.lower is not None and typed.upper is not None
     return Aggregate("sum", plain.raw_column or _canonical(arg), typed.tree, typed.lower,
                      typed.upper, "integer" if typed.type == "integer" else "float")

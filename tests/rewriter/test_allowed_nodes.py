@@ -19,7 +19,8 @@ ROW_FIXTURES = [
     "SELECT SUM(ABS(age) + ROUND(salary) + FLOOR(salary) + CEIL(salary)) FROM employees",
     "SELECT SUM(LEAST(age, 50) + GREATEST(age, 20)) FROM employees",
     "SELECT SUM(CASE WHEN remote THEN 1 ELSE 0 END + IF(age > 3, 1, 0)) FROM employees",
-    "SELECT SUM(COALESCE(age, 0) + NULLIF(age, 30) + CAST(age AS DOUBLE)) FROM employees",
+    "SELECT SUM(COALESCE(age, 0) + NULLIF(age, 30) + CAST(age AS DOUBLE) "
+    "+ TRY_CAST(age AS DOUBLE)) FROM employees",
     "SELECT SUM(EXTRACT(YEAR FROM hired) + YEAR(hired) + MONTH(hired) + DAY(hired) "
     "+ QUARTER(hired) + DAYOFWEEK(hired) + DAYOFYEAR(hired) + WEEK(hired)) FROM employees",
     "SELECT COUNT(*) FROM employees WHERE age = 1 OR age <> 2 OR age < 3 OR age <= 4 "
