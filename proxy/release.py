@@ -12,13 +12,14 @@ is post-processing and costs no privacy.
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
 from accountant import add_noise
 from rewriter import Output, Plan
-from rewriter.keys import canonical_key, json_key
+from rewriter.keys import INT64, UNREPRESENTABLE, canonical_key, json_key
 from rewriter.planner import is_direct, noisy_columns
 from rewriter.post import run_post
 
@@ -49,7 +50,8 @@ def true_vectors(plan: Plan, result: Result) -> tuple[list[tuple[Any, ...]], dic
         return tuple(canonical_key(v, t) for v, t in zip(row[:n_keys], plan.key_types, strict=True))
 
     if plan.selection:
-        found = {canonical(row) for row in result.rows}
+        # a key outside the releasable domain forms no group (rewriter/keys.py)
+        found = {k for k in map(canonical, result.rows) if UNREPRESENTABLE not in k}
         keys = sorted(found, key=lambda k: tuple((v is None, str(type(v)), v) for v in k))
     else:
         keys = [canonical(k) for k in plan.group_keys]
@@ -59,7 +61,8 @@ def true_vectors(plan: Plan, result: Result) -> tuple[list[tuple[Any, ...]], dic
     }
     vectors = {m.name: [0] * (len(keys) * len(m.columns())) for m in plan.measures}
     for row in result.rows:
-        slot = index.get(canonical(row))
+        key = canonical(row)
+        slot = None if UNREPRESENTABLE in key else index.get(key)
         if slot is None:
             continue
         for name, cols in positions.items():
@@ -83,6 +86,19 @@ class _Noisy:
     def bins(self, name: str, slot: int) -> list[int]:
         b = self.plan.measure(name).bins
         return self.noisy[name][slot * b:(slot + 1) * b]
+
+
+def finite(x: Fraction) -> float:
+    """`x` as a float, saturating at the largest finite double (never OverflowError)."""
+    try:
+        return float(x)
+    except OverflowError:
+        return math.copysign(sys.float_info.max, x)
+
+
+def whole(x: Fraction) -> int:
+    """`x` rounded, saturating at 64 bits: the released table holds BIGINTs."""
+    return min(max(round(x), INT64[0]), INT64[1])
 
 
 def _clip(x: Fraction, lo: Fraction, hi: Fraction) -> Fraction:
@@ -141,17 +157,17 @@ def value_rows(
                 assert out.key_index is not None
                 row.append(json_key(keys[out.key_index]))
             elif out.kind in ("count", "units"):
-                row.append(max(0, int(noisy.value(out.measures[0], slot))))
+                row.append(max(0, whole(noisy.value(out.measures[0], slot))))
             elif out.kind == "sum":
                 total = noisy.value(out.measures[0], slot)
-                row.append(round(total) if out.type == "integer" else float(total))
+                row.append(whole(total) if out.type == "integer" else finite(total))
             elif out.kind == "avg":
                 total = noisy.value(out.measures[0], slot)
                 count = noisy.value(out.measures[1], slot)
                 assert out.lower is not None and out.upper is not None
                 count = max(count, Fraction(1))
                 stats[out.name] = min(count, stats.get(out.name, count))
-                row.append(float(_clip(total / count, Fraction(out.lower), Fraction(out.upper))))
+                row.append(finite(_clip(total / count, Fraction(out.lower), Fraction(out.upper))))
             elif out.kind in ("var", "stddev"):
                 n, s, ss = (noisy.value(m, slot) for m in out.measures)
                 stats[out.name] = min(max(n, Fraction(1)), stats.get(out.name, max(n, Fraction(1))))

@@ -24,6 +24,7 @@ from fractions import Fraction
 from sqlglot import exp
 
 from .expressions import clamp
+from .keys import representable
 from .measures import groups_touched
 from .metadata import KeyValue
 from .plan import Measure
@@ -159,8 +160,12 @@ def bounded_query(
     for i, tree in enumerate(shape.group_exprs):
         declared = shape.declared[i]
         if declared is None:
-            # partition selection: any value may form a group; NULL forms none
+            # partition selection: any releasable value may form a group (keys.py);
+            # NULL forms none
             conditions.append(exp.Not(this=exp.Is(this=tree.copy(), expression=exp.Null())))
+            domain = representable(tree, key_types[i])
+            if domain is not None:
+                conditions.append(domain)
             continue
         conditions.append(
             exp.In(this=tree.copy(),

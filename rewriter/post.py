@@ -10,8 +10,10 @@ post-processing and costs no privacy; HAVING filters noisy values of public
 groups, so it cannot isolate anyone.
 
 The expressions are still allow-listed (no file readers, no arbitrary
-functions), divisions get NULLIF denominators, casts become TRY_CAST, and
-aggregates inside arithmetic are DOUBLE, so nothing raises on a value.
+functions), divisions get NULLIF denominators, casts become TRY_CAST,
+aggregates inside arithmetic are DOUBLE, and every output, HAVING and ORDER BY
+expression is wrapped in DuckDB's TRY(), so nothing raises on a value: what
+would overflow (an integer key times a constant) is NULL instead.
 """
 
 from __future__ import annotations
@@ -162,14 +164,26 @@ def _short(node: exp.Expression) -> str:
     return text if len(text) < 80 else type(node).__name__.upper()
 
 
+def _total(tree: exp.Expression) -> exp.Expression:
+    """TRY(x): NULL where x would raise on some noisy value (an integer key or
+    constant overflowing, ABS of the smallest BIGINT), so the answer's status
+    never depends on the noise either; binder errors still raise, in the
+    planner's dry run, before any charge."""
+    if isinstance(tree, (exp.Column, exp.Literal)):
+        return tree
+    return exp.Anonymous(this="TRY", expressions=[tree])
+
+
 def post_query(shape: Shape) -> exp.Select:
     """SELECT items FROM __noisy WHERE having ORDER BY order, __slot LIMIT … OFFSET …"""
     select = exp.select(*(
-        exp.alias_(item.expr.copy(), item.name, quoted=True) for item in shape.items
+        exp.alias_(_total(item.expr.copy()), item.name, quoted=True) for item in shape.items
     )).from_(exp.Table(this=exp.to_identifier(NOISY, quoted=True)))
     if shape.having is not None:
-        select = select.where(shape.having.copy())
+        select = select.where(_total(shape.having.copy()))
     order = [o.copy() for o in shape.order]
+    for o in order:
+        o.set("this", _total(o.this))
     order.append(exp.Ordered(this=_col(SLOT), nulls_first=False))
     select = select.order_by(*order)
     if shape.limit is not None:
