@@ -217,6 +217,13 @@ class RowExpressions:
             )
         assert typed.lower is not None and typed.upper is not None
         if typed.raw_column is not None:
+            if max(abs(typed.lower), abs(typed.upper)) > MAX_MAGNITUDE:
+                # snapping multiplies by 2^40: a clamped 1e300 would overflow
+                raise ExprError(
+                    f"{typed.raw_column} is declared with bounds beyond ±1e100, more than "
+                    f"dpsql computes safely; ask the data owner for tighter bounds",
+                    node,
+                )
             return Typed(clamp(typed.tree, typed.lower, typed.upper), typed.type,
                          typed.lower, typed.upper)
         return typed
@@ -353,12 +360,18 @@ def _column(rows: RowExpressions, node: exp.Expression, d: int) -> Typed:
 @_scalar(exp.Literal)
 def _literal(rows: RowExpressions, node: exp.Expression, d: int) -> Typed:
     """Safe: a string constant is re-quoted by the generator and must hold no NUL
-    (PostgreSQL refuses it); a number is range-checked here and emitted as an
-    integer (|c| ≤ 1e15 fits every integer type it meets) or as a DOUBLE, never
-    as a DECIMAL whose precision could fail to hold a stored value it meets."""
+    and no lone surrogate (PostgreSQL and its driver refuse them); a number is
+    range-checked here and emitted as an integer (|c| ≤ 1e15 fits every integer
+    type it meets) or as a DOUBLE, never as a DECIMAL whose precision could fail
+    to hold a stored value it meets."""
     if node.is_string:
         if "\x00" in node.this:
             raise ExprError(f"{_short(node)}: text constants cannot hold a NUL character", node)
+        try:
+            node.this.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ExprError(f"{_short(node)}: the text constant is not valid Unicode", node) \
+                from None
         return Typed(exp.Literal.string(node.this), "text")
     try:
         value = float(node.this)

@@ -33,6 +33,14 @@ def parse(sql: str, dialect: str | None = None) -> exp.Expression:
     """Parse one SQL statement; refuse empty input and more than one statement."""
     if not isinstance(sql, str) or not sql.strip():
         raise ParseError("the query is empty; send one SELECT statement")
+    try:
+        sql.encode("utf-8")
+    except UnicodeEncodeError as err:
+        # a lone surrogate could reach no engine, and no refusal could quote it
+        raise ParseError(
+            f"the query holds an invalid character at offset {err.start} (a lone UTF-16 "
+            "surrogate); send valid Unicode text"
+        ) from None
     if len(sql) > MAX_SQL_CHARS:
         raise ParseError(f"the query is {len(sql)} characters long; the limit is {MAX_SQL_CHARS}")
     try:

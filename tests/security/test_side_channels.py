@@ -203,3 +203,23 @@ def test_like_treats_backslash_as_itself(twins: dict[bool, TestClient]) -> None:
     body = _ask(twins[True], "SELECT COUNT(*) FROM people WHERE s LIKE 'ab\\%'",
                 {"epsilon": 10}).json()
     assert body["rows"][0][0] < 10  # only pid 999's 'ab\\x' matches, not 'abc…'
+
+
+def test_invalid_unicode_is_refused_not_failed(twins: dict[bool, TestClient]) -> None:
+    """A lone surrogate (valid JSON, invalid UTF-8) is refused before it reaches an
+    engine or a message that would quote it."""
+    body = '{"sql": "SELECT COUNT(*) FROM people WHERE s = \'a\\ud800\'"}'
+    response = twins[True].post("/v1/query", content=body, headers={
+        "Authorization": f"Bearer {KEY}", "Content-Type": "application/json"})
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] in ("parse_error", "invalid_parameter")
+
+
+def test_bounds_beyond_what_is_computed_safely_are_refused() -> None:
+    from rewriter import Catalog, QueryRefused, Table, plan_query
+
+    huge = {**PEOPLE, "columns": {**PEOPLE["columns"],
+                                  "x": {"type": "float", "lower": 0, "upper": 1e300}}}
+    catalog = Catalog({"people": Table.model_validate(huge)})
+    with pytest.raises(QueryRefused, match="beyond ±1e100"):
+        plan_query("SELECT SUM(x) FROM people", catalog)
