@@ -10,9 +10,10 @@
     SELECT keys, SUM(…) … WHERE row number <= R GROUP BY keys
 
 With joins, each private table is first replaced by at most its own
-`max_rows_per_unit` rows per person, chosen at random (`_capped_source`), so
-that no join can multiply one person's rows beyond the product of the caps
-before the bounding above applies (SPEC §4.7: the work must not depend on how
+`max_rows_per_unit` rows per person, chosen at random (`_capped_source`, listed
+in `shape.capped`), so that no join can make one person's rows more than the
+product of the caps (times the public fan-out, `validate.MAX_JOIN_FANOUT`)
+before the bounding above applies (SPEC §4.7: the work must not grow with how
 many rows one person holds). The rest of the rewrite is unchanged.
 
 Ungrouped queries of only COUNT(*) and COUNT(DISTINCT unit) need no row choice

@@ -92,7 +92,7 @@ def validate(tree: exp.Expression, catalog: Catalog, sql: str) -> Shape:
     sources = _from_clause(select, catalog, sql)
     ctx = _Ctx(sql, catalog, sources)
     table_name, table = ctx.table_name, ctx.table
-    joins = _join_conditions(select, ctx)
+    joins, _ = _join_conditions(select, ctx)
     groups = _group_by(select, ctx)
     group_columns = tuple(g.name for g in groups)
     post = PostExpressions(ctx, tuple(g.text for g in groups), normalized_text)
@@ -118,6 +118,10 @@ def validate(tree: exp.Expression, catalog: Catalog, sql: str) -> Shape:
     # units) a person may keep the largest of their row caps and the smallest of
     # their group caps: sensitivity follows from the caps applied, whatever they are.
     private = [s.table for s in sources if not s.table.public]
+    # Each private table is capped per person before the joins (also when they are
+    # only on unique public columns: a person's rows then reach the bounding after
+    # the joins already capped, and that bounding's group ranking and row sort, the
+    # dearer part, run over R rows rather than over all the rows the WHERE matched).
     sides = ["", *((j.side or "").upper() for j in select.args.get("joins") or [])]
     capped = tuple(
         CappedSource(s.sql_alias, s.name, s.table.privacy_unit, s.table.max_rows_per_unit,
@@ -293,8 +297,9 @@ def column_tree(node: exp.Column, ctx: _Ctx) -> exp.Column:
     return exp.column(name, table=source.sql_alias, quoted=True)
 
 
-def _join_conditions(select: exp.Select, ctx: _Ctx) -> tuple[exp.Join, ...]:
-    """Rebuild each JOIN: INNER or LEFT, ON equalities of private and public columns."""
+def _join_conditions(select: exp.Select, ctx: _Ctx) -> tuple[tuple[exp.Join, ...], int]:
+    """Rebuild each JOIN: INNER or LEFT, ON equalities of private and public columns.
+    Also return the fan-out: the most public rows one row of the first table may match."""
     rebuilt: list[exp.Join] = []
     fanout = 1  # the most public rows one row of the first table may match so far
     # the private sources whose unit is equated, directly or through earlier joins, with
@@ -379,7 +384,7 @@ def _join_conditions(select: exp.Select, ctx: _Ctx) -> tuple[exp.Join, ...]:
                                                                       quoted=True)))
         rebuilt.append(exp.Join(this=table, on=exp.and_(*conditions),
                                 side="LEFT" if side == "LEFT" else None))
-    return tuple(rebuilt)
+    return tuple(rebuilt), fanout
 
 
 def _public_multiplicity(source: Source, matched: list[int], join: exp.Join, ctx: _Ctx) -> int:

@@ -44,11 +44,16 @@ CATALOG = Catalog({
     }),
     "cities": Table.model_validate({"public": True, "columns": {
         "name": {"type": "text", "unique": True}, "region": {"type": "text"}}}),
+    "branches": Table.model_validate({"public": True, "columns": {
+        "city": {"type": "text", "max_multiplicity": 2}, "branch": {"type": "text"}}}),
 })
 
 QUERIES = {
     "public-join": "SELECT c.region, COUNT(*), SUM(v.amount) FROM visits v JOIN cities c "
                    "ON v.city = c.name WHERE v.person_id = {unit} GROUP BY c.region",
+    # each city has two branches: the visits are capped per person before the join
+    "public-join-repeated-key": "SELECT b.branch, COUNT(*) FROM visits v JOIN branches b "
+                                "ON v.city = b.city WHERE v.person_id = {unit} GROUP BY b.branch",
     "self-join-on-unit": "SELECT COUNT(*), SUM(a.amount) FROM visits a JOIN visits b "
                          "ON a.person_id = b.person_id WHERE a.person_id = {unit}",
 }
@@ -69,6 +74,8 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
             FROM range({HEAVY_ROWS}) t(i)""")
         con.execute("""CREATE TABLE cities AS SELECT * FROM (VALUES ('Oslo', 'north'),
             ('Lima', 'south'), ('Pune', 'east')) t(name, region)""")
+        con.execute("""CREATE TABLE branches AS SELECT name AS city, name || '-' || k AS branch
+            FROM cities, range(2) t(k)""")
     return path
 
 
