@@ -92,7 +92,7 @@ def validate(tree: exp.Expression, catalog: Catalog, sql: str) -> Shape:
     sources = _from_clause(select, catalog, sql)
     ctx = _Ctx(sql, catalog, sources)
     table_name, table = ctx.table_name, ctx.table
-    joins, _ = _join_conditions(select, ctx)
+    joins = _join_conditions(select, ctx)
     groups = _group_by(select, ctx)
     group_columns = tuple(g.name for g in groups)
     post = PostExpressions(ctx, tuple(g.text for g in groups), normalized_text)
@@ -297,9 +297,9 @@ def column_tree(node: exp.Column, ctx: _Ctx) -> exp.Column:
     return exp.column(name, table=source.sql_alias, quoted=True)
 
 
-def _join_conditions(select: exp.Select, ctx: _Ctx) -> tuple[tuple[exp.Join, ...], int]:
-    """Rebuild each JOIN: INNER or LEFT, ON equalities of private and public columns.
-    Also return the fan-out: the most public rows one row of the first table may match."""
+def _join_conditions(select: exp.Select, ctx: _Ctx) -> tuple[exp.Join, ...]:
+    """Rebuild each JOIN: INNER or LEFT, ON equalities of private and public columns,
+    each public table on a column of bounded multiplicity (product ≤ MAX_JOIN_FANOUT)."""
     rebuilt: list[exp.Join] = []
     fanout = 1  # the most public rows one row of the first table may match so far
     # the private sources whose unit is equated, directly or through earlier joins, with
@@ -384,7 +384,7 @@ def _join_conditions(select: exp.Select, ctx: _Ctx) -> tuple[tuple[exp.Join, ...
                                                                       quoted=True)))
         rebuilt.append(exp.Join(this=table, on=exp.and_(*conditions),
                                 side="LEFT" if side == "LEFT" else None))
-    return tuple(rebuilt), fanout
+    return tuple(rebuilt)
 
 
 def _public_multiplicity(source: Source, matched: list[int], join: exp.Join, ctx: _Ctx) -> int:
