@@ -118,6 +118,7 @@ def catalog(
         },
     )
     cities = Table(
-        public=True, columns={"city": Column(type="text"), "region": Column(type="text")}
+        public=True,
+        columns={"city": Column(type="text", unique=True), "region": Column(type="text")},
     )
     return Catalog(tables={"visits": visits, "cities": cities})

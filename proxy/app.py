@@ -62,6 +62,11 @@ def start_services(config: Config, clock: Clock = utc_now) -> Services:
         seed_ledger(config, ledger)
         seed_tables(config.tables, ledger)
         tables = TableStore(ledger, engine)
+        problems = tables.verify()
+        if problems:
+            # a public table joined on a column that repeats more than declared would
+            # let one person's rows multiply before any cap (SPEC §4.7): do not start
+            raise ConfigError("; ".join(problems))
     except BaseException:
         ledger.close()
         engine.close()

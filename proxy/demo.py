@@ -199,7 +199,8 @@ def _demo_document(
             "departments": {
                 "public": True,
                 "columns": {
-                    "dept": {"type": "text"},
+                    # one row per department: joins on it match at most one row
+                    "dept": {"type": "text", "unique": True},
                     "floor": {"type": "integer"},
                     "budget_code": {"type": "text"},
                 },

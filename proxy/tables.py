@@ -21,6 +21,7 @@ from rewriter import Catalog, PublicKeysRef, Table
 from .catalog import build_catalog
 from .engines.base import Engine
 from .errors import InvalidParameter
+from .multiplicity import check_multiplicities, multiplicity_problems
 
 CONFIG_ACTOR = "dpsql.yaml"
 REFRESH_SECONDS = 1.0  # how stale a proxy's view of another proxy's change may be
@@ -90,6 +91,11 @@ def seed_tables(tables: Mapping[str, Table], ledger: Ledger) -> None:
 class TableStore:
     """The catalog a proxy answers from, kept in step with the ledger."""
 
+    def verify(self) -> list[str]:
+        """What the data contradicts in the public tables' declared join-column
+        multiplicities (checked at start-up; `replace` checks each change)."""
+        return check_multiplicities(self.refresh(force=True).tables, self._engine)
+
     def __init__(self, ledger: Ledger, engine: Engine) -> None:
         self._ledger = ledger
         self._engine = engine
@@ -137,6 +143,9 @@ class TableStore:
                 f"table {name}: its public keys could not be read from the engine; check that "
                 "the tables and columns they name exist"
             ) from None
+        problems = multiplicity_problems(name, table, self._engine)
+        if problems:
+            raise InvalidParameter("; ".join(problems))
         old = catalog.tables.get(name)
         self._ledger.set_table(name, as_document(table), actor=actor, reason=reason,
                                note={"loosens": loosened(old, table)})

@@ -9,6 +9,13 @@
                        COUNT(DISTINCT unit); counts and sums skip this level
     SELECT keys, SUM(…) … WHERE row number <= R GROUP BY keys
 
+With joins, each private table is first replaced by at most its own
+`max_rows_per_unit` rows per person, chosen at random (`_capped_source`, listed
+in `shape.capped`), so that no join can make one person's rows more than the
+product of the caps (times the public fan-out, `validate.MAX_JOIN_FANOUT`)
+before the bounding above applies (SPEC §4.7: the work must not grow with how
+many rows one person holds). The rest of the rewrite is unchanged.
+
 Ungrouped queries of only COUNT(*) and COUNT(DISTINCT unit) need no row choice
 at all (`counts_rows_only`). Only names from the metadata and constants
 generated here reach the engine. Randomness comes from the engine's RANDOM():
@@ -28,13 +35,15 @@ from .keys import representable
 from .measures import groups_touched
 from .metadata import KeyValue
 from .plan import Measure
-from .shape import Shape
+from .shape import CappedSource, Shape
 
 UNIT = "__unit"
 RANDOM = "__r"
 ROW_NUMBER = "__rn"
 GROUP_NUMBER = "__gn"
 SALT = "__s"
+PRE_RANDOM = "__pr"
+PRE_ROW_NUMBER = "__prn"
 
 
 def _id(name: str) -> exp.Identifier:
@@ -175,9 +184,18 @@ def bounded_query(
     # bounding happens after the joins: a person's rows are capped however many
     # public rows each of them matched
     source = shape.source.copy() if shape.source is not None else exp.Table(this=_id(shape.table))
+    joins = [join.copy() for join in shape.joins]
+    if shape.capped:
+        # each private table capped per person before the joins (see _capped_source)
+        by_alias = {c.alias: c for c in shape.capped}
+        if source.alias in by_alias:
+            source = _capped_source(by_alias[source.alias], conditions)
+        for join in joins:
+            if join.this.alias in by_alias:
+                join.set("this", _capped_source(by_alias[join.this.alias], conditions))
     base = exp.select(*base_items).from_(source, copy=False)
-    for join in shape.joins:
-        base = base.join(join.copy(), copy=False)
+    for join in joins:
+        base = base.join(join, copy=False)
     base = base.where(exp.and_(*conditions), copy=False)
 
     if counts_rows_only(shape, measures):
@@ -336,6 +354,70 @@ def _counted_query(
         .with_("__base", as_=base, copy=False)
         .with_("__partial", as_=partial, copy=False)
     )
+
+
+def _capped_source(source: CappedSource, conditions: list[exp.Expression]) -> exp.Subquery:
+    """At most R of each person's rows of one private table, chosen at random:
+
+        (SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY unit ORDER BY __pr) AS __prn
+                        FROM (SELECT *, RANDOM() AS __pr FROM t AS __t<i>
+                              WHERE unit IS NOT NULL AND <conjuncts naming only this table>)
+                        AS __t<i>) AS __t<i>
+         WHERE __prn <= R) AS __t<i>
+
+    The choice depends only on that person's own rows and fresh randomness, so
+    two neighbouring databases stay neighbours after it and the bounding after
+    the joins keeps today's sensitivity argument unchanged. The conjuncts of
+    `conditions` that name only this table (columns qualified by its alias) are
+    applied before the cap when the table is in FROM or inner-joined, where a
+    filter commutes with the joins: the cap then keeps R rows among those the
+    query counts ("filter, then keep R rows"). They stay in the outer WHERE too;
+    a deterministic condition applied twice filters the same rows.
+    """
+    alias = source.alias
+    unit = exp.column(source.privacy_unit, table=alias, quoted=True)
+    filters: list[exp.Expression] = [exp.Not(this=exp.Is(this=unit.copy(),
+                                                          expression=exp.Null()))]
+    if source.filters_first:
+        filters += [c.copy() for c in _conjuncts(conditions)
+                    if _names_only(c, alias) and c != filters[0]]
+    table = exp.Table(this=_id(source.table), alias=exp.TableAlias(this=_id(alias)))
+    drawn = (exp.select(exp.Star(), exp.alias_(exp.Rand(), PRE_RANDOM, quoted=True))
+             .from_(table, copy=False).where(exp.and_(*filters), copy=False))
+    window = exp.Window(
+        this=exp.RowNumber(), partition_by=[unit.copy()],
+        order=exp.Order(expressions=[exp.Ordered(this=_col(PRE_RANDOM), nulls_first=False)]),
+    )
+    numbered = (exp.select(exp.Star(), exp.alias_(window, PRE_ROW_NUMBER, quoted=True))
+                .from_(_derived(drawn, alias), copy=False))
+    kept = (exp.select(exp.Star()).from_(_derived(numbered, alias), copy=False)
+            .where(exp.LTE(this=_col(PRE_ROW_NUMBER),
+                           expression=_number(source.max_rows_per_unit)), copy=False))
+    return _derived(kept, alias)
+
+
+def _derived(select: exp.Select, alias: str) -> exp.Subquery:
+    return exp.Subquery(this=select, alias=exp.TableAlias(this=_id(alias)))
+
+
+def _conjuncts(conditions: list[exp.Expression]) -> list[exp.Expression]:
+    """The AND-ed parts of `conditions`, parentheses and nested ANDs opened."""
+    parts: list[exp.Expression] = []
+    for condition in conditions:
+        while isinstance(condition, exp.Paren):
+            condition = condition.this
+        if isinstance(condition, exp.And):
+            parts += _conjuncts([condition.this, condition.expression])
+        else:
+            parts.append(condition)
+    return parts
+
+
+def _names_only(condition: exp.Expression, alias: str) -> bool:
+    """Whether every column of `condition` belongs to the table aliased `alias`
+    (and it names at least one)."""
+    qualifiers = {column.table for column in condition.find_all(exp.Column)}
+    return qualifiers == {alias}
 
 
 def _unit(shape: Shape) -> exp.Expression:

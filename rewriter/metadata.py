@@ -35,9 +35,17 @@ class Column(_Frozen):
     upper: int | float | None = None
     groupable: bool = True
     public_keys: tuple[KeyValue, ...] | PublicKeysRef | None = None
+    # public tables only: how many rows may share one value of this column. A JOIN
+    # onto a public table must equate one such column, so a joined row matches at
+    # most that many of its rows (verified against the data when the table is
+    # registered). `unique: true` is `max_multiplicity: 1`.
+    unique: bool = False
+    max_multiplicity: int | None = Field(default=None, ge=1, le=1_000_000)
 
     @model_validator(mode="after")
     def _check(self) -> Column:
+        if self.unique and self.max_multiplicity is not None:
+            raise ValueError("declare `unique: true` or `max_multiplicity`, not both")
         if (self.lower is None) != (self.upper is None):
             raise ValueError("declare both `lower` and `upper`, or neither")
         if self.lower is not None:
@@ -60,6 +68,11 @@ class Column(_Frozen):
     @property
     def bounded(self) -> bool:
         return self.lower is not None
+
+    @property
+    def multiplicity(self) -> int | None:
+        """The most rows of a public table sharing one value of this column, if declared."""
+        return 1 if self.unique else self.max_multiplicity
 
 
 class Table(_Frozen):
@@ -85,6 +98,13 @@ class Table(_Frozen):
             )
         if self.columns[self.privacy_unit].public_keys is not None:
             raise ValueError("the privacy unit can never be a group key; remove its `public_keys`")
+        for name, col in self.columns.items():
+            if col.multiplicity is not None:
+                raise ValueError(
+                    f"column {name!r}: `unique` and `max_multiplicity` describe public tables "
+                    "(they bound how many rows a join matches); a private table's rows per "
+                    "person are bounded by `max_rows_per_unit`. Remove it."
+                )
         return self
 
     def column(self, name: str) -> Column | None:

@@ -63,6 +63,28 @@ class SelectItem:
 
 
 @dataclass(frozen=True)
+class CappedSource:
+    """A private table of a join, capped to its own rows per person before joining.
+
+    The rewrite replaces the table by at most `max_rows_per_unit` of each person's
+    rows, chosen at random, so a join on the unit costs at most the product of
+    the caps per person, however many rows one person holds.
+    """
+
+    alias: str  # the table's alias in the rewritten SQL (`__t<i>`)
+    table: str
+    privacy_unit: str
+    max_rows_per_unit: int
+    # in FROM or inner-joined: a WHERE conjunct naming only this table commutes with
+    # the joins and may filter before the cap (not so on the right of a LEFT JOIN)
+    filters_first: bool
+
+    def __post_init__(self) -> None:
+        if self.max_rows_per_unit < 1:
+            raise ValueError(f"max_rows_per_unit must be at least 1, got {self.max_rows_per_unit}")
+
+
+@dataclass(frozen=True)
 class Shape:
     table: str
     privacy_unit: str
@@ -88,6 +110,8 @@ class Shape:
     unit: exp.Expression | None = field(default=None, compare=False)
     # declared keys per group key; None where the keys come from partition selection
     declared: tuple[tuple[KeyValue, ...] | None, ...] = ()
+    # joins only: each private table, capped per person before the joins
+    capped: tuple[CappedSource, ...] = ()
 
     @property
     def selection(self) -> bool:

@@ -27,10 +27,14 @@ from .expressions import ExprError, RowExpressions
 from .metadata import Column, KeyValue, Table
 from .parse import position_of
 from .post import PostExpressions, value_column
-from .shape import SelectItem, Shape
+from .shape import CappedSource, SelectItem, Shape
 
 MAX_OUTPUT_GROUPS = 100_000
 MAX_LIMIT = 1_000_000
+# The most rows of public tables one row of the private table may match through all
+# its joins: the product of the declared multiplicities of the columns the joins
+# equate (SPEC §4.7: the work a query may cause is bounded before it runs).
+MAX_JOIN_FANOUT = 1_000
 
 _STATEMENT_HINTS: dict[type[exp.Expression], str] = {
     exp.Union: "UNION combines private rows twice; ask each part as its own query",
@@ -114,6 +118,17 @@ def validate(tree: exp.Expression, catalog: Catalog, sql: str) -> Shape:
     # units) a person may keep the largest of their row caps and the smallest of
     # their group caps: sensitivity follows from the caps applied, whatever they are.
     private = [s.table for s in sources if not s.table.public]
+    # Each private table is capped per person before the joins (also when they are
+    # only on unique public columns: a person's rows then reach the bounding after
+    # the joins already capped, and that bounding's group ranking and row sort, the
+    # dearer part, run over R rows rather than over all the rows the WHERE matched).
+    sides = ["", *((j.side or "").upper() for j in select.args.get("joins") or [])]
+    capped = tuple(
+        CappedSource(s.sql_alias, s.name, s.table.privacy_unit, s.table.max_rows_per_unit,
+                     filters_first=side != "LEFT")
+        for s, side in zip(sources, sides, strict=True)
+        if s.sql_alias is not None and s.table.privacy_unit is not None
+    )
     return Shape(
         table=table_name,
         privacy_unit=table.privacy_unit,
@@ -137,6 +152,7 @@ def validate(tree: exp.Expression, catalog: Catalog, sql: str) -> Shape:
         unit=exp.column(table.privacy_unit, table=sources[0].sql_alias, quoted=True),
         group_types=tuple(g.type for g in groups),
         declared=declared,
+        capped=capped,
     )
 
 
@@ -282,8 +298,10 @@ def column_tree(node: exp.Column, ctx: _Ctx) -> exp.Column:
 
 
 def _join_conditions(select: exp.Select, ctx: _Ctx) -> tuple[exp.Join, ...]:
-    """Rebuild each JOIN: INNER or LEFT, ON equalities of private and public columns."""
+    """Rebuild each JOIN: INNER or LEFT, ON equalities of private and public columns,
+    each public table on a column of bounded multiplicity (product ≤ MAX_JOIN_FANOUT)."""
     rebuilt: list[exp.Join] = []
+    fanout = 1  # the most public rows one row of the first table may match so far
     # the private sources whose unit is equated, directly or through earlier joins, with
     # the first table's: on every joined row they all name the same person
     same_person = {id(ctx.sources[0])}
@@ -302,6 +320,7 @@ def _join_conditions(select: exp.Select, ctx: _Ctx) -> tuple[exp.Join, ...]:
             )
         conditions: list[exp.Expression] = []
         units_equated = False
+        matched: list[int] = []  # declared multiplicities of the public columns equated
         on = join.args["on"]
         parts = list(on.flatten()) if isinstance(on, exp.And) else [on]
         for part in parts:
@@ -331,12 +350,26 @@ def _join_conditions(select: exp.Select, ctx: _Ctx) -> tuple[exp.Join, ...]:
                 )
             conditions.append(exp.EQ(this=column_tree(left, ctx),
                                      expression=column_tree(right, ctx)))
+            for side_source, side_name in ((ls, ln), (rs, rn)):
+                declared = side_source.table.columns[side_name].multiplicity
+                if side_source is source and source.table.public and declared is not None:
+                    matched.append(declared)
             if ctx.is_unit(left) and ctx.is_unit(right) and (
                     (ls is source and id(rs) in same_person)
                     or (rs is source and id(ls) in same_person)):
                 units_equated = True
         if units_equated:
             same_person.add(id(source))
+        if source.table.public:
+            fanout *= _public_multiplicity(source, matched, join, ctx)
+            if fanout > MAX_JOIN_FANOUT:
+                raise ctx.refuse(
+                    f"JOIN {source.name}: through its joins with public tables one row may "
+                    f"match up to {fanout} rows (the product of the declared multiplicities "
+                    f"of the joined columns); the limit is {MAX_JOIN_FANOUT}. Join fewer "
+                    "public tables, or on columns declared `unique`",
+                    join,
+                )
         if not source.table.public and not units_equated:
             unit, other = ctx.table.privacy_unit, source.table.privacy_unit
             first, this = min(ctx.sources[0].aliases), min(source.aliases)
@@ -352,6 +385,33 @@ def _join_conditions(select: exp.Select, ctx: _Ctx) -> tuple[exp.Join, ...]:
         rebuilt.append(exp.Join(this=table, on=exp.and_(*conditions),
                                 side="LEFT" if side == "LEFT" else None))
     return tuple(rebuilt)
+
+
+def _public_multiplicity(source: Source, matched: list[int], join: exp.Join, ctx: _Ctx) -> int:
+    """How many rows of the public table `source` one joined row may match: the
+    smallest declared multiplicity among its columns the ON clause equates.
+
+    Refusing otherwise keeps the work of a join bounded by the metadata: joined on
+    a column with repeated values, one person's rows would multiply without limit
+    before any cap applies, and the running time would show it (SPEC §4.7).
+    """
+    if matched:
+        return min(matched)
+    alias = min(source.aliases)
+    declared = [f"{alias}.{name}" for name, col in source.table.columns.items()
+                if col.multiplicity is not None]
+    if declared:
+        hint = (f"equate one of its columns declared unique or with a maximum "
+                       f"multiplicity: {', '.join(declared)}")
+    else:
+        hint = (f"the data owner must first declare one of its columns `unique: true` "
+                       f"(or `max_multiplicity: k`) in the metadata of {source.name}")
+    raise ctx.refuse(
+        f"JOIN {source.name}: a public table is joined only on a column whose values are "
+        f"unique, or repeat at most a declared number of times, so that a join cannot "
+        f"multiply one person's rows; {hint}",
+        join,
+    )
 
 
 @dataclass(frozen=True)

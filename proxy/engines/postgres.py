@@ -10,8 +10,10 @@ allow-list is the first:
    those), or one that may write to, or owns, any table. The fix is in
    :data:`READ_ONLY_ROLE_SQL`.
 2. **The transaction.** Every statement runs in ``BEGIN … READ ONLY`` with
-   ``statement_timeout`` and ``search_path = pg_catalog, public`` set LOCAL, so
-   nothing outlives the transaction and no table can shadow a built-in.
+   ``statement_timeout``, ``search_path = pg_catalog, public`` and ``jit = off``
+   set LOCAL, so nothing outlives the transaction, no table can shadow a
+   built-in, and no JIT compilation, triggered by cost estimates that read
+   private columns' statistics, shows in the running time (SPEC §4.7).
 3. **The protocol.** Statements are sent with the extended query protocol,
    which accepts exactly one statement: ``…; COMMIT; INSERT …`` cannot end the
    read-only transaction early.
@@ -182,9 +184,14 @@ class PostgresEngine:
         try:
             with pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
                 cur.execute("SET TRANSACTION READ ONLY")
+                # jit off: PostgreSQL compiles a plan whose *estimated* cost passes
+                # jit_above_cost, and the estimate reads the statistics of private
+                # columns (a frequent unit value looks like a huge join): compiling
+                # cost ~250 ms exactly when a WHERE matched a person with many rows
                 cur.execute(
                     "SELECT pg_catalog.set_config('statement_timeout', %s, true),"
-                    " pg_catalog.set_config('search_path', %s, true)",
+                    " pg_catalog.set_config('search_path', %s, true),"
+                    " pg_catalog.set_config('jit', 'off', true)",
                     (self._timeout_ms, _SEARCH_PATH),
                 )
                 # binary=True forces the extended protocol: one statement only

@@ -39,11 +39,13 @@ def catalog() -> Catalog:
         "employees": Table.model_validate(EMPLOYEES),
         "visits": Table.model_validate(VISITS),
         "cities": Table.model_validate({"public": True, "columns": {
-            "name": {"type": "text"}, "region": {"type": "text"},
+            # a name may be listed twice (the property tests join on it)
+            "name": {"type": "text", "max_multiplicity": 2}, "region": {"type": "text"},
             "rank": {"type": "integer", "lower": 0, "upper": 10},
         }}),
         "departments": Table.model_validate({"public": True, "columns": {
-            "dept": {"type": "text"}, "floor": {"type": "integer", "lower": 0, "upper": 20},
+            "dept": {"type": "text", "unique": True},
+            "floor": {"type": "integer", "lower": 0, "upper": 20},
             "budget_code": {"type": "text"}, "id": {"type": "integer"},
         }}),
     })
