@@ -84,6 +84,11 @@ class Table(_Frozen):
 
     @model_validator(mode="after")
     def _check(self) -> Table:
+        reserved = [name for name in self.columns if name.startswith("__")]
+        if reserved:
+            # the rewrite names its own columns `__…`; a real one could be shadowed
+            raise ValueError(f"column names starting with '__' are reserved for dpsql: "
+                             f"{', '.join(reserved)}")
         if self.public:
             if self.privacy_unit is not None:
                 raise ValueError(

@@ -223,3 +223,14 @@ def test_bounds_beyond_what_is_computed_safely_are_refused() -> None:
     catalog = Catalog({"people": Table.model_validate(huge)})
     with pytest.raises(QueryRefused, match="beyond ±1e100"):
         plan_query("SELECT SUM(x) FROM people", catalog)
+
+
+def test_reserved_column_names_are_refused() -> None:
+    """The rewrite's own columns (`__unit`, `__pr`, …) cannot be shadowed by a table's."""
+    from pydantic import ValidationError
+
+    from rewriter import Table
+
+    with pytest.raises(ValidationError, match="reserved"):
+        Table.model_validate({**PEOPLE, "columns": {**PEOPLE["columns"],
+                                                    "__pr": {"type": "float"}}})
