@@ -36,6 +36,9 @@ clean:
 SNSQL := bench/.venv-snsql/.installed-stamp
 BENCH_ARGS ?=
 UTILITY_ARGS ?=
+# the guards' cost (issue #17) is stated against the rewrite of this commit
+GUARDS_BASELINE ?= 9ff5629
+GUARDS_ARGS ?=
 
 .PHONY: bench
 $(SNSQL): bench/smartnoise.py
@@ -44,3 +47,4 @@ $(SNSQL): bench/smartnoise.py
 bench: install $(SNSQL)
 	$(PY) -m bench.run $(BENCH_ARGS)
 	$(PY) -m bench.utility $(UTILITY_ARGS)
+	$(PY) -m bench.guards --baseline $(GUARDS_BASELINE) $(GUARDS_ARGS)
