@@ -256,6 +256,11 @@ def main(argv: Sequence[str] | None = None) -> int:
           file=sys.stderr)
     try:
         commit = resolve(args.baseline)
+        # what is measured is the code as it is now; edits made during the run do not count
+        head = _git("rev-parse", "HEAD")
+        # the results file itself does not make the measured code uncommitted
+        dirty = bool(_git("status", "--porcelain", "--untracked-files=no", "--", ".",
+                          ":!bench/guards.json"))
         sides = {"baseline": baseline_sql(commit, queries, work_dir=args.work_dir),
                  "current": current_sql(queries)}
     except GuardsError as exc:
@@ -295,10 +300,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                                  "ratio": c / b,
                                  "same_sql": texts[name]["baseline"] == texts[name]["current"]})
 
-    head = _git("rev-parse", "HEAD")
-    # the results file itself does not make the measured code uncommitted
-    dirty = bool(_git("status", "--porcelain", "--untracked-files=no", "--", ".",
-                      ":!bench/guards.json"))
     report = {
         "baseline": commit, "current": head + ("+uncommitted" if dirty else ""),
         "reps": reps, "comparisons": rows_out, "dropped": dropped, "timings": records,
