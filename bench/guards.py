@@ -59,8 +59,10 @@ GUARD_QUERIES: tuple[Query, ...] = (
     Query("guard_date_part",
           "SELECT SUM(EXTRACT(MONTH FROM visit_date)) AS s FROM visits", None),
     # LIKE: an explicit ESCAPE (cities are city_000 … city_199)
+    # a pattern with a backslash gets an explicit ESCAPE (one without is emitted as is)
     Query("guard_like",
-          "SELECT COUNT(*) AS n FROM visits WHERE city LIKE 'city_01%'", None),
+          "SELECT COUNT(*) AS n FROM visits WHERE city LIKE 'city_01%' OR city LIKE '%\\%'",
+          None),
     # partition selection on a column without public keys (~1 100 dates): domain filter
     Query("guard_selection",
           "SELECT visit_date, COUNT(*) AS n FROM visits GROUP BY visit_date", None),

@@ -703,6 +703,10 @@ def _like(rows: RowExpressions, node: exp.Expression, d: int) -> exp.Expression:
         raise ExprError(
             f"{_short(node)}: the pattern must be a text constant such as 'abc%'", node)
     rows.scalar(pattern, d)  # the constant's own checks
+    if LIKE_ESCAPE not in pattern.this:
+        # no escape to meet: both engines read the pattern alike, and DuckDB keeps
+        # its fast prefix/contains filters (ESCAPE makes it a generic scan filter)
+        return type(node)(this=a.tree, expression=exp.Literal.string(pattern.this))
     doubled = pattern.this.replace(LIKE_ESCAPE, LIKE_ESCAPE * 2)
     return exp.Escape(this=type(node)(this=a.tree, expression=exp.Literal.string(doubled)),
                       expression=exp.Literal.string(LIKE_ESCAPE))
