@@ -18,6 +18,8 @@ import itertools
 import math
 from dataclasses import dataclass
 
+import sqlglot
+import sqlglot.errors
 from sqlglot import exp
 
 from .aggregates import is_aggregate
@@ -91,7 +93,8 @@ def validate(tree: exp.Expression, catalog: Catalog, sql: str) -> Shape:
     joins = _join_conditions(select, ctx)
     groups = _group_by(select, ctx)
     group_columns = tuple(g.name for g in groups)
-    post = PostExpressions(ctx, tuple(g.text for g in groups), normalized_text)
+    texts = tuple(g.text for g in groups)
+    post = PostExpressions(ctx, texts, KeyText(texts))
     items = _projections(select, post, ctx)
     having = _having(select, post, items, ctx)
     order = _order(select, post, items, ctx)
@@ -371,6 +374,40 @@ def normalized_text(node: exp.Expression) -> str:
         column.set("db", None)
         column.set("catalog", None)
     return copy.sql(dialect="duckdb", normalize=True, comments=False)
+
+
+class KeyText:
+    """`normalized_text`, computed only for nodes that could be one of the group keys.
+
+    Post-processing asks, for every node it walks, whether the node is a group
+    key; generating each subtree's text would cost the subtree's size at every
+    level, quadratic in the query. A node whose class differs from every key's,
+    or that has more nodes than the largest key, cannot match: it gets "" (no
+    key's text is empty) at the cost of at most that many nodes.
+    """
+
+    def __init__(self, texts: tuple[str, ...]) -> None:
+        classes: set[type[exp.Expression]] | None = set()
+        largest = 0
+        for text in texts:
+            try:
+                key = sqlglot.parse_one(text, read="duckdb")
+            except sqlglot.errors.SqlglotError:
+                classes = None  # cannot tell: compare every node's text
+                break
+            assert classes is not None
+            classes.add(type(key))
+            largest = max(largest, sum(1 for _ in key.walk()))
+        self.classes = classes
+        self.largest = largest
+
+    def __call__(self, node: exp.Expression) -> str:
+        if self.classes is not None:
+            if type(node) not in self.classes:
+                return ""
+            if any(i > self.largest for i, _ in enumerate(node.walk(), start=1)):
+                return ""
+        return normalized_text(node)
 
 
 def _group_target(node: exp.Expression, select: exp.Select, ctx: _Ctx) -> exp.Expression:
