@@ -85,9 +85,9 @@ def check_tokens(tokens: Iterable[Token], limits: Limits) -> None:
         deepest = max(deepest, depth + run)
     if deepest > limits.max_nesting_depth:
         raise QueryRefused(
-            f"the query nests {deepest} levels deep (parentheses, CASE … END and prefix "
-            f"operators such as NOT); the limit is {limits.max_nesting_depth} "
-            "(limits.max_nesting_depth); flatten the expression, e.g. with IN (…)"
+            f"the query nests {deepest} levels deep; the limit is {limits.max_nesting_depth} "
+            "(limits.max_nesting_depth); each parenthesis, CASE … END and prefix operator "
+            "such as NOT nests one level; flatten the expression, e.g. with IN (…)"
         )
 
 
