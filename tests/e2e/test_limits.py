@@ -5,6 +5,7 @@ client or to any log (class 10)."""
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -129,7 +130,9 @@ def test_failure_after_charge_names_query_and_charge_and_logs_no_value(
     assert spent(proxy) > 0  # the charge stands (composed under zCDP)
     logged = _all_logged(caplog)
     assert SECRET not in logged
-    query_id = error["message"].split("query ")[1].split(",")[0]
+    found = re.search(r"\(query (q_[0-9a-f]+),", error["message"])
+    assert found is not None
+    query_id = found.group(1)
     assert query_id in logged  # the operator can find the charge in the ledger
 
 
