@@ -13,7 +13,8 @@ linear in the query's size:
 3. `check_tree` — after parsing, the depth of the syntax tree, walked without
    recursion. A flat chain ``a + b + … + z`` parses iteratively but builds a
    left-deep tree one level per operator, which recursive code downstream (our
-   walks, sqlglot's ``copy``) would choke on; and the number of joins.
+   walks, sqlglot's ``copy``) would choke on; the number of joins; and the
+   number of aggregate calls (validation costs about a millisecond each).
 4. `check_noise_cells` — on the plan: how many noise draws the release makes.
 
 Each refusal names the limit and the ``dpsql.yaml`` setting that changes it.
@@ -50,7 +51,7 @@ class Limits:
     max_nesting_depth: int = 32
     max_joins: int = 10
     max_noise_cells: int = 2_000_000
-    max_noise_cells_per_group: int = 1_200
+    max_noise_cells_per_group: int = 1_024
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -115,6 +116,15 @@ def check_tree(tree: exp.Expression, limits: Limits) -> None:
             "lists or split the query"
         )
     check_joins(tree, limits)
+    calls = sum(1 for _ in tree.find_all(exp.AggFunc))
+    if calls > limits.max_noise_cells_per_group:
+        # each distinct aggregate draws at least one noise value per group; counted
+        # on the text, before validation spends ~1 ms on each
+        raise QueryRefused(
+            f"the query makes {calls} aggregate calls, each drawing noise in every group; "
+            f"the limit is {limits.max_noise_cells_per_group} "
+            "(limits.max_noise_cells_per_group); ask for fewer aggregates per query"
+        )
 
 
 def check_joins(tree: exp.Expression, limits: Limits, where: str = "") -> None:

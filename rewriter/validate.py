@@ -381,33 +381,42 @@ class KeyText:
 
     Post-processing asks, for every node it walks, whether the node is a group
     key; generating each subtree's text would cost the subtree's size at every
-    level, quadratic in the query. A node whose class differs from every key's,
-    or that has more nodes than the largest key, cannot match: it gets "" (no
-    key's text is empty) at the cost of at most that many nodes.
+    level, quadratic in the query. A node that cannot match gets "" (no key's
+    text is empty) after looking at a bounded number of its nodes: when every key
+    is a plain column, any node but a column; otherwise a node with far more
+    nodes (identifiers aside, as qualifiers are dropped) than the largest key.
     """
 
     def __init__(self, texts: tuple[str, ...]) -> None:
-        classes: set[type[exp.Expression]] | None = set()
+        self.columns_only = True
         largest = 0
         for text in texts:
             try:
                 key = sqlglot.parse_one(text, read="duckdb")
             except sqlglot.errors.SqlglotError:
-                classes = None  # cannot tell: compare every node's text
+                largest = -1  # cannot tell: compare every node's text
                 break
-            assert classes is not None
-            classes.add(type(key))
-            largest = max(largest, sum(1 for _ in key.walk()))
-        self.classes = classes
-        self.largest = largest
+            self.columns_only = self.columns_only and isinstance(key, exp.Column)
+            largest = max(largest, _size(key))
+        self.bound = -1 if largest < 0 else 2 * largest + 4
 
     def __call__(self, node: exp.Expression) -> str:
-        if self.classes is not None:
-            if type(node) not in self.classes:
-                return ""
-            if any(i > self.largest for i, _ in enumerate(node.walk(), start=1)):
-                return ""
+        if self.columns_only and not isinstance(node, exp.Column):
+            return ""
+        if self.bound >= 0 and _size(node, self.bound) > self.bound:
+            return ""
         return normalized_text(node)
+
+
+def _size(node: exp.Expression, stop: int | None = None) -> int:
+    """Nodes other than identifiers, counting no further than `stop` + 1."""
+    count = 0
+    for n in node.walk():
+        if not isinstance(n, exp.Identifier):
+            count += 1
+            if stop is not None and count > stop:
+                break
+    return count
 
 
 def _group_target(node: exp.Expression, select: exp.Select, ctx: _Ctx) -> exp.Expression:
