@@ -197,7 +197,7 @@ class LimitsConfig(_Section):
     fields are `rewriter.limits.Limits`'s, with the same defaults."""
 
     max_sql_chars: int = Field(default=_DEFAULT_LIMITS.max_sql_chars, strict=True, ge=1,
-                               le=1_000_000)
+                               le=500_000)  # the request body is capped at 1 MiB
     max_nesting_depth: int = Field(default=_DEFAULT_LIMITS.max_nesting_depth, strict=True, ge=1,
                                    le=_MAX_PARSER_DEPTH)
     max_joins: int = Field(default=_DEFAULT_LIMITS.max_joins, strict=True, ge=0)

@@ -47,10 +47,10 @@ class Limits:
     """The bounds on one query's work; `proxy.config.LimitsConfig` holds the same
     fields as ``dpsql.yaml``'s ``limits:`` section (names are the setting names)."""
 
-    max_sql_chars: int = 100_000
+    max_sql_chars: int = 50_000
     max_nesting_depth: int = 32
     max_joins: int = 10
-    max_noise_cells: int = 2_000_000
+    max_noise_cells: int = 500_000
     max_noise_cells_per_group: int = 1_024
 
     def __post_init__(self) -> None:
