@@ -23,7 +23,7 @@ from .config import Config, ConfigError, grant_expiry
 from .deps import Services
 from .engines import open_engine
 from .engines.base import EngineError
-from .errors import DpsqlError, error_body, error_response
+from .errors import DpsqlError, FailedAfterCharge, error_body, error_response
 from .middleware import AccessLog, BodyLimit
 from .pipeline import Clock, Pipeline, PrivacyDefaults, utc_now
 from .tables import TableStore, seed_tables
@@ -51,7 +51,7 @@ def seed_ledger(config: Config, ledger: Ledger) -> None:
 
 def start_services(config: Config, clock: Clock = utc_now) -> Services:
     """Open the engine and the ledger, record the config's grants, resolve keys."""
-    engine = open_engine(config.engine)
+    engine = open_engine(config.engine, log_messages=config.logging.engine_errors)
     accounting = Accounting(config.privacy.accounting)
     try:
         ledger = open_ledger(config.ledger.url, accounting)
@@ -79,7 +79,8 @@ def start_services(config: Config, clock: Clock = utc_now) -> Services:
         max_delta=config.privacy.max_query_delta,
     )
     pipeline = Pipeline(catalog=tables.catalog, engine=engine, ledger=ledger, privacy=privacy,
-                        clock=clock)
+                        clock=clock, limits=config.limits.limits(),
+                        log_details=config.logging.engine_errors)
     return Services(config, engine, ledger, pipeline, KeyRing(ledger), clock, tables)
 
 
@@ -102,7 +103,7 @@ def create_app(config: Config, *, clock: Clock = utc_now) -> FastAPI:
         "and charged to a privacy budget recorded in a tamper-evident ledger.",
         lifespan=lifespan,
     )
-    _install_error_handlers(app)
+    _install_error_handlers(app, log_details=config.logging.engine_errors)
     app.include_router(routes.analyst)
     app.include_router(routes.compliance)
     app.include_router(routes.owner)
@@ -116,9 +117,12 @@ def create_app(config: Config, *, clock: Clock = utc_now) -> FastAPI:
     return app
 
 
-def _install_error_handlers(app: FastAPI) -> None:
-    def respond(exc: BaseException) -> JSONResponse:
-        status, body = error_response(exc)
+def _install_error_handlers(app: FastAPI, *, log_details: bool = False) -> None:
+    def respond(request: Request, exc: BaseException) -> JSONResponse:
+        if isinstance(exc, FailedAfterCharge):  # the access log records the charge
+            request.state.query_id = exc.query_id
+            request.state.charged = exc.charged
+        status, body = error_response(exc, log_details=log_details)
         return JSONResponse(body, status_code=status)
 
     @app.exception_handler(RequestValidationError)
@@ -142,6 +146,6 @@ def _install_error_handlers(app: FastAPI) -> None:
     # The known roots are handled here; anything else reaches the last-resort
     # handler, which logs it and answers with a generic `internal` error.
     for root in (DpsqlError, RewriteError, AccountantError, EngineError, ConfigError, Exception):
-        app.add_exception_handler(root, lambda _request, exc: respond(exc))
+        app.add_exception_handler(root, respond)
 
 

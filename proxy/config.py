@@ -30,6 +30,7 @@ from pydantic import (
     model_validator,
 )
 
+from rewriter.limits import Limits
 from rewriter.metadata import PublicKeysRef, Table
 
 __all__ = [
@@ -40,6 +41,8 @@ __all__ = [
     "ConfigError",
     "EngineConfig",
     "LedgerConfig",
+    "LimitsConfig",
+    "LoggingConfig",
     "PrivacyConfig",
     "load_config",
     "parse_config",
@@ -185,6 +188,34 @@ class PrivacyConfig(_Section):
         return self
 
 
+_DEFAULT_LIMITS = Limits()
+_MAX_PARSER_DEPTH = 40  # sqlglot's parser needs ~20 Python frames per level
+
+
+class LimitsConfig(_Section):
+    """Bounds on one query's work, checked before any charge (SPEC §4.7); the
+    fields are `rewriter.limits.Limits`'s, with the same defaults."""
+
+    max_sql_chars: int = Field(default=_DEFAULT_LIMITS.max_sql_chars, strict=True, ge=1,
+                               le=500_000)  # the request body is capped at 1 MiB
+    max_nesting_depth: int = Field(default=_DEFAULT_LIMITS.max_nesting_depth, strict=True, ge=1,
+                                   le=_MAX_PARSER_DEPTH)
+    max_joins: int = Field(default=_DEFAULT_LIMITS.max_joins, strict=True, ge=0)
+    max_noise_cells: int = Field(default=_DEFAULT_LIMITS.max_noise_cells, strict=True, ge=1)
+    max_noise_cells_per_group: int = Field(default=_DEFAULT_LIMITS.max_noise_cells_per_group,
+                                           strict=True, ge=1)
+
+    def limits(self) -> Limits:
+        return Limits(**self.model_dump())
+
+
+class LoggingConfig(_Section):
+    """What the server log may hold. Engine error messages can quote stored
+    values, so they are logged only when the owner turns this on."""
+
+    engine_errors: bool = False
+
+
 class AnalystConfig(_Section):
     role: Literal["analyst", "owner", "compliance"]
     api_key_sha256: str
@@ -211,6 +242,8 @@ class Config(_Section):
     engine: EngineConfig
     ledger: LedgerConfig = Field(default_factory=LedgerConfig)
     privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)
     tables: dict[str, Table] = Field(default_factory=dict)
     analysts: dict[str, AnalystConfig] = Field(default_factory=dict)
 

@@ -4,13 +4,16 @@
     ├── InvalidParameter       400 invalid_parameter
     ├── Unauthenticated        401 unauthenticated
     ├── Forbidden              403 forbidden
-    └── NotFound               404 not_found
+    ├── NotFound               404 not_found
+    └── FailedAfterCharge      500 internal / 504 timeout, after the charge
 
 The rewriter (`RewriteError`), the accountant (`AccountantError`), the engines
 (`EngineError`) and the config loader (`ConfigError`) raise their own roots with
 the same `code`/`message`/`position` attributes; `error_response` turns any of
 them into the documented status and body. Anything else becomes `internal` with
-a generic message: details go to the server log only, never to the client.
+a generic message; the server log gets the error's class (and the query id when
+one was charged), never its text or traceback, which could quote stored values
+(SPEC §4.7), unless the owner set ``logging.engine_errors: true``.
 """
 
 from __future__ import annotations
@@ -62,6 +65,17 @@ class NotFound(DpsqlError):
     code = "not_found"
 
 
+class FailedAfterCharge(DpsqlError):
+    """The engine or the release failed after the query was charged: the client
+    learns the query id and what stays charged, nothing about the cause."""
+
+    def __init__(self, code: str, message: str, query_id: str, charged: float) -> None:
+        super().__init__(message)
+        self.code = code
+        self.query_id = query_id
+        self.charged = charged
+
+
 def error_body(code: str, message: str, position: Any = None) -> dict[str, Any]:
     error: dict[str, Any] = {"code": code, "message": message}
     if position is not None:
@@ -69,14 +83,21 @@ def error_body(code: str, message: str, position: Any = None) -> dict[str, Any]:
     return {"error": error}
 
 
-def error_response(exc: BaseException) -> tuple[int, dict[str, Any]]:
-    """The status and body a client sees for `exc`."""
+def error_response(exc: BaseException, *, log_details: bool = False) -> tuple[int, dict[str, Any]]:
+    """The status and body a client sees for `exc`; `log_details` (the owner's
+    ``logging.engine_errors``) lets the exception's text and traceback into the log."""
     code = getattr(exc, "code", None)
     message = getattr(exc, "message", None)
+    if isinstance(exc, FailedAfterCharge):
+        return STATUS[exc.code], error_body(exc.code, exc.message)
     if isinstance(code, str) and code in STATUS and code != "internal" and isinstance(message, str):
         return STATUS[code], error_body(code, message, getattr(exc, "position", None))
     if code == "internal" and isinstance(message, str) and not isinstance(exc, DpsqlError):
         # engine errors carry a generic message already; keep it generic
         return 500, error_body("internal", message)
-    log.error("internal error", exc_info=(type(exc), exc, exc.__traceback__))
+    if log_details:
+        log.error("internal error (%s)", type(exc).__name__,
+                  exc_info=(type(exc), exc, exc.__traceback__))
+    else:
+        log.error("internal error (%s)", type(exc).__name__)
     return 500, error_body("internal", INTERNAL_MESSAGE)

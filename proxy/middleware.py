@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .errors import error_body
 
-MAX_BODY_BYTES = 1 << 20  # 1 MiB: a query is at most 100,000 characters
+MAX_BODY_BYTES = 1 << 20  # 1 MiB: room for a query of limits.max_sql_chars (default 50,000)
 
 access_log = logging.getLogger("dpsql.access")
 

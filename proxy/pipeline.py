@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 import secrets
 import time
 from collections.abc import Callable
@@ -32,9 +33,11 @@ from accountant import (
 from accountant.budget import format_fraction
 from accountant.ledger.records import BudgetStatus
 from rewriter import Catalog, Plan, QueryRefused, plan_query
+from rewriter.limits import Limits
 
 from .calibrate import Calibrated, Selection, price
-from .engines.base import Engine
+from .engines.base import Engine, EngineError, EngineTimeout
+from .errors import FailedAfterCharge
 from .release import Accuracy, accuracy, release
 from .schemas import (
     AccuracyInfo,
@@ -48,6 +51,7 @@ from .schemas import (
 from .target import epsilon_for
 
 EXPLAIN_DIALECTS = ("duckdb", "postgres")
+log = logging.getLogger("dpsql.pipeline")
 Clock = Callable[[], dt.datetime]
 
 
@@ -92,6 +96,8 @@ class Pipeline:
         privacy: PrivacyDefaults,
         clock: Clock = utc_now,
         input_dialect: str | None = None,
+        limits: Limits | None = None,
+        log_details: bool = False,
     ) -> None:
         self.catalog = catalog
         self.engine = engine
@@ -99,6 +105,8 @@ class Pipeline:
         self.privacy = privacy
         self.clock = clock
         self.input_dialect = input_dialect
+        self.limits = limits or Limits()
+        self.log_details = log_details  # logging.engine_errors: may expose stored values
 
     # -- stages ------------------------------------------------------------
 
@@ -122,7 +130,7 @@ class Pipeline:
         self, request: QueryRequest
     ) -> tuple[Plan, Cost, dict[str, Calibrated], Selection | None]:
         epsilon, delta = self._parameters(request)
-        plan = plan_query(request.sql, self.catalog, self.input_dialect)
+        plan = plan_query(request.sql, self.catalog, self.input_dialect, self.limits)
         if plan.selection and delta <= 0:
             hidden = [c for c, d in zip(plan.shape.group_columns, plan.shape.declared,
                                         strict=True) if d is None]
@@ -170,9 +178,12 @@ class Pipeline:
             analyst, cost, query_id=query_id, sql=plan.normalized_sql,
             detail=self._charge_detail(plan, cost, calibrated, selection), now=self.clock(),
         )
-        result = self.engine.execute(plan.sql(self.engine.dialect))
-        rows, acc = release(plan, result, calibrated,
-                            selection.threshold if selection else None)
+        try:
+            result = self.engine.execute(plan.sql(self.engine.dialect))
+            rows, acc = release(plan, result, calibrated,
+                                selection.threshold if selection else None)
+        except Exception as exc:  # noqa: BLE001 - the charge stands; say so, leak nothing
+            raise self._failed(exc, query_id, cost) from None
         status = receipt.status
         answer = QueryResponse(
             query_id=query_id,
@@ -187,6 +198,29 @@ class Pipeline:
         )
         self.ledger.store_answer(analyst, key, query_id, answer.model_dump(mode="json"))
         return answer
+
+    def _failed(self, exc: Exception, query_id: str, cost: Cost) -> FailedAfterCharge:
+        """The error for a run that failed after its charge. The log gets the
+        error's class and the query id; its text (which may quote stored values)
+        only with ``logging.engine_errors: true``."""
+        cause = getattr(exc, "cause", None) if isinstance(exc, EngineError) else None
+        what = type(exc).__name__ + (f" ({cause})" if cause else "")
+        if self.log_details:
+            log.error("query %s failed after its charge: %s", query_id, what,
+                      exc_info=(type(exc), exc, exc.__traceback__))
+        else:
+            log.error("query %s failed after its charge: %s", query_id, what)
+        charged = (f"ε = {format_fraction(cost.epsilon)}"
+                   + (f", δ = {format_fraction(cost.delta)}" if cost.delta else ""))
+        if isinstance(exc, EngineTimeout):
+            return FailedAfterCharge(
+                "timeout", f"the query ran past the engine's time limit and was cancelled "
+                f"(query {query_id}, {charged} charged; charges are never refunded)",
+                query_id, float(cost.epsilon))
+        return FailedAfterCharge(
+            "internal", f"the query failed in the engine after it was charged (query "
+            f"{query_id}, {charged} charged; charges are never refunded); the server log "
+            "has the error class", query_id, float(cost.epsilon))
 
     def explain(self, analyst: str, request: QueryRequest) -> ExplainResponse:
         plan, cost, calibrated, selection = self._prepare_all(request)

@@ -6,20 +6,22 @@ the offending token so clients can underline it.
 
 from __future__ import annotations
 
-import sqlglot
 from sqlglot import exp
+from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import ParseError as SqlglotParseError
 from sqlglot.errors import TokenError
 
 from .errors import ParseError, Position, QueryRefused
+from .limits import Limits, check_text, check_tokens, check_tree
 
-MAX_SQL_CHARS = 100_000
+MAX_SQL_CHARS = Limits().max_sql_chars  # the default; `Limits` holds the configured one
 
 
 def position_of(node: exp.Expression | None, sql: str) -> Position | None:
     """The line/column (1-based) where `node` starts in `sql`, if sqlglot kept it."""
     if node is None:
         return None
+    # one walk of the subtree: called once per refusal, so linear in the query
     starts = [n.meta["start"] for n in node.walk() if isinstance(n.meta.get("start"), int)]
     if not starts:
         return None
@@ -29,8 +31,14 @@ def position_of(node: exp.Expression | None, sql: str) -> Position | None:
     return Position(line, column)
 
 
-def parse(sql: str, dialect: str | None = None) -> exp.Expression:
-    """Parse one SQL statement; refuse empty input and more than one statement."""
+def parse(sql: str, dialect: str | None = None, limits: Limits | None = None) -> exp.Expression:
+    """Parse one SQL statement; refuse empty input and more than one statement.
+
+    The text's length and nesting are checked first (`rewriter.limits`), on the
+    tokenizer's flat output, so the recursive parser never sees a query deep
+    enough to exhaust the stack.
+    """
+    limits = limits or Limits()
     if not isinstance(sql, str) or not sql.strip():
         raise ParseError("the query is empty; send one SELECT statement")
     try:
@@ -41,10 +49,12 @@ def parse(sql: str, dialect: str | None = None) -> exp.Expression:
             f"the query holds an invalid character at offset {err.start} (a lone UTF-16 "
             "surrogate); send valid Unicode text"
         ) from None
-    if len(sql) > MAX_SQL_CHARS:
-        raise ParseError(f"the query is {len(sql)} characters long; the limit is {MAX_SQL_CHARS}")
+    check_text(sql, limits)
     try:
-        statements = [s for s in sqlglot.parse(sql, read=dialect) if s is not None]
+        reader = Dialect.get_or_raise(dialect)
+        tokens = reader.tokenize(sql)
+        check_tokens(tokens, limits)
+        statements = [s for s in reader.parser().parse(tokens, sql) if s is not None]
     except SqlglotParseError as err:
         first = err.errors[0] if err.errors else {}
         line, col = first.get("line"), first.get("col")
@@ -55,6 +65,11 @@ def parse(sql: str, dialect: str | None = None) -> exp.Expression:
         raise ParseError(f"could not parse the query: {detail}", where) from None
     except TokenError:
         raise ParseError("could not parse the query: an unterminated string or quote") from None
+    except RecursionError:  # a backstop: check_tokens bounds the depth the parser sees
+        raise QueryRefused(
+            "the query nests too deeply for the parser; the limit is "
+            f"{limits.max_nesting_depth} levels (limits.max_nesting_depth)"
+        ) from None
     if not statements:
         raise ParseError("the query is empty (only comments or semicolons); send one SELECT")
     if len(statements) > 1:
@@ -62,4 +77,5 @@ def parse(sql: str, dialect: str | None = None) -> exp.Expression:
             f"the text holds {len(statements)} statements; send exactly one SELECT per request",
             position_of(statements[1], sql),
         )
+    check_tree(statements[0], limits)
     return statements[0]

@@ -11,6 +11,7 @@ from .bound import bounded_query
 from .catalog import Catalog
 from .errors import QueryRefused
 from .inline import inline
+from .limits import Limits, check_joins, check_noise_cells
 from .measures import plan_measures
 from .parse import parse, position_of
 from .plan import Output, Plan
@@ -39,16 +40,34 @@ def noisy_columns(values: tuple[Output, ...]) -> list[tuple[str, str]]:
     return columns
 
 
-def plan_query(sql: str, catalog: Catalog, dialect: str | None = None) -> Plan:
+def plan_query(sql: str, catalog: Catalog, dialect: str | None = None,
+               limits: Limits | None = None) -> Plan:
     """Plan a query, or raise a `RewriteError` that says why it is refused.
 
     `dialect` is the SQL dialect the analyst writes in (sqlglot's name); the plan
-    can be generated for any engine dialect.
+    can be generated for any engine dialect. `limits` bound the work (defaults:
+    `Limits()`); every limit is checked before the plan is priced or charged,
+    and before the expensive steps below (the dry run, the rewritten SQL).
     """
-    tree = parse(sql, dialect)
-    shape = validate(inline(tree, catalog, sql), catalog, sql)
+    limits = limits or Limits()
+    try:
+        return _plan(sql, catalog, dialect, limits)
+    except RecursionError:  # a backstop: the nesting limits keep trees shallow
+        raise QueryRefused(
+            "the query nests too deeply to be planned; the limit is "
+            f"{limits.max_nesting_depth} levels (limits.max_nesting_depth)"
+        ) from None
+
+
+def _plan(sql: str, catalog: Catalog, dialect: str | None, limits: Limits) -> Plan:
+    tree = parse(sql, dialect, limits)
+    inlined = inline(tree, catalog, sql)
+    check_joins(inlined, limits, " (with its CTEs and subqueries expanded)")
+    shape = validate(inlined, catalog, sql)
     key_types = shape.group_types
     measures, values = plan_measures(shape, key_types)
+    check_noise_cells(None if shape.selection else len(shape.group_keys),
+                      sum(len(m.columns()) for m in measures), limits)
     post = post_query(shape)
     # Type the outputs, and make sure the post-processing runs on the public keys,
     # before anything is charged: a dry run with every noisy value at zero.

@@ -142,7 +142,10 @@ class PostExpressions:
         if isinstance(node, exp.Literal) or isinstance(node, (exp.Boolean, exp.Null,
                                                               exp.DataType)):
             return node.copy()
-        rebuilt = node.copy()
+        # the node without its children (copying the subtree at every level was
+        # quadratic); the loop sets each child, rewritten
+        rebuilt = type(node)(**{k: v for k, v in node.args.items()
+                                if not isinstance(v, (exp.Expression, list))})
         for key, value in node.args.items():
             if isinstance(value, exp.Expression):
                 rebuilt.set(key, self._walk(value, aliases, clause, prefer_columns, depth + 1))

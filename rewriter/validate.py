@@ -18,6 +18,8 @@ import itertools
 import math
 from dataclasses import dataclass
 
+import sqlglot
+import sqlglot.errors
 from sqlglot import exp
 
 from .aggregates import is_aggregate
@@ -95,7 +97,8 @@ def validate(tree: exp.Expression, catalog: Catalog, sql: str) -> Shape:
     joins = _join_conditions(select, ctx)
     groups = _group_by(select, ctx)
     group_columns = tuple(g.name for g in groups)
-    post = PostExpressions(ctx, tuple(g.text for g in groups), normalized_text)
+    texts = tuple(g.text for g in groups)
+    post = PostExpressions(ctx, texts, KeyText(texts))
     items = _projections(select, post, ctx)
     having = _having(select, post, items, ctx)
     order = _order(select, post, items, ctx)
@@ -431,6 +434,49 @@ def normalized_text(node: exp.Expression) -> str:
         column.set("db", None)
         column.set("catalog", None)
     return copy.sql(dialect="duckdb", normalize=True, comments=False)
+
+
+class KeyText:
+    """`normalized_text`, computed only for nodes that could be one of the group keys.
+
+    Post-processing asks, for every node it walks, whether the node is a group
+    key; generating each subtree's text would cost the subtree's size at every
+    level, quadratic in the query. A node that cannot match gets "" (no key's
+    text is empty) after looking at a bounded number of its nodes: when every key
+    is a plain column, any node but a column; otherwise a node with far more
+    nodes (identifiers aside, as qualifiers are dropped) than the largest key.
+    """
+
+    def __init__(self, texts: tuple[str, ...]) -> None:
+        self.columns_only = True
+        largest = 0
+        for text in texts:
+            try:
+                key = sqlglot.parse_one(text, read="duckdb")
+            except sqlglot.errors.SqlglotError:
+                largest = -1  # cannot tell: compare every node's text
+                break
+            self.columns_only = self.columns_only and isinstance(key, exp.Column)
+            largest = max(largest, _size(key))
+        self.bound = -1 if largest < 0 else 2 * largest + 4
+
+    def __call__(self, node: exp.Expression) -> str:
+        if self.columns_only and not isinstance(node, exp.Column):
+            return ""
+        if self.bound >= 0 and _size(node, self.bound) > self.bound:
+            return ""
+        return normalized_text(node)
+
+
+def _size(node: exp.Expression, stop: int | None = None) -> int:
+    """Nodes other than identifiers, counting no further than `stop` + 1."""
+    count = 0
+    for n in node.walk():
+        if not isinstance(n, exp.Identifier):
+            count += 1
+            if stop is not None and count > stop:
+                break
+    return count
 
 
 def _group_target(node: exp.Expression, select: exp.Select, ctx: _Ctx) -> exp.Expression:

@@ -10,10 +10,13 @@ from .duckdb import DuckDBEngine
 __all__ = ["DuckDBEngine", "Engine", "EngineError", "EngineTimeout", "Result", "open_engine"]
 
 
-def open_engine(config: EngineConfig) -> Engine:
-    """The engine a validated ``engine:`` section describes."""
+def open_engine(config: EngineConfig, *, log_messages: bool = False) -> Engine:
+    """The engine a validated ``engine:`` section describes; `log_messages`
+    (``logging.engine_errors``) lets driver messages, which may quote stored
+    values, into the server log."""
     if config.kind == "duckdb" and config.database is not None:
-        return DuckDBEngine(config.database, statement_timeout_s=config.statement_timeout_s)
+        return DuckDBEngine(config.database, statement_timeout_s=config.statement_timeout_s,
+                            log_messages=log_messages)
     if config.kind == "postgres" and config.dsn is not None:
         try:
             # psycopg is the optional `postgres` extra; DuckDB users need not install it
@@ -23,5 +26,6 @@ def open_engine(config: EngineConfig) -> Engine:
                 "engine.kind: postgres needs the PostgreSQL driver; "
                 "install it with: pip install 'dpsql[postgres]'"
             ) from None
-        return PostgresEngine(config.dsn, statement_timeout_s=config.statement_timeout_s)
+        return PostgresEngine(config.dsn, statement_timeout_s=config.statement_timeout_s,
+                              log_messages=log_messages)
     raise ConfigError(f"engine.kind: unknown engine {config.kind!r}; use duckdb or postgres")

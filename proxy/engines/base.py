@@ -1,8 +1,11 @@
 """The small interface every engine implements, and the errors it may raise.
 
 Driver messages can quote data ("could not convert 'Alice Smith' to INTEGER"),
-so they never reach the analyst: engines log them to ``dpsql.engine`` and raise
-one of these with a fixed message (SPEC §3, STYLE habit 8).
+so they never reach the analyst, nor by default the server log (SPEC §4.7):
+engines log the driver error's class to ``dpsql.engine`` (its message only when
+the owner sets ``logging.engine_errors: true``) and raise one of these with a
+fixed message (SPEC §3, STYLE habit 8). ``cause`` names the driver error's
+class, for the pipeline's own log line.
 
     EngineError        code "internal"
     └── EngineTimeout  code "timeout"
@@ -13,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-__all__ = ["Engine", "EngineError", "EngineTimeout", "Result"]
+__all__ = ["Engine", "EngineError", "EngineTimeout", "Result", "describe"]
 
 
 @dataclass(frozen=True)
@@ -28,9 +31,10 @@ class EngineError(Exception):
     code = "internal"
     default_message = "the database engine could not run the query; details are in the server log"
 
-    def __init__(self, message: str | None = None) -> None:
+    def __init__(self, message: str | None = None, *, cause: str | None = None) -> None:
         self.message = message or self.default_message
         self.position = None
+        self.cause = cause
         super().__init__(self.message)
 
 
@@ -39,6 +43,13 @@ class EngineTimeout(EngineError):
 
     code = "timeout"
     default_message = "the query ran past the engine's time limit and was cancelled"
+
+
+def describe(exc: BaseException, log_messages: bool) -> str:
+    """What the server log may say about a driver error: its class, and its
+    message (which may quote stored values) only when the owner allowed it."""
+    name = type(exc).__name__
+    return f"{name}: {exc}" if log_messages else name
 
 
 class Engine(Protocol):

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import duckdb
 
-from .base import EngineError, EngineTimeout, Result
+from .base import EngineError, EngineTimeout, Result, describe
 
 __all__ = ["DuckDBEngine"]
 
@@ -107,10 +107,12 @@ _WATCHDOG = _Watchdog()
 class DuckDBEngine:
     dialect = "duckdb"
 
-    def __init__(self, path: str | Path, *, statement_timeout_s: float) -> None:
+    def __init__(self, path: str | Path, *, statement_timeout_s: float,
+                 log_messages: bool = False) -> None:
         if not statement_timeout_s > 0:
             raise ValueError(f"statement_timeout_s must be > 0, got {statement_timeout_s}")
         self._timeout = statement_timeout_s
+        self._log_messages = log_messages
         self._lock = threading.Lock()
         try:
             self._con: duckdb.DuckDBPyConnection | None = duckdb.connect(
@@ -150,12 +152,12 @@ class DuckDBEngine:
             try:
                 return self._con.cursor()
             except duckdb.Error as exc:
-                _log.error("duckdb cursor failed: %s", exc)
-                raise EngineError() from None
+                _log.error("duckdb cursor failed: %s", describe(exc, self._log_messages))
+                raise EngineError(cause=type(exc).__name__) from None
 
     def _map(self, exc: Exception, *, timed_out: bool) -> EngineError:
         if timed_out and isinstance(exc, duckdb.InterruptException):
             _log.warning("duckdb statement cancelled after %s s", self._timeout)
-            return EngineTimeout()
-        _log.error("duckdb error (%s): %s", type(exc).__name__, exc)
-        return EngineError()
+            return EngineTimeout(cause=type(exc).__name__)
+        _log.error("duckdb error: %s", describe(exc, self._log_messages))
+        return EngineError(cause=type(exc).__name__)

@@ -34,7 +34,7 @@ from psycopg import conninfo, errors
 
 from proxy.config import ConfigError
 
-from .base import EngineError, EngineTimeout, Result
+from .base import EngineError, EngineTimeout, Result, describe
 
 __all__ = ["READ_ONLY_ROLE_SQL", "PostgresEngine", "check_role"]
 
@@ -152,13 +152,15 @@ def _reset(conn: psycopg.Connection[Any]) -> None:
 class PostgresEngine:
     dialect = "postgres"
 
-    def __init__(self, dsn: str, *, statement_timeout_s: float, pool_size: int = 8) -> None:
+    def __init__(self, dsn: str, *, statement_timeout_s: float, pool_size: int = 8,
+                 log_messages: bool = False) -> None:
         if not statement_timeout_s > 0:
             raise ValueError(f"statement_timeout_s must be > 0, got {statement_timeout_s}")
         if pool_size < 1:
             raise ValueError(f"pool_size must be at least 1, got {pool_size}")
         self._timeout_ms = str(max(1, round(statement_timeout_s * 1000)))
         self._timeout_s = statement_timeout_s
+        self._log_messages = log_messages
         try:
             with psycopg.connect(dsn, connect_timeout=_CONNECT_TIMEOUT_S) as conn:
                 check_role(conn)
@@ -199,14 +201,16 @@ class PostgresEngine:
                 columns = tuple(d.name for d in cur.description or ())
                 rows = [tuple(r) for r in cur.fetchall()]
         except errors.QueryCanceled as exc:
-            _log.warning("postgresql statement cancelled after %s s: %s", self._timeout_s, exc)
-            raise EngineTimeout() from None
+            _log.warning("postgresql statement cancelled after %s s: %s", self._timeout_s,
+                         describe(exc, self._log_messages))
+            raise EngineTimeout(cause=type(exc).__name__) from None
         except psycopg_pool.PoolTimeout as exc:
-            _log.warning("no postgresql connection free within %s s: %s", self._timeout_s, exc)
-            raise EngineTimeout() from None
+            _log.warning("no postgresql connection free within %s s: %s", self._timeout_s,
+                         describe(exc, self._log_messages))
+            raise EngineTimeout(cause=type(exc).__name__) from None
         except Exception as exc:  # noqa: BLE001 - every driver failure is mapped
-            _log.error("postgresql error (%s): %s", type(exc).__name__, exc)
-            raise EngineError() from None
+            _log.error("postgresql error: %s", describe(exc, self._log_messages))
+            raise EngineError(cause=type(exc).__name__) from None
         return Result(columns=columns, rows=rows)
 
     def close(self) -> None:

@@ -77,5 +77,7 @@ def test_timeout_is_reported_and_charged(
             "epsilon": 0.25})
         assert response.status_code == 504, response.text
         assert response.json()["error"]["code"] == "timeout"
+        message = response.json()["error"]["message"]
+        assert "(query q_" in message and "ε = 0.25 charged" in message  # says what stands
         budget = client.get("/v1/budget", headers=headers).json()
         assert budget["spent"]["epsilon"] == 0.25

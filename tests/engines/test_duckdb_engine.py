@@ -69,13 +69,30 @@ def test_refused_with_generic_message(engine: DuckDBEngine, sql: str) -> None:
     assert info.value.__cause__ is None and info.value.__suppress_context__
 
 
-def test_driver_message_goes_to_log_only(
+def test_driver_message_reaches_no_log_by_default(
     engine: DuckDBEngine, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.ERROR, logger="dpsql.engine"):
+    """The message quotes a stored value: only its class is logged (SPEC §4.7)."""
+    with caplog.at_level(logging.DEBUG):
         with pytest.raises(EngineError) as info:
             engine.execute("SELECT CAST(name AS INTEGER) FROM people")
     assert "secret-" not in info.value.message
+    assert info.value.cause == "ConversionException"
+    assert any("ConversionException" in r.getMessage() for r in caplog.records)
+    assert not any("secret-" in r.getMessage() for r in caplog.records)
+
+
+def test_driver_message_is_logged_when_the_owner_asks(
+    db_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`logging.engine_errors: true` (off by default) exposes values to operators."""
+    eng = DuckDBEngine(db_path, statement_timeout_s=5, log_messages=True)
+    try:
+        with caplog.at_level(logging.ERROR, logger="dpsql.engine"):
+            with pytest.raises(EngineError):
+                eng.execute("SELECT CAST(name AS INTEGER) FROM people")
+    finally:
+        eng.close()
     assert any("secret-" in record.getMessage() for record in caplog.records)
 
 
