@@ -182,6 +182,19 @@ def value_rows(
     return rows
 
 
+def _noise_slots(values: list[int], slots: list[int], width: int,
+                 calibrated: Calibrated) -> list[int]:
+    """`values` (`width` entries per group) with noise added at `slots` only; the
+    other entries are never read."""
+    positions = [slot * width + k for slot in slots for k in range(width)]
+    out = [0] * len(values)
+    if positions:
+        drawn = add_noise([values[p] for p in positions], calibrated.noise)
+        for p, v in zip(positions, drawn, strict=True):
+            out[p] = v
+    return out
+
+
 def release(
     plan: Plan, result: Result, calibrated: dict[str, Calibrated], threshold: int | None = None
 ) -> tuple[list[list[Any]], list[Accuracy]]:
@@ -189,17 +202,27 @@ def release(
 
     Partition selection keeps a group only if its noisy distinct-unit count is
     at least `threshold`; the keys of kept groups are released unchanged, the
-    others never appear. Every measure of every candidate gets noise, so what is
-    released of a kept group does not depend on the selection.
+    others never appear. The other measures get noise only for kept groups: each
+    draw is independent of the selection's, so what is released of a kept group
+    has the same distribution as if every candidate had been noised, while the
+    noise work follows the released groups (themselves DP) rather than the
+    number of candidates the data holds (SPEC §4.7).
     """
     groups, exact = true_vectors(plan, result)
-    noisy = {name: add_noise(values, calibrated[name].noise) for name, values in exact.items()}
     released: list[int] | None = None
     if plan.selection:
         units = plan.units_measure()
         if threshold is None or units is None:
             raise ValueError("partition selection needs a threshold and a units measure")
+        noisy = {units.name: add_noise(exact[units.name], calibrated[units.name].noise)}
         released = [i for i, n in enumerate(noisy[units.name]) if n >= threshold]
+        for name, values in exact.items():
+            if name != units.name:
+                noisy[name] = _noise_slots(values, released, len(plan.measure(name).columns()),
+                                           calibrated[name])
+    else:
+        noisy = {name: add_noise(values, calibrated[name].noise)
+                 for name, values in exact.items()}
     stats: dict[str, Fraction] = {}
     table = value_rows(plan, _Noisy(plan, noisy), stats, groups, released)
     if is_direct(plan.shape):

@@ -157,3 +157,39 @@ def test_zcdp_a_person_alone_in_their_groups_is_released_at_most_delta_sel(
     # the frequency matches the exact release probability (a sampler, a threshold
     # off by one or a wrong σ would move it out of the interval)
     assert low <= exact <= high, (released, trials, exact)
+
+
+def test_measure_noise_is_drawn_only_for_released_groups(
+    catalog: Catalog, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The noise work follows the released groups, not the candidates the data
+    holds: 500 one-person dates never pass, so their sums and histograms are never
+    noised (only their distinct-person counts, which decide the selection)."""
+    import proxy.release as release_module
+
+    con = duckdb.connect()
+    con.execute("""CREATE TABLE visits AS SELECT p AS person_id, 'Oslo' AS city, 10.0 AS amount,
+        CASE WHEN p < 600 THEN DATE '2024-01-01' ELSE DATE '2025-01-01' + p::INT END
+        AS visit_date FROM range(1100) t(p)""")
+    plan = plan_query("SELECT visit_date, SUM(amount) AS s, MEDIAN(amount) AS m "
+                      "FROM visits GROUP BY visit_date", catalog)
+    priced = price(plan, Accounting.ZCDP, Fraction(1), Fraction(1, 10**6))
+    assert priced.selection is not None
+    cursor = con.execute(plan.sql("duckdb"))
+    result = Result(tuple(d[0] for d in cursor.description), cursor.fetchall())
+    drawn: list[int] = []
+    real = release_module.add_noise
+
+    def counting(values: list[int], spec: object) -> list[int]:
+        drawn.append(len(values))
+        return real(values, spec)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(release_module, "add_noise", counting)
+    rows, _ = release(plan, result, priced.calibrated, priced.selection.threshold)
+    assert [str(r[0]) for r in rows] == ["2024-01-01"]
+    candidates = len(result.rows)
+    assert candidates == 501
+    # one draw per candidate for the selection; per released group: 1 sum + 64 bins
+    # (plus the measures AVG/MEDIAN share) — never per candidate
+    assert drawn[0] == candidates
+    assert sum(drawn[1:]) <= 1 * (1 + 64 + 1)
