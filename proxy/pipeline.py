@@ -81,6 +81,19 @@ def dataset_spend(status: BudgetStatus) -> Spend | None:
     return spend(status.dataset_remaining)
 
 
+def rewritten_sql(plan: Plan, dialect: str) -> str:
+    """The plan's SQL for an engine, generated before anything is charged: a tree
+    deep enough to exhaust the generator's recursion is refused, not failed."""
+    try:
+        return plan.sql(dialect)
+    except RecursionError:
+        raise QueryRefused(
+            "the rewritten query nests too deeply to be generated (each arithmetic step "
+            "adds clamps and casts around its operands); simplify the expression or split "
+            "it over several queries"
+        ) from None
+
+
 def new_query_id() -> str:
     """Sortable by time (milliseconds), unguessable after that."""
     return f"q_{int(time.time() * 1000):012x}{secrets.token_hex(8)}"
@@ -173,13 +186,14 @@ class Pipeline:
                 "cached": True,
             })
 
+        engine_sql = rewritten_sql(plan, self.engine.dialect)  # may refuse: before the charge
         query_id = new_query_id()
         receipt = self.ledger.charge(
             analyst, cost, query_id=query_id, sql=plan.normalized_sql,
             detail=self._charge_detail(plan, cost, calibrated, selection), now=self.clock(),
         )
         try:
-            result = self.engine.execute(plan.sql(self.engine.dialect))
+            result = self.engine.execute(engine_sql)
             rows, acc = release(plan, result, calibrated,
                                 selection.threshold if selection else None)
         except Exception as exc:  # noqa: BLE001 - the charge stands; say so, leak nothing
@@ -248,7 +262,7 @@ class Pipeline:
             ))
         return ExplainResponse(
             chosen_epsilon=float(cost.epsilon) if request.accuracy else None,
-            rewritten_sql={d: plan.sql(d) for d in EXPLAIN_DIALECTS},
+            rewritten_sql={d: rewritten_sql(plan, d) for d in EXPLAIN_DIALECTS},
             engine_dialect=self.engine.dialect,
             outputs=outputs,
             groups=len(plan.group_keys),

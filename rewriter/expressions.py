@@ -46,7 +46,7 @@ SNAP = 2.0**40
 MAX_MAGNITUDE = 1e100
 MAX_LITERAL = 1e15
 MIN_LITERAL = 1e-12
-MAX_DEPTH = 40
+MAX_DEPTH = 96  # tree levels; the nesting limit (rewriter.limits) refuses deeper text first
 # A duplicating node (a clamp, a date part) copies its argument; this bounds what
 # nesting them can make of one expression, so planning stays linear in the query.
 MAX_COMPILED_NODES = 4_000

@@ -234,3 +234,22 @@ def test_reserved_column_names_are_refused() -> None:
     with pytest.raises(ValidationError, match="reserved"):
         Table.model_validate({**PEOPLE, "columns": {**PEOPLE["columns"],
                                                     "__pr": {"type": "float"}}})
+
+
+@pytest.mark.parametrize("op", ["*", "/", "+"])
+def test_deep_arithmetic_is_refused_before_the_charge(
+    twins: dict[bool, TestClient], op: str
+) -> None:
+    """Just inside the nesting limit, the rewritten tree (clamps and casts at every
+    step) can be too deep to generate: that is a refusal, not a 500 after paying."""
+    expression = "n"
+    for _ in range(31):  # with SUM( that is 32 levels, the default limit
+        expression = f"({expression} {op} 1)"
+    spent_before = twins[False].get("/v1/budget", headers={"Authorization": f"Bearer {KEY}"})
+    response = _ask(twins[False], f"SELECT SUM({expression}) FROM people", {"epsilon": 0.5})
+    assert response.status_code in (200, 400), response.text
+    if response.status_code == 400:
+        assert response.json()["error"]["code"] == "unsupported_query"
+        spent_after = twins[False].get("/v1/budget",
+                                       headers={"Authorization": f"Bearer {KEY}"})
+        assert spent_after.json() == spent_before.json()
