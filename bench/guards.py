@@ -35,9 +35,9 @@ from proxy.engines import open_engine
 from rewriter import RewriteError, plan_query
 
 from . import pgdata
-from .data import DATA_DIR, ensure_database, parse_sizes
+from .data import DATA_DIR, parse_sizes
 from .measure import Timing
-from .run import ENGINES, TINY_ROWS, Target, duckdb_target, postgres_target
+from .run import ENGINES, TINY_ROWS, Target, targets_for
 from .suite import QUERIES, Query, catalog, split_pending
 
 __all__ = [
@@ -281,13 +281,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows_out: list[dict[str, Any]] = []
     records: list[dict[str, Any]] = []
     for rows in sizes:
-        path = ensure_database(rows, args.data_dir)
-        targets = []
-        if "duckdb" in engines:
-            targets.append(duckdb_target(path, rows))
-        if "postgres" in engines:
-            dsn = pgdata.ensure_postgres(path, rows, args.pg_dsn, args.pg_prefix)
-            targets.append(postgres_target(dsn, rows))
+        _, targets = targets_for(rows, engines, args.data_dir, args.pg_dsn, args.pg_prefix)
         for target in targets:
             print(f"guards: {target.engine}, {rows} rows, {reps} reps", file=sys.stderr)
             texts = {name: {side: sides[side][name][target.dialect] for side in SIDES}

@@ -48,7 +48,7 @@ from .suite import QUERIES, Query, catalog, split_pending
 
 __all__ = [
     "ENGINES", "ENGINE_VARIANTS", "VARIANTS", "Target", "duckdb_target", "main", "noise_cost",
-    "postgres_target", "run_engine_variants",
+    "postgres_target", "run_engine_variants", "targets_for",
 ]
 
 ENGINES = ("duckdb", "postgres")
@@ -89,6 +89,19 @@ def duckdb_target(path: Path, rows: int) -> Target:
 def postgres_target(dsn: str, rows: int) -> Target:
     return Target("postgres", rows, EngineConfig(kind="postgres", dsn=dsn,
                                                  statement_timeout_s=3600))
+
+
+def targets_for(rows: int, engines: Sequence[str], data_dir: Path, pg_dsn: str,
+                pg_prefix: str) -> tuple[Path, list[Target]]:
+    """The benchmark data of one size (built if missing) and a target per engine."""
+    path = ensure_database(rows, data_dir)
+    targets = []
+    if "duckdb" in engines:
+        targets.append(duckdb_target(path, rows))
+    if "postgres" in engines:
+        targets.append(postgres_target(pgdata.ensure_postgres(path, rows, pg_dsn, pg_prefix),
+                                       rows))
+    return path, targets
 
 
 def run_engine_variants(
@@ -311,13 +324,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     results: list[dict[str, Any]] = []
     plan_s: dict[str, list[float]] = {}
     for rows in sizes:
-        path = ensure_database(rows, args.data_dir)
-        targets = []
-        if "duckdb" in engines:
-            targets.append(duckdb_target(path, rows))
-        if "postgres" in engines:
-            dsn = pgdata.ensure_postgres(path, rows, args.pg_dsn, args.pg_prefix)
-            targets.append(postgres_target(dsn, rows))
+        path, targets = targets_for(rows, engines, args.data_dir, args.pg_dsn, args.pg_prefix)
         for target in targets:
             records, plans = _engine_runs(target, path, variants, reps, http, queries, skipped)
             results += records
