@@ -60,6 +60,12 @@ def true_vectors(plan: Plan, result: Result) -> tuple[list[tuple[Any, ...]], dic
         m.name: [result.columns.index(c) for c in m.columns()] for m in plan.measures
     }
     vectors = {m.name: [0] * (len(keys) * len(m.columns())) for m in plan.measures}
+    # Two engine groups may share one canonical key (a driver that maps distinct
+    # values to one Python value). Their entries combine by maximum, never by
+    # overwriting (one person's group would replace everyone's) nor by adding (a
+    # person in both would count twice): a maximum moves by at most what either
+    # entry moves, so every measure keeps its sensitivity.
+    seen = [False] * len(keys)
     for row in result.rows:
         key = canonical(row)
         slot = None if UNREPRESENTABLE in key else index.get(key)
@@ -67,8 +73,10 @@ def true_vectors(plan: Plan, result: Result) -> tuple[list[tuple[Any, ...]], dic
             continue
         for name, cols in positions.items():
             for k, col in enumerate(cols):
-                value = row[col]
-                vectors[name][slot * len(cols) + k] = 0 if value is None else int(value)
+                value = 0 if row[col] is None else int(row[col])
+                at = slot * len(cols) + k
+                vectors[name][at] = max(vectors[name][at], value) if seen[slot] else value
+        seen[slot] = True
     declared = list(plan.group_keys) if not plan.selection else keys
     return declared, vectors
 

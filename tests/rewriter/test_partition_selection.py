@@ -193,3 +193,21 @@ def test_measure_noise_is_drawn_only_for_released_groups(
     # (plus the measures AVG/MEDIAN share) — never per candidate
     assert drawn[0] == candidates
     assert sum(drawn[1:]) <= 1 * (1 + 64 + 1)
+
+
+def test_engine_groups_sharing_a_canonical_key_combine_by_maximum(catalog: Catalog) -> None:
+    """DuckDB's client returns DATE 'infinity' as 9999-12-31: were such a row to
+    reach release, it must neither replace nor add to the genuine group."""
+    from proxy.release import true_vectors
+
+    plan = plan_query("SELECT visit_date, COUNT(*) AS n FROM visits GROUP BY visit_date",
+                      catalog)
+    columns = ("__g0", *(c for m in plan.measures for c in m.columns()))
+    import datetime as dt
+
+    big = (dt.date(9999, 12, 31), *([500] * (len(columns) - 1)))
+    one = (dt.date(9999, 12, 31), *([1] * (len(columns) - 1)))
+    for rows in ([big, one], [one, big]):
+        keys, vectors = true_vectors(plan, Result(columns, rows))
+        assert keys == [("9999-12-31",)]
+        assert all(v == [500] for v in vectors.values()), vectors
