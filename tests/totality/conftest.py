@@ -18,7 +18,7 @@ from .hostile import CITIES, TABLES, build_duckdb, load_postgres
 # CI is derandomized (the same examples every run) and stops at the first bug found;
 # the long search explores at random and reports every distinct failure it finds.
 LONG = "DPSQL_FUZZ_EXAMPLES" in os.environ
-EXAMPLES = int(os.environ.get("DPSQL_FUZZ_EXAMPLES", "60"))
+EXAMPLES = int(os.environ.get("DPSQL_FUZZ_EXAMPLES", "150"))
 FUZZ = settings(
     max_examples=EXAMPLES, deadline=None, derandomize=not LONG, report_multiple_bugs=LONG,
     suppress_health_check=list(HealthCheck), print_blob=True,

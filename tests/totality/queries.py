@@ -66,6 +66,9 @@ def _group_keys(grammar_id: int) -> st.SearchStrategy[list[tuple[str, str]]]:
     selected = st.one_of(
         st.sampled_from(columns), st.sampled_from(columns),
         g.num(1).map(lambda x: (x, "num")), g.date_part().map(lambda x: (x, "num")),
+        # YEAR(d) and the like are the numeric keys that pass selection (many people share
+        # them), so post-processing computes over them
+        g.date_part().map(lambda x: (x, "num")),
         g.text(1).map(lambda x: (x, "text")), g.date_like().map(lambda x: (x, "other")),
     )
     return st.one_of(
@@ -143,6 +146,11 @@ def queries(draw: st.DrawFn) -> str:
             items.append(fill(draw(post_num(2)), aggs, keys))
         else:
             items.append(agg)
+    nums = [k for k, kind in keys if kind == "num"]
+    if nums and draw(st.integers(0, 2)) == 0:
+        # arithmetic over a released key: the in-memory DuckDB of post-processing
+        items.append(f"({draw(st.sampled_from(nums))} {draw(st.sampled_from(['+', '-', '*']))} "
+                     f"{draw(st.sampled_from(_POST_LITERALS))})")
     if texts and draw(st.integers(0, 4)) == 0:
         items.append(f"{draw(st.sampled_from(texts))} || '!'")
     sql = f"{prefix}SELECT {', '.join(items)} FROM {source}"
