@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -48,3 +49,25 @@ def hostile_postgres() -> Iterator[dict[bool, tuple[str, str]]]:
         load_postgres(with_[0], True)
         load_postgres(without[0], False)
         yield {True: with_, False: without}
+
+
+class Survey:
+    """The long search's record of failures: the shortest query per kind of failure.
+
+    Hypothesis stops generating at its first failure, so on code with many bugs a long
+    search would only ever shrink the first one. With DPSQL_FUZZ_EXAMPLES set, the tests
+    record each failure here and keep searching, then fail once listing every kind.
+    """
+
+    def __init__(self) -> None:
+        self.kinds: dict[str, tuple[str, str]] = {}
+
+    def record(self, sql: str, message: str) -> None:
+        kind = re.sub(r"\d+", "N", re.sub(r"'[^']*'|\"[^\"]*\"", "…", message.split(" for ")[0]))
+        if kind not in self.kinds or len(sql) < len(self.kinds[kind][0]):
+            self.kinds[kind] = (sql, message)
+
+    def check(self) -> None:
+        lines = [f"- {kind[:200]}\n    {sql}\n    {message[:300]}"
+                 for kind, (sql, message) in sorted(self.kinds.items())]
+        assert not self.kinds, f"{len(self.kinds)} kinds of failure:\n" + "\n".join(lines)
