@@ -85,8 +85,15 @@ class Grammar:
         if depth <= 0:
             return st.one_of(*leaves)
         sub = st.deferred(lambda: self.num(depth - 1))
+        columns = st.sampled_from([c.sql for c in self._cols("integer", "float", bounded=True)])
         return st.one_of(
             *leaves,
+            # the shapes of issue #17's first two classes, drawn directly: integer arithmetic
+            # over date parts and constants, and NULLIF passing a raw column through
+            st.tuples(self.date_part(), st.sampled_from(["+", "-"]),
+                      st.sampled_from(INT_LITERALS)).map(lambda t: f"({t[0]} {t[1]} {t[2]})"),
+            st.tuples(columns, st.sampled_from(INT_LITERALS + FLOAT_LITERALS)).map(
+                lambda t: f"NULLIF({t[0]}, {t[1]})"),
             st.tuples(sub, st.sampled_from(["+", "-", "*", "/"]), sub).map(
                 lambda t: f"({t[0]} {t[1]} {t[2]})"),
             sub.map(lambda x: f"-({x})"),
