@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 PYTHON ?= python3
 
-.PHONY: install demo test test-fast lint clean
+.PHONY: install demo test test-fast lint clean fuzz
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,15 @@ test: install
 
 test-fast: install
 	$(PY) -m pytest -m "not slow" -x -q
+
+# The totality properties (tests/totality) with a long random search: every accepted
+# query must run on both engines over hostile values, with the same status with and
+# without one hostile person. CI runs the same tests with a short derandomized search.
+FUZZ_EXAMPLES ?= 5000
+
+fuzz: install
+	DPSQL_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest tests/totality -q -p no:logging \
+		--hypothesis-show-statistics
 
 lint: install
 	$(PY) -m ruff check rewriter accountant proxy tests

@@ -1,0 +1,110 @@
+"""Property B (issue #17, SPEC §4.7): through the real app, a query gets the same HTTP
+status, error code and answer shape on a database with and without one hostile person.
+
+Two apps per engine, one per database, each with its own ledger and a budget no run can
+exhaust. Identical SQL repeated by hypothesis is answered from the cache on both, which
+is also a status. The shape is the column names and types, and, unless partition
+selection or HAVING (on noisy values) decides which groups appear, the row count.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from fastapi.testclient import TestClient
+from hypothesis import assume, event, given
+
+from proxy.app import create_app
+from proxy.config import load_config
+from proxy.demo import demo_config_yaml
+
+from .conftest import FUZZ, LONG, Survey
+from .hostile import TABLES
+from .queries import queries
+from .test_engine_totality import plan_or_none
+
+KEY = "dpsql_alice_key"
+REQUEST = {"epsilon": 100.0, "delta": 1e-6}  # as in test_engine_totality
+
+
+def _app(folder: Path, engine: dict[str, Any]) -> TestClient:
+    document = yaml.safe_load(demo_config_yaml("unused.duckdb", {"alice": KEY},
+                                               ledger_path=str(folder / "ledger.db")))
+    document["engine"] = {**engine, "statement_timeout_s": 30}
+    document["tables"] = TABLES
+    document["privacy"].update({"max_query_epsilon": 1000.0, "max_query_delta": 1e-3,
+                                "dataset_budget": {"epsilon": 1e9, "delta": 0.5}})
+    document["analysts"]["alice"]["budget"] = {"epsilon": 1e8, "delta": 0.4}
+    (folder / "dpsql.yaml").write_text(yaml.safe_dump(document))
+    clock = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
+    return TestClient(create_app(load_config(folder / "dpsql.yaml"), clock=lambda: clock),
+                      raise_server_exceptions=False)
+
+
+@pytest.fixture(scope="module", params=["duckdb", "postgres"])
+def apps(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+         ) -> Iterator[dict[bool, TestClient]]:
+    """The app over the database with (True) and without (False) the hostile person."""
+    clients = {}
+    for hostile in (True, False):
+        if request.param == "duckdb":
+            engine = {"kind": "duckdb",
+                      "database": str(request.getfixturevalue("hostile_duckdb")[hostile])}
+        else:
+            engine = {"kind": "postgres",
+                      "dsn": request.getfixturevalue("hostile_postgres")[hostile][1]}
+        folder = tmp_path_factory.mktemp(f"app_{request.param}_{hostile}")
+        clients[hostile] = _app(folder, engine)
+        clients[hostile].__enter__()
+    yield clients
+    for client in clients.values():
+        client.__exit__(None, None, None)
+
+
+def _outcome(client: TestClient, sql: str) -> tuple[int, Any]:
+    response = client.post("/v1/query", json={"sql": sql, **REQUEST},
+                           headers={"Authorization": f"Bearer {KEY}"})
+    return response.status_code, response.json()
+
+
+def test_status_does_not_depend_on_one_person(apps: dict[bool, TestClient]) -> None:
+    survey = Survey()
+
+    @FUZZ
+    @given(sql=queries())
+    def search(sql: str) -> None:
+        try:
+            check_parity(apps, sql)
+        except AssertionError as err:
+            if not LONG:
+                raise
+            survey.record(sql, str(err).split("; with: ")[0])
+
+    search()
+    survey.check()
+
+
+def check_parity(apps: dict[bool, TestClient], sql: str) -> None:
+    plan = plan_or_none(sql)
+    assume(plan is not None)
+    assert plan is not None
+    with_status, with_body = _outcome(apps[True], sql)
+    without_status, without_body = _outcome(apps[False], sql)
+    event(f"status {with_status}/{without_status}")
+    codes = [body.get("error", {}).get("code", "answer") for body in (with_body, without_body)]
+    # the first part names the kind of failure (the survey groups by it)
+    summary = (f"with the hostile person {with_status} {codes[0]}, without {without_status} "
+               f"{codes[1]}; with: {str(with_body)[:200]}; without: {str(without_body)[:200]}; "
+               f"for {sql!r}")
+    assert with_status == without_status, summary
+    if with_status != 200:
+        assert with_body["error"]["code"] == without_body["error"]["code"], summary
+        return
+    assert with_body["columns"] == without_body["columns"], summary
+    if not plan.selection and " HAVING " not in sql:
+        assert len(with_body["rows"]) == len(without_body["rows"]), summary
