@@ -37,7 +37,7 @@ from rewriter import RewriteError, plan_query
 from . import pgdata
 from .data import DATA_DIR, parse_sizes
 from .measure import Timing
-from .run import ENGINES, TINY_ROWS, Target, targets_for
+from .run import ENGINES, TINY_ROWS, Target, aligned, targets_for
 from .suite import QUERIES, Query, catalog, split_pending
 
 __all__ = [
@@ -206,12 +206,7 @@ def format_table(rows: Sequence[dict[str, Any]], dropped: Sequence[dict[str, str
          "same" if r["same_sql"] else "changed")
         for r in rows
     ]
-    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
-    lines = [
-        "  ".join(cell.ljust(w) if i == 0 else cell.rjust(w)
-                  for i, (cell, w) in enumerate(zip(row, widths, strict=True)))
-        for row in table
-    ]
+    lines = aligned(table)
     for d in dropped:
         lines.append(f"dropped {d['query']}: the {d['side']} refuses it ({d['reason']})")
     return "\n".join(lines)

@@ -48,7 +48,7 @@ from .suite import QUERIES, Query, catalog, split_pending
 
 __all__ = [
     "ENGINES", "ENGINE_VARIANTS", "VARIANTS", "Target", "duckdb_target", "main", "noise_cost",
-    "postgres_target", "run_engine_variants", "targets_for",
+    "aligned", "postgres_target", "run_engine_variants", "targets_for",
 ]
 
 ENGINES = ("duckdb", "postgres")
@@ -184,6 +184,16 @@ def noise_cost(groups: int = 10_000, reps: int = 5) -> list[dict[str, Any]]:
     return out
 
 
+def aligned(table: Sequence[Sequence[str]]) -> list[str]:
+    """Rows of cells as text columns: the first left-aligned, the others right."""
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    return [
+        "  ".join(cell.ljust(w) if i == 0 else cell.rjust(w)
+                  for i, (cell, w) in enumerate(zip(row, widths, strict=True)))
+        for row in table
+    ]
+
+
 def _ratio(a: float | None, b: float | None) -> str:
     return f"{a / b:.2f}" if a is not None and b else "–"
 
@@ -232,12 +242,7 @@ def format_table(
             _ratio(dp, floor), _ratio(dp, raw), _ratio(floor, raw),
             _ratio(sn, http if http is not None else dp),
         ))
-    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
-    lines = [
-        "  ".join(cell.ljust(w) if i == 0 else cell.rjust(w)
-                  for i, (cell, w) in enumerate(zip(row, widths, strict=True)))
-        for row in table
-    ]
+    lines = aligned(table)
     for r in results:
         if "queries_per_s" in r:
             lines.append(f"throughput: {r['query']} on {r['rows']} rows, 8 clients over HTTP: "

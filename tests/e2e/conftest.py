@@ -4,6 +4,7 @@ the real FastAPI app through its test client."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import shutil
 import socket
 import tempfile
@@ -173,3 +174,21 @@ def exact_answers(demo_db: Path, sql: str) -> list[tuple[Any, ...]]:
         shutil.copyfile(demo_db, copy)
         with duckdb.connect(str(copy), read_only=True) as con:
             return con.execute(sql).fetchall()
+
+
+def write_deployment(folder: Path, engine: dict[str, Any], tables: dict[str, Any], key: str,
+                     *, budget: dict[str, Any], privacy: dict[str, Any] | None = None,
+                     timeout_s: float = 30, analyst: str = "alice") -> Path:
+    """A `dpsql.yaml` for tests with their own tables: one analyst holding `key`."""
+    document = {
+        "engine": {**engine, "statement_timeout_s": timeout_s},
+        "ledger": {"url": f"sqlite:///{folder / 'ledger.db'}"},
+        "privacy": privacy or {"accounting": "pure"},
+        "tables": tables,
+        "analysts": {analyst: {"role": "analyst",
+                               "api_key_sha256": hashlib.sha256(key.encode()).hexdigest(),
+                               "budget": budget}},
+    }
+    path = folder / "dpsql.yaml"
+    path.write_text(yaml.safe_dump(document))
+    return path

@@ -3,7 +3,6 @@ its charge stands: the engine may have computed the answer (SPEC §4.5)."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,11 +10,11 @@ from typing import Any
 import duckdb
 import psycopg
 import pytest
-import yaml
 from fastapi.testclient import TestClient
 
 from proxy.app import create_app
 from proxy.config import load_config
+from tests.e2e.conftest import write_deployment
 from tests.pg import require_postgres, throwaway_database
 
 ROWS = 3_000_000
@@ -59,17 +58,9 @@ def test_timeout_is_reported_and_charged(
         if engine_kind == "duckdb"
         else {"kind": "postgres", "dsn": request.getfixturevalue("big_postgres")}
     )
-    document = {
-        "engine": {**engine, "statement_timeout_s": 0.02},
-        "ledger": {"url": f"sqlite:///{tmp_path / 'ledger.db'}"},
-        "privacy": {"accounting": "pure", "default_query_delta": 0},
-        "tables": {"visits": VISITS},
-        "analysts": {"ana": {"role": "analyst",
-                             "api_key_sha256": hashlib.sha256(KEY.encode()).hexdigest(),
-                             "budget": {"epsilon": 1, "delta": 0}}},
-    }
-    path = tmp_path / "dpsql.yaml"
-    path.write_text(yaml.safe_dump(document))
+    path = write_deployment(tmp_path, engine, {"visits": VISITS}, KEY, analyst="ana",
+                            budget={"epsilon": 1, "delta": 0}, timeout_s=0.02,
+                            privacy={"accounting": "pure", "default_query_delta": 0})
     headers = {"Authorization": f"Bearer {KEY}"}
     with TestClient(create_app(load_config(path)), raise_server_exceptions=False) as client:
         response = client.post("/v1/query", headers=headers, json={

@@ -8,7 +8,6 @@ joined, so both answer, well inside a short timeout.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,11 +15,11 @@ from typing import Any
 import duckdb
 import psycopg
 import pytest
-import yaml
 from fastapi.testclient import TestClient
 
 from proxy.app import create_app
 from proxy.config import load_config
+from tests.e2e.conftest import write_deployment
 from tests.pg import require_postgres, throwaway_database
 
 KEY = "dpsql_heavy_key"
@@ -46,18 +45,11 @@ def client(request: pytest.FixtureRequest,
            tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     folder = tmp_path_factory.mktemp(f"heavy_{request.param}")
     with _engine(request.param, folder) as engine:
-        document = {
-            "engine": {**engine, "statement_timeout_s": 3},
-            "ledger": {"url": f"sqlite:///{folder / 'ledger.db'}"},
-            "privacy": {"accounting": "pure", "max_query_epsilon": 10},
-            "tables": {"people": TABLE},
-            "analysts": {"alice": {"role": "analyst",
-                                   "api_key_sha256": hashlib.sha256(KEY.encode()).hexdigest(),
-                                   "budget": {"epsilon": 1000, "delta": 1e-3}}},
-        }
-        (folder / "dpsql.yaml").write_text(yaml.safe_dump(document))
+        path = write_deployment(folder, engine, {"people": TABLE}, KEY, timeout_s=3,
+                                budget={"epsilon": 1000, "delta": 1e-3},
+                                privacy={"accounting": "pure", "max_query_epsilon": 10})
         clock = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
-        with TestClient(create_app(load_config(folder / "dpsql.yaml"), clock=lambda: clock),
+        with TestClient(create_app(load_config(path), clock=lambda: clock),
                         raise_server_exceptions=False) as test_client:
             yield test_client
 

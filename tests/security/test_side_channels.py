@@ -11,7 +11,6 @@ and timestamps, years beyond 9999, a string ending in a backslash.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,11 +18,11 @@ from typing import Any
 import duckdb
 import psycopg
 import pytest
-import yaml
 from fastapi.testclient import TestClient
 
 from proxy.app import create_app
 from proxy.config import load_config
+from tests.e2e.conftest import write_deployment
 from tests.pg import require_postgres, throwaway_database
 
 KEY = "dpsql_side_channel_key"
@@ -97,19 +96,10 @@ REFUSED = [
 
 
 def _config(folder: Path, engine: dict[str, Any]) -> Path:
-    document = {
-        "engine": {**engine, "statement_timeout_s": 30},
-        "ledger": {"url": f"sqlite:///{folder / 'ledger.db'}"},
-        "privacy": {"accounting": "pure", "max_query_epsilon": 10, "max_query_delta": 1e-3,
-                    "default_query_delta": 0, "dataset_budget": {"epsilon": 1e6, "delta": 0.5}},
-        "tables": {"people": PEOPLE},
-        "analysts": {"alice": {"role": "analyst",
-                               "api_key_sha256": hashlib.sha256(KEY.encode()).hexdigest(),
-                               "budget": {"epsilon": 1e5, "delta": 0.4}}},
-    }
-    path = folder / "dpsql.yaml"
-    path.write_text(yaml.safe_dump(document))
-    return path
+    return write_deployment(
+        folder, engine, {"people": PEOPLE}, KEY, budget={"epsilon": 1e5, "delta": 0.4},
+        privacy={"accounting": "pure", "max_query_epsilon": 10, "max_query_delta": 1e-3,
+                 "default_query_delta": 0, "dataset_budget": {"epsilon": 1e6, "delta": 0.5}})
 
 
 def _duckdb_file(path: Path, hostile: bool) -> None:
