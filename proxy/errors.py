@@ -95,9 +95,5 @@ def error_response(exc: BaseException, *, log_details: bool = False) -> tuple[in
     if code == "internal" and isinstance(message, str) and not isinstance(exc, DpsqlError):
         # engine errors carry a generic message already; keep it generic
         return 500, error_body("internal", message)
-    if log_details:
-        log.error("internal error (%s)", type(exc).__name__,
-                  exc_info=(type(exc), exc, exc.__traceback__))
-    else:
-        log.error("internal error (%s)", type(exc).__name__)
+    log.error("internal error (%s)", type(exc).__name__, exc_info=exc if log_details else None)
     return 500, error_body("internal", INTERNAL_MESSAGE)

@@ -217,13 +217,10 @@ class Pipeline:
         """The error for a run that failed after its charge. The log gets the
         error's class and the query id; its text (which may quote stored values)
         only with ``logging.engine_errors: true``."""
-        cause = getattr(exc, "cause", None) if isinstance(exc, EngineError) else None
+        cause = exc.cause if isinstance(exc, EngineError) else None
         what = type(exc).__name__ + (f" ({cause})" if cause else "")
-        if self.log_details:
-            log.error("query %s failed after its charge: %s", query_id, what,
-                      exc_info=(type(exc), exc, exc.__traceback__))
-        else:
-            log.error("query %s failed after its charge: %s", query_id, what)
+        log.error("query %s failed after its charge: %s", query_id, what,
+                  exc_info=exc if self.log_details else None)
         charged = (f"ε = {format_fraction(cost.epsilon)}"
                    + (f", δ = {format_fraction(cost.delta)}" if cost.delta else ""))
         if isinstance(exc, EngineTimeout):

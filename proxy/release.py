@@ -49,9 +49,10 @@ def true_vectors(plan: Plan, result: Result) -> tuple[list[tuple[Any, ...]], dic
     def canonical(row: Any) -> tuple[Any, ...]:
         return tuple(canonical_key(v, t) for v, t in zip(row[:n_keys], plan.key_types, strict=True))
 
+    row_keys = [canonical(row) for row in result.rows]
     if plan.selection:
         # a key outside the releasable domain forms no group (rewriter/keys.py)
-        found = {k for k in map(canonical, result.rows) if UNREPRESENTABLE not in k}
+        found = {k for k in row_keys if UNREPRESENTABLE not in k}
         keys = sorted(found, key=lambda k: tuple((v is None, str(type(v)), v) for v in k))
     else:
         keys = [canonical(k) for k in plan.group_keys]
@@ -66,8 +67,7 @@ def true_vectors(plan: Plan, result: Result) -> tuple[list[tuple[Any, ...]], dic
     # person in both would count twice): a maximum moves by at most what either
     # entry moves, so every measure keeps its sensitivity.
     seen = [False] * len(keys)
-    for row in result.rows:
-        key = canonical(row)
+    for row, key in zip(result.rows, row_keys, strict=True):
         slot = None if UNREPRESENTABLE in key else index.get(key)
         if slot is None:
             continue

@@ -34,6 +34,7 @@ sensitivity follows from the clamp even if an interval were loose.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -86,7 +87,7 @@ class Typed:
 
     Bounds of a `Typed` without `raw_column` hold on every row (see the module
     docstring); a raw column's bounds are its declared ones, which stored values
-    may violate until `RowExpressions.number` clamps it.
+    may violate until `RowExpressions.as_number` clamps it.
     """
 
     tree: exp.Expression
@@ -143,10 +144,6 @@ def clamp(tree: exp.Expression, lower: float, upper: float) -> exp.Expression:
     )
 
 
-def _size(tree: exp.Expression) -> int:
-    return sum(1 for _ in tree.walk())
-
-
 def _hull(*parts: Typed) -> tuple[float | None, float | None]:
     if any(not p.bounded for p in parts if p.type != "null"):
         return None, None
@@ -198,12 +195,9 @@ class RowExpressions:
         self.resolve = resolve
         self.tree_of = tree_of
 
-    def number(self, node: exp.Expression, what: str) -> Typed:
-        """A numeric expression usable as a value: clamped, bounded, total."""
-        typed = self.scalar(node)
-        return self.as_number(typed, node, what)
-
     def as_number(self, typed: Typed, node: exp.Expression, what: str) -> Typed:
+        """`typed` (compiled from `node`) as a value usable in arithmetic: clamped,
+        bounded, total; refused when it is not a bounded number."""
         if typed.type == "null":
             return Typed(exp.Null(), "float", 0.0, 0.0)
         if not typed.numeric:
@@ -325,7 +319,8 @@ def _checked(tree: exp.Expression, type_: str, lo: float, hi: float,
 
 
 def _small_enough(tree: exp.Expression, node: exp.Expression) -> None:
-    if _size(tree) > MAX_COMPILED_NODES // 2:
+    limit = MAX_COMPILED_NODES // 2
+    if sum(1 for _ in itertools.islice(tree.walk(), limit + 1)) > limit:
         raise ExprError(
             f"{_short(node)}: the expression grows too large once made safe (nested date "
             "parts or clamps copy their argument); simplify it",
@@ -347,7 +342,7 @@ def _paren(rows: RowExpressions, node: exp.Expression, d: int) -> Typed:
 @_scalar(exp.Column)
 def _column(rows: RowExpressions, node: exp.Expression, d: int) -> Typed:
     """Safe: reading a column cannot fail. The value is raw (it may violate the
-    declared bounds); `number` clamps it before any arithmetic or cast."""
+    declared bounds); `as_number` clamps it before any arithmetic or cast."""
     assert isinstance(node, exp.Column)
     name, column = rows.resolve(node)
     tree = rows.tree_of(node) if rows.tree_of else exp.column(name, quoted=True)
@@ -498,12 +493,13 @@ def _same_type(rows: RowExpressions, node: exp.Expression, args: list[Typed],
     """Branches of one type: numbers clamped and DOUBLE (one width, no conversion
     of a value at run time), temporal constants typed, others as they are."""
     kinds = {("number" if a.numeric else a.type) for a in args if a.type != "null"}
-    if len(kinds) > 1 and not (kinds & {"date", "timestamp"} and "text" in kinds):
+    temporal = kinds & {"date", "timestamp"}
+    if len(kinds) > 1 and not (len(temporal) == 1 and kinds - temporal <= {"text"}):
         raise ExprError(f"{_short(node)}: the branches have different types "
                         f"({', '.join(sorted(kinds))}); make them one type", node)
-    args = rows.values(node, args)
-    kinds = {("number" if a.numeric else a.type) for a in args if a.type != "null"}
-    kind = kinds.pop() if kinds else "null"
+    if temporal and "text" in kinds:
+        args = rows.values(node, args)  # text constants become typed temporal constants
+    kind = temporal.pop() if temporal else (kinds.pop() if kinds else "null")
     if kind == "number":
         args = [rows.as_number(a, node, "choosing it here") if a.type != "null" else a
                 for a in args]

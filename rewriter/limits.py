@@ -31,7 +31,7 @@ from sqlglot.tokens import Token, TokenType
 from .errors import ParseError, QueryRefused
 
 __all__ = ["TREE_DEPTH_FACTOR", "Limits", "check_joins", "check_noise_cells", "check_text",
-           "check_tokens", "check_tree", "noise_cells_per_group"]
+           "check_tokens", "check_tree"]
 
 # The syntax tree may be this many times deeper than the bracket nesting: each
 # bracket level adds a few tree levels (Paren, the operator inside, an alias).
@@ -135,10 +135,6 @@ def check_joins(tree: exp.Expression, limits: Limits, where: str = "") -> None:
             f"the query{where} has {joins} joins; the limit is {limits.max_joins} "
             "(limits.max_joins); join fewer tables or ask several queries"
         )
-
-
-def noise_cells_per_group(columns: Iterable[int]) -> int:
-    return sum(columns)
 
 
 def check_noise_cells(groups: int | None, per_group: int, limits: Limits) -> None:

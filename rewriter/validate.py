@@ -16,10 +16,9 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-import sqlglot
-import sqlglot.errors
 from sqlglot import exp
 
 from .aggregates import is_aggregate
@@ -97,8 +96,7 @@ def validate(tree: exp.Expression, catalog: Catalog, sql: str) -> Shape:
     joins = _join_conditions(select, ctx)
     groups = _group_by(select, ctx)
     group_columns = tuple(g.name for g in groups)
-    texts = tuple(g.text for g in groups)
-    post = PostExpressions(ctx, texts, KeyText(texts))
+    post = PostExpressions(ctx, tuple(g.text for g in groups), KeyText(g.written for g in groups))
     items = _projections(select, post, ctx)
     having = _having(select, post, items, ctx)
     order = _order(select, post, items, ctx)
@@ -424,6 +422,7 @@ class GroupKey:
     tree: exp.Expression
     type: str
     declared: tuple[KeyValue, ...] | None  # None: partition selection
+    written: exp.Expression  # the analyst's expression (GROUP BY 1 and aliases resolved)
 
 
 def normalized_text(node: exp.Expression) -> str:
@@ -447,23 +446,15 @@ class KeyText:
     nodes (identifiers aside, as qualifiers are dropped) than the largest key.
     """
 
-    def __init__(self, texts: tuple[str, ...]) -> None:
-        self.columns_only = True
-        largest = 0
-        for text in texts:
-            try:
-                key = sqlglot.parse_one(text, read="duckdb")
-            except sqlglot.errors.SqlglotError:
-                largest = -1  # cannot tell: compare every node's text
-                break
-            self.columns_only = self.columns_only and isinstance(key, exp.Column)
-            largest = max(largest, _size(key))
-        self.bound = -1 if largest < 0 else 2 * largest + 4
+    def __init__(self, keys: Iterable[exp.Expression]) -> None:
+        written = list(keys)
+        self.columns_only = all(isinstance(k, exp.Column) for k in written)
+        self.bound = 2 * max((_size(k) for k in written), default=0) + 4
 
     def __call__(self, node: exp.Expression) -> str:
         if self.columns_only and not isinstance(node, exp.Column):
             return ""
-        if self.bound >= 0 and _size(node, self.bound) > self.bound:
+        if _size(node, self.bound) > self.bound:
             return ""
         return normalized_text(node)
 
@@ -537,7 +528,7 @@ def _group_key(node: exp.Expression, ctx: _Ctx) -> GroupKey:
         source, canonical = _source_of(node, ctx)
         declared = (_keys_of(canonical, ctx, source.name)
                     if not source.table.public and column.public_keys is not None else None)
-        return GroupKey(text, name, column_tree(node, ctx), column.type, declared)
+        return GroupKey(text, name, column_tree(node, ctx), column.type, declared, node)
     try:
         typed = ctx.rows().scalar(node)
     except ExprError as err:
@@ -549,7 +540,7 @@ def _group_key(node: exp.Expression, ctx: _Ctx) -> GroupKey:
     if declared is not None and key_type in ("integer", "float"):
         key_type = "integer" if all(isinstance(k, int) for k in declared) else "float"
         declared = tuple(float(k) for k in declared) if key_type == "float" else declared
-    return GroupKey(text, node.sql(), typed.tree, key_type, declared)
+    return GroupKey(text, node.sql(), typed.tree, key_type, declared, node)
 
 
 def _keys_of(column: str, ctx: _Ctx, table: str | None = None) -> tuple[KeyValue, ...]:
