@@ -35,10 +35,10 @@ from accountant.ledger.records import BudgetStatus
 from rewriter import Catalog, Plan, QueryRefused, plan_query
 from rewriter.limits import Limits
 
+from .accuracy import Accuracy
 from .calibrate import Calibrated, Selection, price
 from .engines.base import Engine, EngineError, EngineTimeout
 from .errors import FailedAfterCharge
-from .accuracy import Accuracy
 from .release import accuracy, release
 from .schemas import (
     AccuracyInfo,
