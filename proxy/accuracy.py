@@ -276,11 +276,12 @@ def rank_words(out: Output, spec: QuantileSpec, bin_width: float) -> str:
         high = math.ceil(spec.offset + spec.rank_halfwidth)
         return (f"DP never shows the exact {word} (one person's value): this is a value with "
                 f"about {spec.offset:,} of the bounded rows {side} it, 95 % of the time between "
-                f"{low:,} and {high:,} (to within one step of {step}); with fewer rows than "
-                f"that it says little")
+                f"{low:,} and {high:,} (read in steps of {step}); with fewer rows than that it "
+                "says little")
     name = "median" if spec.alpha == Fraction(1, 2) else f"{float(spec.alpha):g} quantile"
-    return (f"95 % of the time, at most {plain(spec.rank_halfwidth)} rows lie between this "
-            f"value and the exact {name} of the bounded data (read in steps of {step})")
+    return (f"this is the middle of a step of {step} that, 95 % of the time, holds values "
+            f"within {plain(spec.rank_halfwidth)} rows (in rank) of the exact {name} of the "
+            "bounded data")
 
 
 def expression_words(half: float | None, reason: str | None) -> str:

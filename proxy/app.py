@@ -77,6 +77,7 @@ def start_services(config: Config, clock: Clock = utc_now) -> Services:
         default_delta=config.privacy.default_query_delta,
         max_epsilon=config.privacy.max_query_epsilon,
         max_delta=config.privacy.max_query_delta,
+        diagnostics_share=config.privacy.diagnostics_share,
     )
     pipeline = Pipeline(catalog=tables.catalog, engine=engine, ledger=ledger, privacy=privacy,
                         clock=clock, limits=config.limits.limits(),

@@ -172,6 +172,9 @@ class PrivacyConfig(_Section):
     max_query_epsilon: PositiveAmount = Decimal("10")
     max_query_delta: Delta = Decimal("1e-5")
     dataset_budget: Budget | None = None
+    # the share of each query's own charge that estimates what the per-person caps
+    # and the clamping removed (proxy/diagnostics.py); 0 turns the estimates off
+    diagnostics_share: Decimal = Field(default=Decimal("0.05"), ge=0, le=Decimal("0.5"))
 
     @model_validator(mode="after")
     def _defaults_within_caps(self) -> PrivacyConfig:
