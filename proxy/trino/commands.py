@@ -17,7 +17,7 @@ from sqlglot.tokens import Token, TokenType
 from accountant import validate_query_parameters
 
 from . import types
-from .context import DELTA, EPSILON, Context, Outcome, words
+from .context import DELTA, EPSILON, Context, Outcome, after, words
 from .errors import (
     INVALID_SESSION_PROPERTY,
     NOT_FOUND,
@@ -154,7 +154,7 @@ def command(ctx: Context, tokens: list[Token]) -> Outcome | None:
     if head[:2] == ["SET", "SESSION"]:
         return _set_session(ctx, tokens)
     if head[:2] == ["RESET", "SESSION"]:
-        name = ".".join(_name_at(tokens, 2)[0])
+        name = ".".join(_name_at(tokens, after(tokens, 2))[0])
         ctx.reply.clear_session(name)
         return Outcome(update_type="RESET SESSION")
     if first == "USE":
@@ -167,7 +167,7 @@ def command(ctx: Context, tokens: list[Token]) -> Outcome | None:
         ctx.reply.clear_transaction()
         return Outcome(update_type=first)
     if first == "CALL":
-        parts = _name_at(tokens, 1)[0]
+        parts = _name_at(tokens, after(tokens, 1))[0]
         if parts[-2:] == ["runtime", "kill_query"]:
             # queries run to completion inside the POST; there is nothing left to stop
             return Outcome(update_type="CALL")

@@ -68,6 +68,16 @@ def tokenize(sql: str) -> list[Token]:
     return list(_Tokenizer().tokenize(sql))
 
 
+def after(tokens: list[Token], count: int) -> int:
+    """The index of the token after the statement's first `count` words."""
+    seen = 0
+    for i, token in enumerate(tokens):
+        seen += len(token.text.split())
+        if seen >= count:
+            return i + 1
+    return len(tokens)
+
+
 def words(tokens: list[Token], count: int = 4) -> list[str]:
     """The first words of a statement, upper-cased (`DESCRIBE OUTPUT` counts as two)."""
     found: list[str] = []

@@ -20,7 +20,7 @@ from rewriter.parse import parse
 
 from . import catalog_sql, data
 from .commands import _name_at, command
-from .context import Context, Outcome, tokenize, words
+from .context import Context, Outcome, after, tokenize, words
 from .errors import NOT_FOUND, NOT_SUPPORTED, QUERY_REJECTED, TrinoError
 
 _OPEN = (TokenType.L_PAREN, TokenType.L_BRACKET, TokenType.L_BRACE)
@@ -98,7 +98,7 @@ def execute(ctx: Context, sql: str, *, nested: bool = False) -> Outcome:
         return execute(ctx, _bind(prepared(ctx, ".".join(parts)), _using(sql, tokens, i)),
                        nested=True)
     if head[:1] == ["PREPARE"]:
-        parts, i = _name_at(tokens, 1)
+        parts, i = _name_at(tokens, after(tokens, 1))
         if not parts or i >= len(tokens) or tokens[i].text.upper() != "FROM" \
                 or i + 1 >= len(tokens):
             raise TrinoError("parse_error", "write PREPARE <name> FROM <statement>",
@@ -106,10 +106,11 @@ def execute(ctx: Context, sql: str, *, nested: bool = False) -> Outcome:
         ctx.reply.added_prepare(".".join(parts), sql[tokens[i + 1].start:])
         return Outcome(update_type="PREPARE")
     if head[:2] == ["DEALLOCATE", "PREPARE"]:
-        ctx.reply.deallocated_prepare(".".join(_name_at(tokens, 2)[0]))
+        ctx.reply.deallocated_prepare(".".join(_name_at(tokens, after(tokens, 2))[0]))
         return Outcome(update_type="DEALLOCATE")
     if head[:2] == ["DESCRIBE", "OUTPUT"]:
-        return describe_output(ctx, prepared(ctx, ".".join(_name_at(tokens, 2)[0])))
+        name = ".".join(_name_at(tokens, after(tokens, 2))[0])
+        return describe_output(ctx, prepared(ctx, name))
     if head[:1] == ["EXPLAIN"]:
         rest = tokens[1:]
         if rest and (rest[0].token_type == TokenType.L_PAREN or rest[0].text.upper() in (

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import ipaddress
+import shutil
 import socket
 import ssl
 import threading
@@ -157,8 +158,11 @@ def duck_server(trino_data: Path, tmp_path_factory: pytest.TempPathFactory) -> I
 def pg_server(trino_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     require_postgres()
     folder = tmp_path_factory.mktemp("trino-pg")
+    # a copy: the DuckDB server holds the file open under another configuration
+    copy = folder / "copy.duckdb"
+    shutil.copyfile(trino_data, copy)
     with throwaway_database("dpsql_trino") as (admin_dsn, reader_dsn):
-        copy_duckdb_to_postgres(trino_data, admin_dsn)
+        copy_duckdb_to_postgres(copy, admin_dsn)
         yield from _start(_document(trino_data, folder, {"kind": "postgres",
                                                          "dsn": reader_dsn}), folder)
 
