@@ -22,6 +22,7 @@ class HopCounter:
     def __init__(self, server: Server) -> None:
         self.session = requests.Session()
         self.session.verify = str(server.certfile)  # the client leaves a given session as is
+        server.opened.append(self.session)
         self.gets = 0
         self.session.hooks["response"].append(self._count)
 
@@ -34,9 +35,11 @@ class HopCounter:
 def connect(server: Server, who: str = "alice", *, bearer: bool = False,
             **options: Any) -> trino.dbapi.Connection:
     auth = JWTAuthentication(KEYS[who]) if bearer else BasicAuthentication(who, KEYS[who])
-    return trino.dbapi.connect(host=server.host, port=server.port, user=who,
-                               http_scheme="https", auth=auth, catalog="dpsql",
-                               schema="public", verify=str(server.certfile), **options)
+    connection = trino.dbapi.connect(host=server.host, port=server.port, user=who,
+                                     http_scheme="https", auth=auth, catalog="dpsql",
+                                     schema="public", verify=str(server.certfile), **options)
+    server.opened.append(connection)
+    return connection
 
 
 def basic(who: str = "alice") -> str:

@@ -13,7 +13,7 @@ import ssl
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +78,7 @@ class Server:
     port: int
     certfile: Path
     config_path: Path
+    opened: list[Any] = field(default_factory=list)  # client connections, closed at the end
 
     def tls(self) -> ssl.SSLContext:
         return ssl.create_default_context(cafile=str(self.certfile))
@@ -127,7 +128,8 @@ def _start(document: dict[str, Any], folder: Path) -> Iterator[Server]:
     assert config.tls is not None
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(config), host="127.0.0.1", port=port,
-                                           log_level="warning", **config.tls.uvicorn_options()))
+                                           log_level="warning",
+                                           **config.tls.uvicorn_options()))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     url = f"https://127.0.0.1:{port}"
@@ -142,7 +144,10 @@ def _start(document: dict[str, Any], folder: Path) -> Iterator[Server]:
             time.sleep(0.1)
     else:
         pytest.fail("the TLS server did not start")
-    yield Server(url, "127.0.0.1", port, config.tls.certfile, path)
+    running = Server(url, "127.0.0.1", port, config.tls.certfile, path)
+    yield running
+    for connection in running.opened:  # an idle keep-alive connection delays shutdown
+        connection.close()
     server.should_exit = True
     thread.join(timeout=10)
 

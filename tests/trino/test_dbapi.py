@@ -31,6 +31,7 @@ def test_wrong_or_foreign_credentials_are_http_401(server: Server) -> None:
         host=server.host, port=server.port, user="alice", http_scheme="https",
         auth=trino.auth.BasicAuthentication("alice", "dpsql_not_a_key"),
         verify=str(server.certfile))
+    server.opened.append(wrong)
     with pytest.raises(HttpError, match="401"):
         wrong.cursor().execute("SELECT 1")
     # bob's key cannot speak as alice
