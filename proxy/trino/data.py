@@ -189,6 +189,9 @@ def _raw_columns(ctx: Context, select: exp.Select) -> list[tuple[str, str]] | No
 def shape(ctx: Context, select: exp.Expression) -> list[tuple[str, str]]:
     """Output names and types, from the planner alone: nothing runs or is charged."""
     pipeline = ctx.svc.pipeline
+    keys = distinct_keys(ctx, select) if isinstance(select, exp.Select) else None
+    if keys is not None:
+        return keys.columns
     try:
         plan = plan_query(select.sql(), pipeline.catalog, pipeline.input_dialect,
                           pipeline.limits)

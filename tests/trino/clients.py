@@ -59,7 +59,11 @@ class JdbcLike:
     schema: str = "public"
     properties: dict[str, str] = field(default_factory=dict)
     prepared: dict[str, str] = field(default_factory=dict)
-    client: httpx.Client | None = None
+    client: httpx.Client = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.client = httpx.Client(verify=self.server.tls(), timeout=60)
+        self.server.opened.append(self.client)
 
     def _headers(self) -> list[tuple[str, str]]:
         headers = [("X-Trino-User", self.who), ("X-Trino-Source", self.source),
@@ -73,8 +77,6 @@ class JdbcLike:
 
     def run(self, sql: str) -> dict[str, Any]:
         """POST, follow every nextUri; the whole answer: columns, rows, error, update."""
-        if self.client is None:
-            self.client = httpx.Client(verify=self.server.tls(), timeout=60)
         response = self.client.post(f"{self.server.url}/v1/statement", content=sql.encode(),
                                     headers=self._headers())
         assert response.status_code == 200, response.text
