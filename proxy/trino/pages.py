@@ -28,6 +28,8 @@ class Stored:
     columns: list[dict[str, Any]]
     pages: list[list[list[Any]]]
     warnings: list[dict[str, Any]] = field(default_factory=list)
+    error: dict[str, Any] | None = None  # a failed statement: its Trino error object
+    update_type: str | None = None  # a statement without a result set (SET SESSION, …)
     created: float = field(default_factory=time.monotonic)
 
 
@@ -41,14 +43,16 @@ class PageStore:
         self._lock = threading.Lock()
 
     def put(self, analyst: str, query_id: str, columns: list[dict[str, Any]],
-            rows: list[list[Any]], warnings: list[dict[str, Any]]) -> str:
+            rows: list[list[Any]], warnings: list[dict[str, Any]], *,
+            error: dict[str, Any] | None = None, update_type: str | None = None) -> str:
         pages = [rows[i:i + self.page_rows] for i in range(0, len(rows), self.page_rows)] or [[]]
         slug = secrets.token_urlsafe(24)
+        stored = Stored(analyst, query_id, columns, pages, warnings, error, update_type)
         with self._lock:
             self._expire()
             while len(self._results) >= self._capacity:
                 self._results.popitem(last=False)
-            self._results[slug] = Stored(analyst, query_id, columns, pages, warnings)
+            self._results[slug] = stored
         return slug
 
     def get(self, analyst: str, slug: str) -> Stored | None:

@@ -112,26 +112,30 @@ async def statement(request: Request) -> Response:
         sql = ""
     reply = Reply(session.prefix)
     ctx = Context(svc, who.name, session, reply)
+    columns: list[dict[str, Any]] = []
+    rows: list[list[Any]] = []
+    warnings: list[dict[str, Any]] = []
+    error = update_type = charged = None
     try:
         outcome: Outcome = await run_in_threadpool(execute, ctx, sql)
     except Exception as exc:  # noqa: BLE001 - every failure answers in Trino's shape
-        error = TrinoError.of(exc, log_details=svc.pipeline.log_details)
-        query_id = error.query_id or new_query_id()
-        if error.query_id:
-            request.state.query_id = error.query_id
-        return _json(_document(request, query_id, "FAILED", error=error.document()),
-                     reply.headers)
-    query_id = outcome.query_id or new_query_id()
-    if outcome.query_id:
-        request.state.query_id = outcome.query_id
-    if outcome.update_type is not None:
-        return _json(_document(request, query_id, "FINISHED", updateType=outcome.update_type),
-                     reply.headers)
-    columns = [types.column(name, typ) for name, typ in outcome.columns]
-    rows = [[types.encode(v, typ) for v, (_, typ) in zip(row, outcome.columns, strict=True)]
-            for row in outcome.rows]
-    warnings = [_warning(w) for w in outcome.warnings]
-    slug = _pages(request).put(who.name, query_id, columns, rows, warnings)
+        failure = TrinoError.of(exc, log_details=svc.pipeline.log_details)
+        charged = failure.query_id  # failed after its charge
+        error = failure.document()
+    else:
+        charged = outcome.query_id
+        update_type = outcome.update_type
+        columns = [types.column(name, typ) for name, typ in outcome.columns]
+        rows = [[types.encode(v, typ) for v, (_, typ) in zip(row, outcome.columns, strict=True)]
+                for row in outcome.rows]
+        warnings = [_warning(w) for w in outcome.warnings]
+    query_id = charged or new_query_id()
+    if charged:
+        request.state.query_id = charged  # the access log names charged queries
+    # Like Trino, the POST only queues: the answer, an error included, comes on the
+    # first GET. The JavaScript client never looks at the POST's document.
+    slug = _pages(request).put(who.name, query_id, columns, rows, warnings, error=error,
+                               update_type=update_type)
     base = str(request.base_url).rstrip("/")
     document = _document(request, query_id, "QUEUED",
                          nextUri=f"{base}/v1/statement/executing/{query_id}/{slug}/0")
@@ -151,6 +155,10 @@ def page(query_id: str, slug: str, page: int, request: Request) -> Response:
     if stored is None or stored.query_id != query_id or not 0 <= page < len(stored.pages):
         return _json({"error": {"code": "not_found", "message": "no such result page; results "
                                 "expire 10 minutes after the query ran"}}, status=404)
+    if stored.error is not None:
+        return _json(_document(request, query_id, "FAILED", error=stored.error))
+    if stored.update_type is not None:
+        return _json(_document(request, query_id, "FINISHED", updateType=stored.update_type))
     last = page == len(stored.pages) - 1
     fields: dict[str, Any] = {"columns": stored.columns, "data": stored.pages[page]}
     if not last:

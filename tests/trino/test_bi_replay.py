@@ -194,6 +194,7 @@ def test_legacy_presto_headers_are_read_and_answered(duck_server: Server) -> Non
         response = client.post(f"{duck_server.url}/v1/statement",
                                content=b"SET SESSION dpsql.epsilon = 0.25",
                                headers={"X-Presto-User": "alice", "Authorization": basic()})
-        assert response.json()["updateType"] == "SET SESSION"
+        done = client.get(response.json()["nextUri"], headers={"Authorization": basic()})
+        assert done.json()["updateType"] == "SET SESSION"
         assert response.headers["X-Presto-Set-Session"] == "dpsql.epsilon=0.25"
         assert "X-Trino-Set-Session" not in response.headers
