@@ -243,7 +243,8 @@ def run(sql: str, used: Iterable[tuple[str, str]], ctx: MetaContext,
     over the emulated tables it uses; returns ((name, trino type), rows)."""
     con = duckdb.connect(":memory:", config={
         "enable_external_access": False, "autoinstall_known_extensions": False,
-        "autoload_known_extensions": False, "threads": 1})
+        "autoload_known_extensions": False, "threads": 1,
+        "memory_limit": "256MB"})
     try:
         for key in dict.fromkeys(used):
             table = TABLES[key]
