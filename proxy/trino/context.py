@@ -26,6 +26,7 @@ class Outcome:
     rows: list[list[Any]] = field(default_factory=list)
     update_type: str | None = None
     query_id: str | None = None  # the ledger's query id, for charged queries
+    charged: float | None = None  # ε charged, for the access log
     warnings: list[str] = field(default_factory=list)
 
 

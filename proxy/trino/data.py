@@ -300,7 +300,8 @@ def query(ctx: Context, tree: exp.Expression) -> Outcome:
     columns = [(c.name, types.from_dpsql(c.type)) for c in answer.columns]
     rows = [list(r) for r in answer.rows]
     _fill_accuracy(items, answer, columns, rows)
-    return Outcome(columns, rows, query_id=answer.query_id, warnings=[_notes(answer)])
+    return Outcome(columns, rows, query_id=answer.query_id, charged=answer.charged.epsilon,
+                   warnings=[_notes(answer)])
 
 
 def explain(ctx: Context, tree: exp.Expression) -> Outcome:

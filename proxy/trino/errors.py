@@ -47,6 +47,7 @@ class TrinoError(Exception):
     trino: tuple[str, int, str] = GENERIC_USER_ERROR
     position: Any = None
     query_id: str | None = None  # set when a charge stands (FailedAfterCharge)
+    charged: float | None = None
 
     def __str__(self) -> str:
         return f"{self.code}: {self.message}"
@@ -61,10 +62,11 @@ class TrinoError(Exception):
             return exc
         _, body = error_response(exc, log_details=log_details)
         code, message = body["error"]["code"], body["error"]["message"]
-        query_id = exc.query_id if isinstance(exc, FailedAfterCharge) else None
+        after = exc if isinstance(exc, FailedAfterCharge) else None
         position = getattr(exc, "position", None) if "position" in body["error"] else None
         return cls(code, message, trino or _BY_CODE.get(code, GENERIC_USER_ERROR),
-                   position, query_id)
+                   position, after.query_id if after else None,
+                   after.charged if after else None)
 
     def document(self) -> dict[str, Any]:
         name, number, kind = self.trino

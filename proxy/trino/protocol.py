@@ -116,22 +116,24 @@ async def statement(request: Request) -> Response:
     rows: list[list[Any]] = []
     warnings: list[dict[str, Any]] = []
     error = update_type = charged = None
+    epsilon: float | None = None
     try:
         outcome: Outcome = await run_in_threadpool(execute, ctx, sql)
     except Exception as exc:  # noqa: BLE001 - every failure answers in Trino's shape
         failure = TrinoError.of(exc, log_details=svc.pipeline.log_details)
-        charged = failure.query_id  # failed after its charge
+        charged, epsilon = failure.query_id, failure.charged  # failed after its charge
         error = failure.document()
     else:
-        charged = outcome.query_id
+        charged, epsilon = outcome.query_id, outcome.charged
         update_type = outcome.update_type
         columns = [types.column(name, typ) for name, typ in outcome.columns]
         rows = [[types.encode(v, typ) for v, (_, typ) in zip(row, outcome.columns, strict=True)]
                 for row in outcome.rows]
         warnings = [_warning(w) for w in outcome.warnings]
     query_id = charged or new_query_id()
-    if charged:
-        request.state.query_id = charged  # the access log names charged queries
+    if charged:  # the access log names charged queries, as for /v1/query
+        request.state.query_id = charged
+        request.state.charged = epsilon
     # Like Trino, the POST only queues: the answer, an error included, comes on the
     # first GET. The JavaScript client never looks at the POST's document.
     slug = _pages(request).put(who.name, query_id, columns, rows, warnings, error=error,

@@ -98,3 +98,19 @@ def test_values_are_written_as_trino_writes_them() -> None:
         {"kind": "LONG", "value": 2147483647}]}
     assert types.signature("timestamp(3)") == {"rawType": "timestamp", "arguments": [
         {"kind": "LONG", "value": 3}]}
+
+
+def test_the_access_log_names_the_charged_query(jdbc: JdbcLike,
+                                                caplog: pytest.LogCaptureFixture) -> None:
+    import json
+    import logging
+
+    jdbc.properties["dpsql.epsilon"] = "0.2"
+    with caplog.at_level(logging.INFO, logger="dpsql.access"):
+        answer = jdbc.ok("SELECT COUNT(*) AS n FROM visits WHERE amount > 100")
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "dpsql.access"]
+    post = next(x for x in lines if x["method"] == "POST" and x["path"] == "/v1/statement")
+    assert post["analyst"] == "alice" and post["query_id"] == answer["id"]
+    assert post["charged_epsilon"] == 0.2
+    assert set(post) == {"method", "path", "status", "duration_ms", "analyst", "query_id",
+                         "charged_epsilon"}  # nothing of the answer or the SQL
