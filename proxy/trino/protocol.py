@@ -126,7 +126,8 @@ async def statement(request: Request) -> Response:
     else:
         charged, epsilon = outcome.query_id, outcome.charged
         update_type = outcome.update_type
-        columns = [types.column(name, typ) for name, typ in outcome.columns]
+        columns = [types.column(name, typ, parametric_datetime=session.parametric_datetime)
+                   for name, typ in outcome.columns]
         rows = [[types.encode(v, typ) for v, (_, typ) in zip(row, outcome.columns, strict=True)]
                 for row in outcome.rows]
         warnings = [_warning(w) for w in outcome.warnings]

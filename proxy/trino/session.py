@@ -44,6 +44,13 @@ class Session:
     time_zone: str
     properties: dict[str, str] = field(default_factory=dict)
     prepared: dict[str, str] = field(default_factory=dict)
+    capabilities: frozenset[str] = frozenset()
+
+    @property
+    def parametric_datetime(self) -> bool:
+        """Whether the client reads `timestamp(3)`; older clients and the JavaScript
+        one expect plain `timestamp` (notes §2.5)."""
+        return "PARAMETRIC_DATETIME" in self.capabilities
 
     @classmethod
     def from_headers(cls, headers: Headers) -> Session:
@@ -64,6 +71,8 @@ class Session:
             time_zone=one("Time-Zone") or DEFAULT_TIME_ZONE,
             properties=_pairs(headers.getlist(prefix + "Session")),
             prepared=_pairs(headers.getlist(prefix + "Prepared-Statement")),
+            capabilities=frozenset(c.strip().upper() for line in headers.getlist(
+                prefix + "Client-Capabilities") for c in line.split(",") if c.strip()),
         )
 
 

@@ -85,9 +85,13 @@ def signature(trino_type: str) -> dict[str, Any]:
     return {"rawType": raw, "arguments": arguments}
 
 
-def column(name: str, trino_type: str) -> dict[str, Any]:
-    display = "varchar" if trino_type == "varchar" else trino_type
-    return {"name": name, "type": display, "typeSignature": signature(trino_type)}
+def column(name: str, trino_type: str, *, parametric_datetime: bool = True) -> dict[str, Any]:
+    """A column of a QueryResults page. Without the client's PARAMETRIC_DATETIME
+    capability a timestamp is reported without precision, as Trino does; its
+    values have milliseconds either way."""
+    if not parametric_datetime and raw_type(trino_type).startswith("timestamp"):
+        trino_type = raw_type(trino_type)
+    return {"name": name, "type": trino_type, "typeSignature": signature(trino_type)}
 
 
 def encode(value: Any, trino_type: str) -> Any:

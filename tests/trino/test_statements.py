@@ -114,3 +114,26 @@ def test_the_access_log_names_the_charged_query(jdbc: JdbcLike,
     assert post["charged_epsilon"] == 0.2
     assert set(post) == {"method", "path", "status", "duration_ms", "analyst", "query_id",
                          "charged_epsilon"}  # nothing of the answer or the SQL
+
+
+def test_session_headers_merge_lines_and_commas_and_read_capabilities() -> None:
+    from starlette.datastructures import Headers
+
+    from proxy.trino.session import Session
+
+    headers = Headers(raw=[
+        (b"x-trino-user", b"alice"),
+        (b"x-trino-session", b"dpsql.epsilon=0.5,other=a%2Cb"),
+        (b"x-trino-session", b"dpsql.delta=1e-7"),  # JDBC: one line per property
+        (b"x-trino-prepared-statement", b"st1=SELECT+COUNT%28%2A%29+FROM+t"),
+        (b"x-trino-client-capabilities", b"NUMBER,PARAMETRIC_DATETIME"),
+    ])
+    session = Session.from_headers(headers)
+    assert session.properties == {"dpsql.epsilon": "0.5", "other": "a,b", "dpsql.delta": "1e-7"}
+    assert session.prepared == {"st1": "SELECT COUNT(*) FROM t"}
+    assert session.parametric_datetime and session.prefix == "X-Trino-"
+    old = Session.from_headers(Headers({"x-presto-user": "alice"}))
+    assert old.prefix == "X-Presto-" and not old.parametric_datetime
+    assert types.column("t", "timestamp(3)", parametric_datetime=False)["type"] == "timestamp"
+    assert types.column("t", "timestamp(3)")["typeSignature"]["arguments"] == [
+        {"kind": "LONG", "value": 3}]
