@@ -14,7 +14,7 @@ import binascii
 
 from ..auth import Principal, require
 from ..deps import Services
-from ..errors import Forbidden, Unauthenticated
+from ..errors import Unauthenticated
 from .session import Session
 
 CHALLENGE = 'Basic realm="dpsql", Bearer realm="dpsql"'
@@ -48,5 +48,3 @@ def authenticate(svc: Services, authorization: str | None, session: Session) -> 
                                   f"belongs to {principal.name}")
     return require(principal, "analyst")
 
-
-__all__ = ["CHALLENGE", "Forbidden", "authenticate"]

@@ -6,10 +6,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlglot.dialects.trino import Trino
+from sqlglot.errors import TokenError
 from sqlglot.tokens import Token
 
 from ..deps import Services
-from .errors import INVALID_SESSION_PROPERTY, TrinoError
+from .errors import INVALID_SESSION_PROPERTY, SYNTAX_ERROR, TrinoError
 from .session import Reply, Session
 
 VERSION = "476"  # what `SELECT version()` and /v1/info report: a Trino-like number JDBC parses
@@ -66,7 +67,11 @@ class _Tokenizer(Trino.Tokenizer):  # type: ignore[misc]
 
 
 def tokenize(sql: str) -> list[Token]:
-    return list(_Tokenizer().tokenize(sql))
+    try:
+        return list(_Tokenizer().tokenize(sql))
+    except TokenError:
+        raise TrinoError("parse_error", "could not parse the statement: an unterminated string "
+                         "or quote", SYNTAX_ERROR) from None
 
 
 def after(tokens: list[Token], count: int) -> int:

@@ -81,7 +81,7 @@ def _json(body: dict[str, Any], headers: list[tuple[str, str]] | None = None,
     return response
 
 
-def _http_error(exc: BaseException, session: Session | None = None) -> JSONResponse:
+def _http_error(exc: BaseException) -> JSONResponse:
     status, body = error_response(exc)
     headers = [("WWW-Authenticate", CHALLENGE)] if status == 401 else []
     return _json(body, headers, status)
@@ -105,7 +105,7 @@ async def statement(request: Request) -> Response:
         svc = _services(request)
         who = _who(request, svc, session)
     except Exception as exc:  # noqa: BLE001 - unauthenticated or forbidden: HTTP status
-        return _http_error(exc, session)
+        return _http_error(exc)
     try:
         sql = body.decode("utf-8")
     except UnicodeDecodeError:
@@ -153,7 +153,7 @@ def page(query_id: str, slug: str, page: int, request: Request) -> Response:
         svc = _services(request)
         who = _who(request, svc, session)
     except Exception as exc:  # noqa: BLE001
-        return _http_error(exc, session)
+        return _http_error(exc)
     stored = _pages(request).get(who.name, slug)
     if stored is None or stored.query_id != query_id or not 0 <= page < len(stored.pages):
         return _json({"error": {"code": "not_found", "message": "no such result page; results "
@@ -180,7 +180,7 @@ def cancel(query_id: str, slug: str, page: int, request: Request) -> Response:
         svc = _services(request)
         who = _who(request, svc, session)
     except Exception as exc:  # noqa: BLE001
-        return _http_error(exc, session)
+        return _http_error(exc)
     # 204 even for a result already forgotten: clients raise on anything else (§6)
     _pages(request).drop(who.name, slug)
     return Response(status_code=204)

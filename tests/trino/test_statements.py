@@ -70,6 +70,8 @@ def test_use_and_show(jdbc: JdbcLike) -> None:
     assert jdbc.ok("SHOW COLUMNS FROM visits")["rows"][0][:2] == ["amount", "double"]
     assert jdbc.ok("SHOW FUNCTIONS LIKE 'dp\\_%' ESCAPE '\\'")["rows"][0][0] == "dp_ci95"
     assert jdbc.run("SHOW GRANTS")["error"]["errorName"] == "NOT_SUPPORTED"
+    assert jdbc.run("SELECT 'unterminated")["error"]["errorName"] == "SYNTAX_ERROR"
+    assert jdbc.run("")["error"]["message"].startswith("parse_error: the query is empty")
     assert jdbc.run("SET SESSION query_max_run_time = '1h'")["error"]["errorName"] == \
         "INVALID_SESSION_PROPERTY"
 
