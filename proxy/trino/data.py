@@ -114,18 +114,24 @@ def split_accuracy(select: exp.Select) -> list[AccuracyItem]:
 
 def _fill_accuracy(items: list[AccuracyItem], answer: QueryResponse,
                    columns: list[tuple[str, str]], rows: list[list[Any]]) -> None:
+    """Insert the accuracy columns at their places (changing `columns` and `rows`);
+    each is computed from the pipeline's own row, whose indices `target` names."""
     halfwidth = {a.column: a.ci95_halfwidth for a in answer.accuracy}
-    for item in sorted(items, key=lambda i: i.position):
-        width = halfwidth.get(answer.columns[item.target].name)
+    ordered = sorted(items, key=lambda i: i.position)
+    widths = [halfwidth.get(answer.columns[item.target].name) for item in ordered]
+    for item in ordered:
         columns.insert(item.position, (item.name, "double"))
-        for row in rows:
-            value = row[item.target]
-            if width is None or (item.kind != "dp_ci95" and not isinstance(value, int | float)):
-                cell = None
-            else:
-                cell = {"dp_ci95": width, "dp_lower": (value or 0) - width,
-                        "dp_upper": (value or 0) + width}[item.kind]
+    for r, row in enumerate(rows):
+        original = list(row)
+        for item, width in zip(ordered, widths, strict=True):
+            value = original[item.target]
+            cell: float | None = None
+            if width is not None and item.kind == "dp_ci95":
+                cell = width
+            elif width is not None and isinstance(value, int | float):
+                cell = value - width if item.kind == "dp_lower" else value + width
             row.insert(item.position, cell)
+        rows[r] = row
 
 
 # --- answered from the metadata ------------------------------------------------------

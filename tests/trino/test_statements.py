@@ -39,6 +39,10 @@ def test_accuracy_functions_bracket_each_value(jdbc: JdbcLike) -> None:
     for _, pay, low, high, ci, key_ci in answer["rows"]:
         assert ci > 0 and math.isclose(high - pay, ci) and math.isclose(pay - low, ci)
         assert key_ci is None  # group keys carry no noise
+    first = jdbc.ok("SELECT dp_upper(n) AS high, dp_lower(n) AS low, dp_ci95(n) AS ci, "
+                    "COUNT(*) AS n FROM employees")
+    ((high, low, ci, n),) = first["rows"]  # placed before the output they describe
+    assert ci > 0 and math.isclose(high, n + ci) and math.isclose(low, n - ci)
     refused = jdbc.run("SELECT COUNT(*) AS n, dp_ci95(SUM(age)) AS ci FROM employees")
     assert refused["error"]["message"].startswith("unsupported_query: dp_ci95(SUM(age))")
     nested = jdbc.run("SELECT COUNT(*) AS n FROM employees HAVING dp_ci95(n) > 1")
