@@ -143,3 +143,26 @@ def test_session_headers_merge_lines_and_commas_and_read_capabilities() -> None:
     assert types.column("t", "timestamp(3)", parametric_datetime=False)["type"] == "timestamp"
     assert types.column("t", "timestamp(3)")["typeSignature"]["arguments"] == [
         {"kind": "LONG", "value": 3}]
+
+
+def test_the_page_store_is_bounded_private_and_expires() -> None:
+    from proxy.trino.pages import PageStore
+
+    store = PageStore(capacity=2, page_rows=2)
+    first = store.put("alice", "q1", [], [[1], [2], [3]], [])
+    found = store.get("alice", first)
+    assert found is not None and found.pages == [[[1], [2]], [[3]]]
+    assert store.get("bob", first) is None  # another analyst finds nothing
+    second = store.put("alice", "q2", [], [], [])
+    store.put("alice", "q3", [], [], [])
+    assert store.get("alice", first) is None  # full: the oldest went first
+    assert store.get("alice", second) is not None
+    expiring = PageStore(ttl=-1.0)  # every result is already past its time
+    slug = expiring.put("alice", "q4", [], [], [])
+    assert expiring.get("alice", slug) is None
+
+
+def test_transactions_are_acknowledged(jdbc: JdbcLike) -> None:
+    assert jdbc.ok("START TRANSACTION")["update"] == "START TRANSACTION"
+    assert jdbc.ok("ROLLBACK")["update"] == "ROLLBACK"
+    assert jdbc.ok("COMMIT WORK")["update"] == "COMMIT"
