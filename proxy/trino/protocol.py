@@ -106,10 +106,8 @@ async def statement(request: Request) -> Response:
         who = _who(request, svc, session)
     except Exception as exc:  # noqa: BLE001 - unauthenticated or forbidden: HTTP status
         return _http_error(exc)
-    try:
-        sql = body.decode("utf-8")
-    except UnicodeDecodeError:
-        sql = ""
+    # invalid bytes become U+FFFD, which the parser then refuses with its position
+    sql = body.decode("utf-8", errors="replace")
     reply = Reply(session.prefix)
     ctx = Context(svc, who.name, session, reply)
     columns: list[dict[str, Any]] = []

@@ -166,3 +166,13 @@ def test_transactions_are_acknowledged(jdbc: JdbcLike) -> None:
     assert jdbc.ok("START TRANSACTION")["update"] == "START TRANSACTION"
     assert jdbc.ok("ROLLBACK")["update"] == "ROLLBACK"
     assert jdbc.ok("COMMIT WORK")["update"] == "COMMIT"
+
+
+def test_invalid_utf8_is_a_syntax_error(jdbc: JdbcLike, duck_server: Server) -> None:
+    from .clients import basic
+
+    queued = jdbc.client.post(f"{duck_server.url}/v1/statement", content=b"SELECT \xff",
+                              headers={"Authorization": basic()}).json()
+    failed = jdbc.client.get(queued["nextUri"], headers={"Authorization": basic()}).json()
+    assert failed["error"]["errorName"] == "SYNTAX_ERROR"
+    assert failed["stats"]["state"] == "FAILED" and "nextUri" not in failed
