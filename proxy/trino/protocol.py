@@ -33,7 +33,7 @@ from ..pipeline import new_query_id
 from . import types
 from .auth import CHALLENGE, authenticate
 from .context import VERSION, Context, Outcome
-from .errors import TrinoError
+from .errors import SYNTAX_ERROR, TrinoError
 from .pages import PageStore
 from .session import Reply, Session
 from .statements import execute
@@ -97,6 +97,14 @@ def _warning(text: str) -> dict[str, Any]:
     return {"warningCode": {"code": 0x0DD0, "name": "DPSQL_PRIVACY"}, "message": text}
 
 
+def _text(body: bytes) -> str:
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise TrinoError("parse_error", f"the statement is not valid UTF-8 (byte {err.start})",
+                         SYNTAX_ERROR) from None
+
+
 @router.post("/v1/statement")
 async def statement(request: Request) -> Response:
     body = await request.body()
@@ -106,8 +114,6 @@ async def statement(request: Request) -> Response:
         who = _who(request, svc, session)
     except Exception as exc:  # noqa: BLE001 - unauthenticated or forbidden: HTTP status
         return _http_error(exc)
-    # invalid bytes become U+FFFD, which the parser then refuses with its position
-    sql = body.decode("utf-8", errors="replace")
     reply = Reply(session.prefix)
     ctx = Context(svc, who.name, session, reply)
     columns: list[dict[str, Any]] = []
@@ -116,7 +122,7 @@ async def statement(request: Request) -> Response:
     error = update_type = charged = None
     epsilon: float | None = None
     try:
-        outcome: Outcome = await run_in_threadpool(execute, ctx, sql)
+        outcome: Outcome = await run_in_threadpool(execute, ctx, _text(body))
     except Exception as exc:  # noqa: BLE001 - every failure answers in Trino's shape
         failure = TrinoError.of(exc, log_details=svc.pipeline.log_details)
         charged, epsilon = failure.query_id, failure.charged  # failed after its charge
