@@ -35,7 +35,7 @@ from proxy.demo import build_demo_database, demo_config_yaml
 from tests.pg import copy_duckdb_to_postgres, require_postgres, throwaway_database
 
 KEYS = {"alice": "dpsql_alice_trino_key", "bob": "dpsql_bob_trino_key",
-        "carl": "dpsql_carl_trino_key"}
+        "carl": "dpsql_carl_trino_key", "dora": "dpsql_dora_trino_key"}
 DAYS = 1200  # public keys of events.day: a result of 1,200 rows spans several pages
 
 
@@ -113,6 +113,9 @@ def _document(data: Path, folder: Path, engine: dict[str, Any]) -> dict[str, Any
     document["analysts"]["bob"] = {**document["analysts"]["alice"], "budget": budget}
     document["analysts"]["bob"]["api_key_sha256"] = hashlib.sha256(
         KEYS["bob"].encode()).hexdigest()
+    document["analysts"]["dora"] = {  # a small budget, to be exhausted
+        "role": "analyst", "api_key_sha256": hashlib.sha256(KEYS["dora"].encode()).hexdigest(),
+        "budget": {"epsilon": 0.25, "delta": 1e-6}}
     document["tables"]["events"] = {
         "privacy_unit": "person_id", "max_rows_per_unit": 4, "max_groups_per_unit": 4,
         "columns": {"person_id": {"type": "integer"},

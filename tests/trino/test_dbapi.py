@@ -98,6 +98,17 @@ def test_a_refused_query_raises_trino_user_error_with_our_message(server: Server
     assert server.budget()["spent"]["epsilon"] == before  # refusals are free
 
 
+def test_an_exhausted_budget_is_refused_with_our_code(server: Server) -> None:
+    cur = connect(server, "dora", session_properties={"dpsql.epsilon": "0.2"}).cursor()
+    cur.execute("SELECT COUNT(*) AS n FROM employees WHERE age > 50")
+    cur.fetchall()
+    with pytest.raises(TrinoUserError) as info:
+        cur.execute("SELECT COUNT(*) AS n FROM employees WHERE age > 60")
+    assert info.value.error_name == "QUERY_REJECTED"
+    assert info.value.message.startswith("budget_exhausted: ")
+    assert server.budget("dora")["spent"]["epsilon"] == pytest.approx(0.2)
+
+
 @pytest.mark.parametrize("legacy", [False, True], ids=["execute-immediate", "prepare-execute"])
 def test_bound_parameters_in_qmark_style(server: Server, legacy: bool) -> None:
     cur = connect(server, legacy_prepared_statements=legacy).cursor()
