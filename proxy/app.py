@@ -27,6 +27,7 @@ from .errors import DpsqlError, FailedAfterCharge, error_body, error_response
 from .middleware import AccessLog, BodyLimit
 from .pipeline import Clock, Pipeline, PrivacyDefaults, utc_now
 from .tables import TableStore, seed_tables
+from .trino import router as trino_router
 
 log = logging.getLogger("dpsql")
 
@@ -108,6 +109,7 @@ def create_app(config: Config, *, clock: Clock = utc_now) -> FastAPI:
     app.include_router(routes.analyst)
     app.include_router(routes.compliance)
     app.include_router(routes.owner)
+    app.include_router(trino_router)  # BI tools: the Trino client protocol
 
     @app.get("/health", include_in_schema=False)
     def health() -> dict[str, str]:

@@ -37,7 +37,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    uvicorn.run(create_app(config), host=args.host, port=args.port, log_level="warning")
+    tls = config.tls.uvicorn_options() if config.tls else {}
+    uvicorn.run(create_app(config), host=args.host, port=args.port, log_level="warning", **tls)
     return 0
 
 

@@ -44,6 +44,7 @@ __all__ = [
     "LimitsConfig",
     "LoggingConfig",
     "PrivacyConfig",
+    "TlsConfig",
     "load_config",
     "parse_config",
 ]
@@ -219,6 +220,18 @@ class LoggingConfig(_Section):
     engine_errors: bool = False
 
 
+class TlsConfig(_Section):
+    """HTTPS for the server: Trino clients and BI tools send an API key only over
+    TLS (README, "Connect a BI tool"). PEM files; relative paths are relative to
+    dpsql.yaml."""
+
+    certfile: Path
+    keyfile: Path
+
+    def uvicorn_options(self) -> dict[str, str]:
+        return {"ssl_certfile": str(self.certfile), "ssl_keyfile": str(self.keyfile)}
+
+
 class AnalystConfig(_Section):
     role: Literal["analyst", "owner", "compliance"]
     api_key_sha256: str
@@ -247,6 +260,7 @@ class Config(_Section):
     privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    tls: TlsConfig | None = None
     tables: dict[str, Table] = Field(default_factory=dict)
     analysts: dict[str, AnalystConfig] = Field(default_factory=dict)
 
@@ -457,7 +471,12 @@ def _resolve(config: Config, folder: Path) -> Config:
         target = ledger.url.removeprefix(_SQLITE_PREFIX)
         if target != ":memory:" and not Path(target).is_absolute():
             ledger = ledger.model_copy(update={"url": _SQLITE_PREFIX + str(folder / target)})
-    return config.model_copy(update={"engine": engine, "ledger": ledger})
+    tls = config.tls
+    if tls is not None:
+        tls = tls.model_copy(update={
+            "certfile": tls.certfile if tls.certfile.is_absolute() else folder / tls.certfile,
+            "keyfile": tls.keyfile if tls.keyfile.is_absolute() else folder / tls.keyfile})
+    return config.model_copy(update={"engine": engine, "ledger": ledger, "tls": tls})
 
 
 def load_config(path: str | Path) -> Config:
