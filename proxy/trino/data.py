@@ -116,13 +116,15 @@ def _fill_accuracy(items: list[AccuracyItem], answer: QueryResponse,
                    columns: list[tuple[str, str]], rows: list[list[Any]]) -> None:
     """Insert the accuracy columns at their places (changing `columns` and `rows`);
     each is computed from the pipeline's own row, whose indices `target` names."""
-    halfwidth = {a.column: a.ci95_halfwidth for a in answer.accuracy}
+    # per answer row: AVG, VAR and STDDEV intervals depend on each group's size
+    per_row = {a.column: a.ci95_halfwidths for a in answer.accuracy if a.ci95_halfwidths}
     ordered = sorted(items, key=lambda i: i.position)
-    widths = [halfwidth.get(answer.columns[item.target].name) for item in ordered]
+    names = [answer.columns[item.target].name for item in ordered]
     for item in ordered:
         columns.insert(item.position, (item.name, "double"))
     for r, row in enumerate(rows):
         original = list(row)
+        widths = [(per_row.get(n) or [None] * (r + 1))[r] for n in names]
         for item, width in zip(ordered, widths, strict=True):
             value = original[item.target]
             cell: float | None = None
