@@ -164,12 +164,15 @@ def number_text(x: Fraction) -> str:
 Whose = Literal["analyst", "dataset"]
 
 
-def sentence(shown: Shown, whose: Whose, *, expired_at: str | None = None) -> str:
-    """One sentence a non-expert reads correctly: budget is cumulative and never refills."""
+def sentence(shown: Shown | None, whose: Whose, *, expired_at: str | None = None) -> str:
+    """One sentence a non-expert reads correctly: budget is cumulative and never refills.
+    ``shown`` is None for an analyst who never had a grant."""
     you = "You have" if whose == "analyst" else "All analysts together have"
     your = "your privacy budget" if whose == "analyst" else "the dataset-wide privacy budget"
     fix = ("ask a data owner for more" if whose == "analyst"
            else "only a data owner can raise it")
+    if shown is None:
+        return "You have no privacy budget yet: ask a data owner for a grant."
     g, s = shown.granted, shown.spent
     amounts = f"ε ≈ {number_text(s.epsilon)} of {number_text(g.epsilon)}"
     if shown.accounting is Accounting.ZCDP:

@@ -14,7 +14,7 @@ from typing import Any, Literal, NamedTuple
 from accountant.budget import Budget
 from accountant.composition import Accounting, Cost, capacity_for, rho_for
 from accountant.errors import InvalidParameter, Which
-from accountant.presentation import Shown, admits, charge_share, expired, present
+from accountant.presentation import Shown, admits, charge_share, expired, present, share_used
 
 EntryKind = Literal["grant", "dataset_budget", "charge", "analyst", "table"]
 Role = Literal["analyst", "owner", "compliance"]
@@ -37,6 +37,14 @@ class Spent:
                          self.delta_add)
         return Spent(self.epsilon, self.delta, self.rho + cost.rho,
                      self.delta_add + cost.delta_add)
+
+    def minus(self, cost: Cost) -> Spent:
+        """The totals before ``cost`` was added (for the share a charge took)."""
+        if cost.accounting is Accounting.PURE:
+            return Spent(self.epsilon - cost.epsilon, self.delta - cost.delta, self.rho,
+                         self.delta_add)
+        return Spent(self.epsilon, self.delta, self.rho - cost.rho,
+                     self.delta_add - cost.delta_add)
 
 
 @dataclass(frozen=True)
@@ -111,18 +119,26 @@ class BudgetStatus:
         return None
 
     def share_of(self, cost: Cost) -> tuple[Fraction | None, Fraction | None]:
-        """The part of the analyst's and of the dataset's grant ``cost`` takes from here
-        (rounded up; None without a grant, or where no share can be stated)."""
-        mine = None
-        if self.granted is not None and self.shown is not None:
-            mine = charge_share(self.shown.share, present(
-                self.accounting, self.granted, self.totals.plus(cost)).share)
+        """The part of the analyst's and of the dataset's grant ``cost`` would take from
+        here (rounded up; None without a grant, or where no share can be stated)."""
+        return self._delta_share(cost, +1)
+
+    def share_taken(self, cost: Cost) -> tuple[Fraction | None, Fraction | None]:
+        """The same for a status read right after ``cost`` was charged (a receipt's)."""
+        return self._delta_share(cost, -1)
+
+    def _delta_share(self, cost: Cost, sign: int) -> tuple[Fraction | None, Fraction | None]:
+        def part(grant: Budget | None, totals: Spent) -> Fraction | None:
+            if grant is None:
+                return None
+            other = totals.plus(cost) if sign > 0 else totals.minus(cost)
+            low, high = (totals, other) if sign > 0 else (other, totals)
+            return charge_share(share_used(self.accounting, grant, low),
+                                share_used(self.accounting, grant, high))
         theirs = None
-        if self.dataset_granted is not None and self.dataset_shown is not None:
-            theirs = charge_share(self.dataset_shown.share, present(
-                self.accounting, self.dataset_granted,
-                (self.dataset_totals or Spent()).plus(cost)).share)
-        return mine, theirs
+        if self.dataset_granted is not None:
+            theirs = part(self.dataset_granted, self.dataset_totals or Spent())
+        return part(self.granted, self.totals), theirs
 
 
 @dataclass(frozen=True)
