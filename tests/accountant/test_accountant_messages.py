@@ -27,9 +27,10 @@ def test_analyst_limit(capped):
     exc = refusal(capped, "alice", 0.3)
     assert exc.which == "analyst" and exc.code == "budget_exhausted"
     assert exc.message.startswith(
-        "this query costs epsilon=0.3, delta=0 but exceeds the analyst's budget: "
-        "analyst 'alice' has epsilon=0.25, delta=1e-06 left; "
-        "the dataset-wide budget (all analysts together) has epsilon=0.25, delta=1e-06 left.")
+        "this query costs epsilon=0.3, delta=0 (30 % of the analyst's budget) but exceeds the "
+        "analyst's budget: analyst 'alice' has epsilon=0.25, delta=1e-06 left (75 % used); "
+        "the dataset-wide budget (all analysts together) has epsilon=0.25, delta=1e-06 left "
+        "(83.34 % used).")
     assert "dpsql analysts budget alice" in exc.message
     assert "PATCH /v1/admin/analysts/alice/budget" in exc.message
 
@@ -37,9 +38,10 @@ def test_analyst_limit(capped):
 def test_dataset_limit(capped):
     exc = refusal(capped, "bob", 0.3)
     assert exc.which == "dataset"
-    assert "exceeds the dataset-wide budget: the dataset-wide budget (all analysts together) " \
-           "has epsilon=0.25, delta=1e-06 left; analyst 'bob' has epsilon=0.5, delta=0 left" \
-           in exc.message
+    assert "this query costs epsilon=0.3, delta=0 (20 % of the dataset's budget) but exceeds " \
+           "the dataset-wide budget: the dataset-wide budget (all analysts together) has " \
+           "epsilon=0.25, delta=1e-06 left (83.34 % used); analyst 'bob' has epsilon=0.5, " \
+           "delta=0 left (50 % used)" in exc.message
     assert "`dpsql budget dataset ...`" in exc.message
     assert "PATCH /v1/admin/budget" in exc.message
     assert "all analysts together learn" in exc.message
