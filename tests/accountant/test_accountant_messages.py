@@ -1,6 +1,7 @@
 """budget_exhausted says which limit refused, what remains of each, and what an owner can do."""
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -60,3 +61,19 @@ def test_expired_grant(pure):
 def test_no_grant(pure):
     exc = refusal(pure, "mallory", 0.1)
     assert exc.message.startswith("analyst 'mallory' has no privacy budget grant")
+
+
+def test_the_readme_worked_example_quotes_the_refusal_as_given(pure):
+    """The README's dataset-wide example, replayed: its quoted refusal is the real one."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    quoted = readme.split("query is refused with `403 budget_exhausted`")[1]
+    quoted = " ".join(quoted.split("```")[1].split())
+    for name in ("alice", "bob", "chen"):
+        pure.set_grant(name, Budget.of(3.0, 1e-6), None, actor="olivia", reason="seed")
+    pure.set_dataset_budget(Budget.of(5.0, 1e-5), actor="olivia", reason="cap")
+    for name, times in (("alice", 6), ("bob", 4)):
+        for _ in range(times):
+            pure.charge(name, cost_of("pure", 0.5, 0), query_id="q", sql="s", detail={})
+    exc = refusal(pure, "bob", 0.5)
+    assert exc.which == "dataset"
+    assert " ".join(exc.message.split()) == quoted
