@@ -215,10 +215,8 @@ class Pipeline:
             status = self.ledger.status(analyst, self.clock())
             answer = QueryResponse.model_validate(cached)
             mine, theirs = budget_sides(status)
-            free = Charge(epsilon=0.0, delta=0.0, share=0.0 if status.shown else None,
-                          dataset_share=0.0 if status.dataset_shown else None)
             return answer.model_copy(update={
-                "charged": free,
+                "charged": _free(status),
                 "remaining": spend(status.remaining),
                 "dataset_remaining": dataset_spend(status),
                 "budget": mine,
@@ -279,7 +277,10 @@ class Pipeline:
     def explain(self, analyst: str, request: QueryRequest) -> ExplainResponse:
         plan, cost, calibrated, selection = self._prepare_all(request)
         status = self.ledger.status(analyst, self.clock())
-        blocked = status.blocked_by(cost)  # the very test the ledger's charge makes
+        # A repeat is answered from the cache, free, whatever the budget; anything else
+        # meets the very test the ledger's charge makes, on the same status.
+        cached = self.ledger.cached_answer(analyst, self.cache_key(plan, cost)) is not None
+        blocked = None if cached else status.blocked_by(cost)
         mine, theirs = budget_sides(status)
         by_name = {a.column: a for a in accuracy(plan, calibrated)}
         outputs: list[OutputPlan] = []
@@ -309,7 +310,8 @@ class Pipeline:
             outputs=outputs,
             groups=len(plan.group_keys),
             accounting=self.privacy.accounting.value,
-            charge=charge_of(cost, status.share_of(cost)),
+            charge=_free(status) if cached else charge_of(cost, status.share_of(cost)),
+            cached=cached,
             rho=f"{float(cost.rho):.6g}" if cost.accounting is Accounting.ZCDP else None,
             fits_budget=blocked is None,
             blocked_by=blocked,
@@ -345,6 +347,12 @@ class Pipeline:
                 for c in calibrated.values()
             ],
         }
+
+
+def _free(status: BudgetStatus) -> Charge:
+    """The charge of a repeated question: nothing, of either budget."""
+    return Charge(epsilon=0.0, delta=0.0, share=0.0 if status.shown else None,
+                  dataset_share=0.0 if status.dataset_shown else None)
 
 
 def _part(cost: Cost, share: Fraction) -> float:

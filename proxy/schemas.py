@@ -171,6 +171,9 @@ class ExplainResponse(BaseModel):
         "ε = ρ + 2√(ρ·ln(1/conversion_delta)); with partition selection, "
         "selection_delta + conversion_delta = δ.",
     )
+    cached: bool = Field(default=False, description=(
+        "The same question at the same ε and δ was answered before: /v1/query returns "
+        "that answer again, free, so `charge` is 0 and it fits whatever the budget."))
 
 
 class BudgetResponse(BudgetSide):

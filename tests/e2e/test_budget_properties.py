@@ -8,7 +8,8 @@ and zCDP accounting:
 
 * ``explain``'s ``fits_budget`` holds exactly when ``/v1/query`` answers, and
   ``blocked_by`` names the limit the refusal names;
-* explain's charge is what the query is then charged, shares included;
+* explain's charge is what the query is then charged, shares included, and a
+  repeated question is free in both (the cached answer), whatever the budget;
 * every presentation (``/v1/budget``, explain, the answer; the analyst's and
   the dataset's) adds up as shown: spent + remaining = granted, for ε and for
   δ, read from the JSON numbers as written, or remaining is 0 when the grant
@@ -102,7 +103,8 @@ grants = st.tuples(
 )
 dataset = st.tuples(st.just("dataset"), st.sampled_from([0.5, 2.0, 4.0, 8.0]),
                     st.sampled_from([3e-6, 1e-5]))
-operations = st.lists(st.one_of(queries, queries, queries, grants, dataset),
+repeats = st.tuples(st.just("repeat"), st.integers(0, 20))
+operations = st.lists(st.one_of(queries, queries, queries, grants, dataset, repeats),
                       min_size=1, max_size=12)
 
 
@@ -132,6 +134,7 @@ def run_sequence(client: TestClient, ops: list[tuple[Any, ...]], accounting: str
     def headers(who: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {KEYS[who]}"}
 
+    answered: list[tuple[str, dict[str, Any]]] = []
     for i, op in enumerate(ops):
         if op[0] == "grant":
             _, who, eps, dlt, expired = op
@@ -147,10 +150,15 @@ def run_sequence(client: TestClient, ops: list[tuple[Any, ...]], accounting: str
                              headers=headers("olivia"))
             assert r.status_code == 200, r.text
             continue
-        _, who, eps, dlt, shape = op
-        request = {"sql": SHAPES[shape].format(i=i), "epsilon": eps}
-        if dlt is not None:
-            request["delta"] = dlt
+        if op[0] == "repeat":  # the same question again: the cached answer, free
+            if not answered:
+                continue
+            who, request = answered[op[1] % len(answered)]
+        else:
+            _, who, eps, dlt, shape = op
+            request = {"sql": SHAPES[shape].format(i=i), "epsilon": eps}
+            if dlt is not None:
+                request["delta"] = dlt
         plan = client.post("/v1/explain", json=request, headers=headers(who))
         answer = client.post("/v1/query", json=request, headers=headers(who))
         if plan.status_code == 400:  # refused on its own terms, before any budget
@@ -159,7 +167,9 @@ def run_sequence(client: TestClient, ops: list[tuple[Any, ...]], accounting: str
             continue
         assert plan.status_code == 200, plan.text
         p = plan.json()
-        check_adds_up(p["budget"], f"explain {i}", expired=p["blocked_by"] == "expired")
+        expired = client.get("/v1/budget", headers=headers(who)).json()["expired"]
+        check_adds_up(p["budget"], f"explain {i}", expired=expired)
+        assert (p["blocked_by"] == "expired") is (expired and not p["cached"])
         check_adds_up(p["dataset_budget"], f"explain {i} (dataset)")
         selection = p["selection_threshold"] is not None
         if accounting == "pure" and not selection:
@@ -168,7 +178,9 @@ def run_sequence(client: TestClient, ops: list[tuple[Any, ...]], accounting: str
             assert answer.status_code == 200, (p, answer.text)
             a = answer.json()
             assert a["charged"] == p["charge"]  # the same cost, the same shares
-            check_adds_up(a["budget"], f"answer {i}")
+            assert a["cached"] is p["cached"] is (op[0] == "repeat")
+            answered.append((who, request))
+            check_adds_up(a["budget"], f"answer {i}", expired=expired)
             check_adds_up(a["dataset_budget"], f"answer {i} (dataset)")
         else:
             assert answer.status_code == 403, (p, answer.text)
