@@ -26,8 +26,8 @@ One rule decides admission and one presentation follows from it, so that
   grant. Pure figures are exact sums of what people wrote; the zCDP ε is
   rounded up (to six significant digits), so remaining is rounded down
   (SPEC §4.5). Under zCDP composition is
-  subadditive in ε, so a query asking for at most the remaining ε (at a δ no
-  larger than the grant's, without partition selection) always fits.
+  subadditive in ε, so a query asking for at most the remaining ε and δ
+  (without partition selection) always fits: ε(ρ_s + ρ_q) ≤ ε(ρ_s) + ε(ρ_q).
 
 A share is None when it cannot be a share: something was spent of a grant of
 0 (revoked, or never had any δ). Nothing is admitted then.

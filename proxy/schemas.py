@@ -73,9 +73,9 @@ class BudgetSide(BaseModel):
         "the composed ρ at the grant's δ (rounded up), δ = what partition selection used "
         "up; the rest of the grant's δ is what turns ρ into ε, not spent by queries."))
     remaining: Spend = Field(description=(
-        "granted − spent, as shown (0 once expired or over the grant). Under zCDP a query "
-        "asking for at most this ε, at a δ no larger than the grant's and without partition "
-        "selection, always fits."))
+        "granted − spent, as shown (0 once expired or over the grant). A query asking for "
+        "at most this ε and this δ (under zCDP: without partition selection) fits this "
+        "budget."))
     share_used: float | None = Field(default=None, description=_SHARE)
     summary: str = Field(default="", description="The same in one plain sentence.")
 

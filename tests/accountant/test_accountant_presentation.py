@@ -96,3 +96,25 @@ def test_a_revoked_grant_has_no_share_and_admits_nothing():
     shown = present(Accounting.ZCDP, zero, spent)
     assert shown.remaining == Budget.zero() and shown.spent.epsilon > 0
     assert "more than your privacy budget" in sentence(shown, "analyst")
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.data(), st.sampled_from(list(Accounting)))
+def test_a_query_asking_for_at_most_what_remains_fits(data, accounting):
+    """What `remaining` promises: at most its ε and δ (zCDP: no selection) is admitted."""
+    grant = Budget(data.draw(st.decimals(min_value="0.1", max_value="5", places=2).map(Fraction)),
+                   data.draw(st.sampled_from([Fraction(1, 10**6), Fraction(1, 10**5)])))
+    totals = Spent()
+    for _ in range(data.draw(st.integers(0, 6))):
+        after = totals.plus(data.draw(charges(accounting)))
+        if admits(accounting, grant, after):
+            totals = after
+    left = present(accounting, grant, totals).remaining
+    fraction = data.draw(st.sampled_from([Fraction(1), Fraction(99, 100), Fraction(1, 2)]))
+    eps = left.epsilon * fraction
+    if eps == 0:
+        return
+    dlt = left.delta * data.draw(st.sampled_from([Fraction(1), Fraction(1, 3)]))
+    if accounting is Accounting.ZCDP and dlt == 0:
+        return
+    assert admits(accounting, grant, totals.plus(cost_of(accounting, eps, dlt))), (left, totals)
