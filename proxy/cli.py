@@ -23,6 +23,7 @@ from .config import Config, ConfigError, load_config, parse_expiry
 
 if TYPE_CHECKING:
     from accountant import Budget, Entry, Ledger
+    from accountant.presentation import Shown
 
 
 def _fail(code: str, message: str) -> int:
@@ -181,8 +182,9 @@ def _entry_record(entry: Entry) -> dict[str, Any]:
 
 
 def _summary(config: Config, ledger: Ledger, analyst: str | None) -> list[dict[str, str]]:
-    """One row per analyst (granted, spent, remaining, share of the dataset-wide spend),
-    then the dataset-wide budget."""
+    """One row per analyst (granted, spent, remaining, the share of its grant used, its
+    share of the dataset-wide spend), then the dataset-wide budget; spent + remaining =
+    granted, as in the API (:mod:`accountant.presentation`)."""
     now = dt.datetime.now(dt.UTC)
     roles = {r.name: r for r in ledger.analysts()}
     shares = {s.analyst: s.share for s in ledger.shares(now)}
@@ -201,6 +203,7 @@ def _summary(config: Config, ledger: Ledger, analyst: str | None) -> list[dict[s
             "granted": _pair(status.granted),
             "spent": _pair(status.spent),
             "remaining": _pair(status.remaining) + (" (expired)" if status.expired else ""),
+            "used": _used(status.shown),
             "expires": status.expires.isoformat() if status.expires else "-",
             "share_of_dataset": f"{float(shares.get(name, 0)) * 100:.1f}%",
         })
@@ -211,9 +214,16 @@ def _summary(config: Config, ledger: Ledger, analyst: str | None) -> list[dict[s
             "granted": _pair(probe.dataset_granted) if probe.dataset_granted else "no limit",
             "spent": _pair(probe.dataset_spent) if probe.dataset_spent else "-",
             "remaining": _pair(probe.dataset_remaining) if probe.dataset_remaining else "-",
+            "used": _used(probe.dataset_shown),
             "expires": "-", "share_of_dataset": "100.0%" if shares else "-",
         })
     return rows
+
+
+def _used(shown: Shown | None) -> str:
+    from accountant.presentation import share_text
+
+    return "-" if shown is None else share_text(shown.share).replace(" %", "%")
 
 
 def _pair(budget: Budget | None) -> str:

@@ -10,10 +10,9 @@ from rewriter.keys import json_key
 
 from ..auth import require
 from ..deps import Svc, Who
-from ..pipeline import spend
+from ..pipeline import budget_sides
 from ..schemas import (
     BudgetResponse,
-    BudgetSide,
     ColumnMeta,
     ErrorResponse,
     ExplainResponse,
@@ -49,18 +48,13 @@ def explain(body: QueryRequest, who: Who, svc: Svc) -> ExplainResponse:
 
 @router.get("/budget", response_model=BudgetResponse)
 def budget(who: Who, svc: Svc) -> BudgetResponse:
-    """Own budget: granted, spent, remaining, expiry; and the dataset-wide budget."""
+    """Own budget: granted, spent, remaining (spent + remaining = granted), the share
+    used, expiry and a plain sentence; and the dataset-wide budget the same way."""
     require(who, "analyst")
     status = svc.ledger.status(who.name, svc.clock())
-    dataset = None
-    if status.dataset_granted is not None:
-        dataset = BudgetSide(granted=spend(status.dataset_granted),
-                             spent=spend(status.dataset_spent),
-                             remaining=spend(status.dataset_remaining))
+    mine, dataset = budget_sides(status)
     return BudgetResponse(
-        analyst=who.name, accounting=status.accounting.value,
-        granted=spend(status.granted) if status.granted else None,
-        spent=spend(status.spent), remaining=spend(status.remaining),
+        **mine.model_dump(), analyst=who.name, accounting=status.accounting.value,
         expires=status.expires.isoformat() if status.expires else None,
         expired=status.expired, dataset=dataset,
     )

@@ -115,6 +115,8 @@ def test_dataset_budget_and_shares(deployment):
     assert set(rows) == {"alice", "bob", "(dataset)"}  # owners and compliance hold no budget
     assert rows["alice"].rstrip().endswith("75.0%") and rows["bob"].rstrip().endswith("25.0%")
     assert "ε=8 δ=1e-05" in rows["(dataset)"] and "ε=4 δ=0" in rows["(dataset)"]
+    assert "ε=4 δ=1e-05" in rows["(dataset)"]  # remaining: granted − spent
+    assert " 50% " in rows["(dataset)"]  # the share of the dataset-wide budget used
     summary = deployment.run("ledger", "export", "--format", "summary", "--analyst", "bob")
     assert summary.returncode == 0 and len(summary.stdout.splitlines()) == 2
     assert "25.0%" in summary.stdout
