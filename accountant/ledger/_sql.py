@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import abc
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from fractions import Fraction
@@ -21,15 +21,24 @@ from typing import Any, Protocol
 
 from accountant.budget import Budget, format_fraction, to_fraction
 from accountant.composition import Accounting, Cost
-from accountant.errors import BudgetExhausted, InvalidParameter
+from accountant.errors import BudgetExhausted, InvalidParameter, LedgerTampered
+from accountant.ledger.attempts import (
+    OUTCOMES,
+    Attempt,
+    attempt_from_row,
+    attempt_hash,
+)
 from accountant.ledger.base import Ledger
 from accountant.ledger.chain import (
     GENESIS,
     canonical_json,
     entry_from_row,
     entry_hash,
-    verify_chain,
+    head_problem,
+    walk_chain,
 )
+from accountant.ledger.checkpoints import Checkpoint, Notary, check_checkpoints
+from accountant.ledger.guard import Guard
 from accountant.ledger.messages import exhausted_message
 from accountant.ledger.records import (
     AnalystRecord,
@@ -45,6 +54,7 @@ from accountant.ledger.records import (
     iso,
     status_from,
 )
+from accountant.ledger.state import ChainState, registry_problem, totals_problem
 
 _DATASET = ("dataset", "")
 
@@ -76,6 +86,16 @@ CREATE TABLE IF NOT EXISTS analysts (
     name TEXT PRIMARY KEY, role TEXT NOT NULL, key_sha256 TEXT NOT NULL UNIQUE,
     disabled {int} NOT NULL
 );
+CREATE TABLE IF NOT EXISTS checkpoints (body TEXT PRIMARY KEY, signature TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS attempts (
+    seq {int} PRIMARY KEY, timestamp TEXT NOT NULL, analyst TEXT NOT NULL,
+    endpoint TEXT NOT NULL, outcome TEXT NOT NULL, code TEXT, query_id TEXT,
+    sql TEXT NOT NULL, epsilon TEXT, delta TEXT, prev_hash TEXT NOT NULL, hash TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS attempts_by_analyst ON attempts (analyst, seq);
+CREATE TABLE IF NOT EXISTS attempts_head (
+    id {int} PRIMARY KEY CHECK (id = 1), seq {int} NOT NULL, hash TEXT NOT NULL
+);
 """
 
 # Columns added after the first ledgers were written: (table, column, definition).
@@ -105,6 +125,12 @@ class SqlLedger(Ledger):
 
     #: Names the store in messages ("the ledger /var/dpsql/ledger.db").
     where: str
+    #: Appended to the read of a head row that a transaction then updates.
+    _LOCK_ROW = ""
+    _guard: Guard | None = None
+    _notary: Notary | None = None
+    _checkpoint_every = 0
+    _checkpointed_at = 0
 
     @abc.abstractmethod
     def _write(self) -> AbstractContextManager[Conn]:
@@ -130,6 +156,11 @@ class SqlLedger(Ledger):
         with self._write() as conn:
             conn.execute(
                 "INSERT INTO head (id, seq, hash) VALUES (1, 0, ?) ON CONFLICT DO NOTHING",
+                (GENESIS,),
+            )
+            conn.execute(
+                "INSERT INTO attempts_head (id, seq, hash) VALUES (1, 0, ?) "
+                "ON CONFLICT DO NOTHING",
                 (GENESIS,),
             )
             conn.execute(
@@ -202,6 +233,7 @@ class SqlLedger(Ledger):
         moment = as_utc(now)
         detail_text = canonical_json(detail)
         with self._write() as conn:
+            self._check_guarded(conn, analyst)
             before = self._status(conn, analyst, moment)
             which = before.blocked_by(cost)
             if which is not None:
@@ -225,6 +257,7 @@ class SqlLedger(Ledger):
             for scope in (("analyst", analyst), _DATASET):
                 _add_total(conn, scope, cost)
             after = self._status(conn, analyst, moment)
+        self._maybe_checkpoint(seq)
         return Receipt(
             seq=seq, query_id=query_id, cost=cost, hash=digest, timestamp=stamp, status=after
         )
@@ -280,6 +313,12 @@ class SqlLedger(Ledger):
             row = conn.execute(
                 "SELECT * FROM analysts WHERE key_sha256 = ?", (sha256_hex.lower(),)
             ).fetchone()
+            if row is not None and self._guard is not None:
+                # a registry edit (a swapped key hash, a role raised) must not let anyone in
+                self._guard.advance(conn)
+                record = _analyst_record(row)
+                self._guard.check_registry(
+                    record.name, (record.role, record.key_sha256, record.disabled))
         return None if row is None else _analyst_record(row)
 
     def shares(self, now: datetime | None = None) -> list[AnalystShare]:
@@ -383,18 +422,226 @@ class SqlLedger(Ledger):
         with self._read() as conn:
             return _tables(conn, actor)
 
-    def verify(self) -> VerifyReport:
+    def verify(
+        self,
+        notary: Notary | None = None,
+        *,
+        expect_entries: int | None = None,
+        expect_head: str | None = None,
+    ) -> VerifyReport:
+        return self._verify(notary, expect_entries, expect_head)[0]
+
+    def _verify(
+        self, notary: Notary | None, expect_entries: int | None, expect_head: str | None
+    ) -> tuple[VerifyReport, ChainState]:
+        state = ChainState(self.accounting)
         with self._read() as conn:
             head = conn.execute("SELECT seq, hash FROM head WHERE id = 1").fetchone()
-            rows = conn.execute("SELECT * FROM entries ORDER BY seq").fetchall()
-            totals = conn.execute("SELECT * FROM totals").fetchall()
-            registry = conn.execute("SELECT * FROM analysts").fetchall()
-        if head is None:
-            return VerifyReport(False, len(rows), GENESIS, 1, "the ledger's head row is missing")
-        report = verify_chain(rows, head["seq"], head["hash"])
+            size = conn.execute("SELECT COUNT(*) AS n FROM entries").fetchone()["n"]
+            a_head = conn.execute("SELECT seq, hash FROM attempts_head WHERE id = 1").fetchone()
+            a_size = conn.execute("SELECT COUNT(*) AS n FROM attempts").fetchone()["n"]
+            stored = conn.execute("SELECT body, signature FROM checkpoints").fetchall()
+            known = [("in the ledger", _stored_checkpoint(row)) for row in stored]
+            file_cps, file_problem = notary.from_file() if notary else ([], None)
+            known += [(f"in {notary.file}", cp) for cp in file_cps] if notary else []
+            wanted = {cp.entries for _, cp in known} | {expect_entries or 0}
+            wanted_attempts = {cp.attempts for _, cp in known}
+            hashes: dict[int, str] = {}
+            attempt_hashes: dict[int, str] = {}
+
+            def take(row: dict[str, Any]) -> None:
+                state.apply(row)
+                if row["seq"] in wanted:
+                    hashes[row["seq"]] = row["hash"]
+
+            def take_attempt(row: dict[str, Any]) -> None:
+                if row["seq"] in wanted_attempts:
+                    attempt_hashes[row["seq"]] = row["hash"]
+
+            walk = walk_chain(self._stream(conn, "SELECT * FROM entries ORDER BY seq"),
+                              on_row=take)
+            a_walk = walk_chain(self._stream(conn, "SELECT * FROM attempts ORDER BY seq"),
+                                hasher=attempt_hash, noun="attempt", on_row=take_attempt)
+            totals = {(t["scope"], t["name"]): _spent(t)
+                      for t in conn.execute("SELECT * FROM totals").fetchall()}
+            registry = {r["name"]: (r["role"], r["key_sha256"], bool(r["disabled"]))
+                        for r in conn.execute("SELECT * FROM analysts").fetchall()}
+            head_known = expect_head is None or expect_entries is not None or (
+                conn.execute("SELECT seq FROM entries WHERE hash = ?", (expect_head,))
+                .fetchone() is not None)
+
+        def report(first_bad: int | None, reason: str | None) -> tuple[VerifyReport, ChainState]:
+            return VerifyReport(
+                ok=reason is None, entries=size, head=walk.head, first_bad=first_bad,
+                reason=reason, checked=walk.checked, attempts=a_size,
+                attempts_head=a_walk.head, checkpoints=len(known),
+            ), state
+
+        if head is None or a_head is None:
+            return report(1, "the ledger's head row is missing")
+        if walk.reason is not None:
+            return report(walk.first_bad, walk.reason)
+        problem = head_problem(walk, head["seq"], head["hash"], walk.last_seq)
+        if problem:
+            return report(walk.last_seq + 1, problem)
+        try:
+            problem = (totals_problem(state, totals) or registry_problem(state, registry))
+        except LedgerTampered as exc:
+            problem = exc.message
+        if problem:
+            return report(None, problem)
+        if a_walk.reason is not None:
+            return report(None, f"the attempts log does not verify: {a_walk.reason}")
+        problem = head_problem(a_walk, a_head["seq"], a_head["hash"], a_walk.last_seq,
+                               noun="attempt")
+        if problem:
+            return report(None, f"the attempts log does not verify: {problem}")
+        if notary is not None:
+            if file_problem:
+                return report(None, file_problem)
+            if stored and notary.file is not None and not file_cps:
+                return report(None, f"the checkpoint file {notary.file} is missing or empty "
+                                    f"but the ledger holds {len(stored)} checkpoints; "
+                                    f"restore it from where it is kept")
+            problem = check_checkpoints(known, notary, entries=walk.last_seq,
+                                        attempts=a_walk.last_seq,
+                                        entry_hash_at=hashes.get,
+                                        attempt_hash_at=attempt_hashes.get)
+            if problem:
+                return report(None, problem)
+        if expect_entries is not None and expect_entries > walk.last_seq:
+            return report(None, f"the ledger was truncated: it holds {walk.last_seq} entries "
+                                f"but your receipt says {expect_entries}")
+        if expect_entries is not None and expect_head is not None and (
+            hashes.get(expect_entries, "") != expect_head
+        ):
+            return report(None, f"entry {expect_entries} does not hash to the head of your "
+                                f"receipt ({expect_head[:16]}…): the chain was rewritten")
+        if not head_known:
+            return report(None, f"no entry hashes to {expect_head[:16]}…, the head of your "
+                                f"receipt: the chain was truncated or rewritten")
+        return report(None, None)
+
+    # -- trust: checkpoints and the guard ------------------------------------
+
+    def use_notary(self, notary: Notary, every_entries: int) -> None:
+        """Sign a checkpoint at :meth:`start_guarded`, then every ``every_entries`` charges."""
+        self._notary, self._checkpoint_every = notary, every_entries
+
+    def start_guarded(self) -> VerifyReport:
+        """Verify everything, refuse (LedgerTampered) on any problem, then keep checking
+        what each charge relies on (:mod:`.guard`)."""
+        report, state = self._verify(self._notary, None, None)
         if not report.ok:
-            return report
-        return _check_derived(report, rows, totals, registry, self.accounting)
+            where = f"entry {report.first_bad}: " if report.first_bad else ""
+            raise LedgerTampered(
+                f"the ledger {self.where} does not verify, so the proxy will not use it: "
+                f"{where}{report.reason}. Run `dpsql ledger verify` for the full report and "
+                f"restore the ledger from a backup checked against your last receipt"
+            )
+        self._guard = Guard(state)
+        if self._notary is not None:
+            self.checkpoint()
+        return report
+
+    def checkpoint(self, now: datetime | None = None) -> Checkpoint:
+        """Sign where the chain and the attempts log stand; keep it in both places."""
+        if self._notary is None:
+            raise InvalidParameter("no signing key is configured for checkpoints "
+                                   "(ledger.checkpoints in dpsql.yaml)")
+        with self._write() as conn:
+            head = conn.execute("SELECT seq, hash FROM head WHERE id = 1").fetchone()
+            a_head = conn.execute("SELECT seq, hash FROM attempts_head WHERE id = 1").fetchone()
+            cp = self._notary.sign(entries=head["seq"], head=head["hash"],
+                                   attempts=a_head["seq"], attempts_head=a_head["hash"],
+                                   now=as_utc(now))
+            conn.execute("INSERT INTO checkpoints (body, signature) VALUES (?, ?) "
+                         "ON CONFLICT DO NOTHING", (cp.text(), cp.signature))
+        self._notary.append(cp)
+        self._checkpointed_at = cp.entries
+        return cp
+
+    def checkpoints(self) -> list[Checkpoint]:
+        with self._read() as conn:
+            rows = conn.execute("SELECT body, signature FROM checkpoints").fetchall()
+        return sorted((_stored_checkpoint(r) for r in rows),
+                      key=lambda cp: (cp.entries, cp.body["time"]))
+
+    def _check_guarded(self, conn: Conn, analyst: str) -> None:
+        """Inside a charge: the totals and grants about to be trusted are the chain's."""
+        guard = self._guard
+        if guard is None:
+            return
+        guard.advance(conn)
+        for scope in (("analyst", analyst), _DATASET):
+            guard.check_totals(scope, _total(conn, scope))
+        grant = _latest_grant(conn, analyst)
+        found = None if grant is None else (grant["epsilon"], grant["delta"], grant["expires"])
+        dataset = _latest_dataset(conn)
+        if found != guard.state.grants.get(analyst) or (
+            None if dataset is None else (dataset["epsilon"], dataset["delta"])
+        ) != guard.state.dataset:
+            raise guard.trip(f"the grant of {analyst!r} or the dataset budget read for this "
+                             f"charge differs from the chain as checked")
+
+    def _maybe_checkpoint(self, seq: int) -> None:
+        if (self._notary is not None and self._checkpoint_every
+                and seq - self._checkpointed_at >= self._checkpoint_every):
+            self.checkpoint()
+
+    def _stream(self, conn: Conn, query: str) -> Iterable[dict[str, Any]]:
+        """Rows one at a time, without holding them all in memory."""
+        return conn.execute(query)  # type: ignore[return-value]
+
+    # -- the attempts log -----------------------------------------------------
+
+    def record_attempt(
+        self, *, analyst: str, endpoint: str, outcome: str, sql: str,
+        code: str | None = None, query_id: str | None = None,
+        epsilon: str | None = None, delta: str | None = None, now: datetime | None = None,
+    ) -> Attempt:
+        if outcome not in OUTCOMES:
+            raise InvalidParameter(f"attempt outcome {outcome!r} is not one of "
+                                   f"{', '.join(OUTCOMES)}")
+        with self._write_answer() as conn:
+            head = conn.execute(
+                "SELECT seq, hash FROM attempts_head WHERE id = 1" + self._LOCK_ROW).fetchone()
+            row: dict[str, Any] = {
+                "seq": head["seq"] + 1, "timestamp": iso(as_utc(now)), "analyst": analyst,
+                "endpoint": endpoint, "outcome": outcome, "code": code, "query_id": query_id,
+                "sql": sql, "epsilon": epsilon, "delta": delta, "prev_hash": head["hash"],
+            }
+            row["hash"] = attempt_hash(row)
+            conn.execute(
+                "INSERT INTO attempts (" + ", ".join(row) + ") VALUES ("
+                + ", ".join("?" for _ in row) + ")", list(row.values()))
+            conn.execute("UPDATE attempts_head SET seq = ?, hash = ? WHERE id = 1",
+                         (row["seq"], row["hash"]))
+        return attempt_from_row(row)
+
+    def attempts(
+        self,
+        analyst: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        outcome: str | None = None,
+        code: str | None = None,
+    ) -> list[Attempt]:
+        clauses, params = [], []
+        for column, value in (("analyst", analyst), ("outcome", outcome), ("code", code)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        if since is not None:
+            clauses.append("timestamp >= ?")
+            params.append(iso(since))
+        if until is not None:
+            clauses.append("timestamp < ?")
+            params.append(iso(until))
+        where = " WHERE " + " AND ".join(clauses) if clauses else ""
+        with self._read() as conn:
+            rows = conn.execute("SELECT * FROM attempts" + where + " ORDER BY seq", params)
+            return [attempt_from_row(row) for row in rows.fetchall()]
 
     # -- internals ------------------------------------------------------------
 
@@ -569,55 +816,12 @@ def _append(
     return row["seq"], row["hash"], row["timestamp"]
 
 
-def _check_derived(
-    report: VerifyReport,
-    rows: list[dict[str, Any]],
-    totals: list[dict[str, Any]],
-    registry: list[dict[str, Any]],
-    accounting: Accounting,
-) -> VerifyReport:
-    """The running totals and the analyst registry must match what the chain says."""
-    recomputed: dict[tuple[str, str], Spent] = {}
-    analysts: dict[str, dict[str, Any]] = {}
-    for row in rows:
-        if row["kind"] == "analyst":
-            analysts[row["analyst"]] = json.loads(row["detail"])
-        if row["kind"] != "charge":
-            continue
-        try:
-            cost = Cost(
-                to_fraction(row["epsilon"]),
-                to_fraction(row["delta"]),
-                to_fraction(row["rho"]),
-                accounting,
-                Fraction(0) if row.get("delta_add") is None else to_fraction(row["delta_add"]),
-            )
-        except InvalidParameter as exc:
-            return _derived_failure(report, f"entry {row['seq']} is not a valid "
-                                            f"{accounting.value} charge: {exc.message}")
-        for scope in (("analyst", row["analyst"]), _DATASET):
-            recomputed[scope] = recomputed.get(scope, Spent()).plus(cost)
-    stored = {(t["scope"], t["name"]): _spent(t) for t in totals}
-    if stored != recomputed:
-        wrong = sorted(
-            set(stored) ^ set(recomputed) | {k for k in stored if recomputed.get(k) != stored[k]}
-        )
-        return _derived_failure(report, f"running totals differ from the charges in the chain "
-                                        f"for {wrong}")
-    expected = {
-        name: (detail["role"], detail["key_sha256"], bool(detail["disabled"]))
-        for name, detail in analysts.items()
-    }
-    found = {r["name"]: (r["role"], r["key_sha256"], bool(r["disabled"])) for r in registry}
-    if found != expected:
-        wrong_names = sorted(
-            set(found) ^ set(expected) | {n for n in found if expected.get(n) != found[n]}
-        )
-        return _derived_failure(
-            report, f"the analyst registry differs from the analyst entries for {wrong_names}"
-        )
-    return report
-
-
-def _derived_failure(report: VerifyReport, reason: str) -> VerifyReport:
-    return VerifyReport(False, report.entries, report.head, None, reason)
+def _stored_checkpoint(row: dict[str, Any]) -> Checkpoint:
+    """A stored checkpoint; one that cannot be read back counts as forged (its
+    placeholder body carries no valid signature)."""
+    try:
+        return Checkpoint.parse({"checkpoint": json.loads(row["body"]),
+                                 "signature": row["signature"]})
+    except ValueError:
+        return Checkpoint({"entries": 0, "head": "", "attempts": 0, "attempts_head": "",
+                           "time": "(unreadable)", "key_id": ""}, "")

@@ -46,6 +46,8 @@ CREATE OR REPLACE TRIGGER entries_no_truncate BEFORE TRUNCATE ON entries
 class PostgresLedger(SqlLedger):
     """A :class:`Ledger` in a PostgreSQL database (see the module docstring)."""
 
+    _LOCK_ROW = " FOR UPDATE"
+
     def __init__(self, url: str, accounting: Accounting) -> None:
         try:
             import psycopg
@@ -86,6 +88,9 @@ class PostgresLedger(SqlLedger):
 
     def close(self) -> None:
         self._pool.close()
+
+    def _stream(self, conn: Any, query: str) -> Iterator[dict[str, Any]]:
+        return conn.stream(query)  # type: ignore[no-any-return]
 
     @contextmanager
     def _write(self) -> Iterator[_PgConn]:
@@ -132,6 +137,13 @@ class _PgConn:
     def execute(self, query: str, params: Sequence[Any] = ()) -> Rows:
         cursor: Rows = self._conn.execute(query.replace("?", "%s"), tuple(params))
         return cursor
+
+    def stream(self, query: str) -> Iterator[dict[str, Any]]:
+        """A server-side cursor: a million rows arrive in batches, not all at once."""
+        with self._conn.cursor(name="dpsql_stream") as cursor:
+            cursor.itersize = 5000
+            cursor.execute(query)
+            yield from cursor
 
 
 def _without_password(url: str) -> str:
