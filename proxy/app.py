@@ -27,6 +27,7 @@ from .errors import DpsqlError, FailedAfterCharge, error_body, error_response
 from .middleware import AccessLog, BodyLimit
 from .pipeline import Clock, Pipeline, PrivacyDefaults, utc_now
 from .tables import TableStore, seed_tables
+from .trust import schedule, start_trusted
 
 log = logging.getLogger("dpsql")
 
@@ -59,6 +60,8 @@ def start_services(config: Config, clock: Clock = utc_now) -> Services:
         engine.close()
         raise
     try:
+        # before anything is written: a ledger that does not verify is not used at all
+        notary = start_trusted(config, ledger)
         seed_ledger(config, ledger)
         seed_tables(config.tables, ledger)
         tables = TableStore(ledger, engine)
@@ -81,15 +84,19 @@ def start_services(config: Config, clock: Clock = utc_now) -> Services:
     pipeline = Pipeline(catalog=tables.catalog, engine=engine, ledger=ledger, privacy=privacy,
                         clock=clock, limits=config.limits.limits(),
                         log_details=config.logging.engine_errors)
-    return Services(config, engine, ledger, pipeline, KeyRing(ledger), clock, tables)
+    return Services(config, engine, ledger, pipeline, KeyRing(ledger), clock, tables, notary)
 
 
-def create_app(config: Config, *, clock: Clock = utc_now) -> FastAPI:
-    """The app for one deployment; engine and ledger open when it starts."""
+def create_app(config: Config, *, clock: Clock = utc_now,
+               services: Services | None = None) -> FastAPI:
+    """The app for one deployment; engine and ledger open when it starts (``services``:
+    already opened, so that `dpsql serve` reports a ledger it refuses before serving)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> Any:
-        app.state.services = start_services(config, clock)
+        app.state.services = services or start_services(config, clock)
+        app.state.services.checkpointer = schedule(config, app.state.services.ledger,
+                                                   app.state.services.notary)
         try:
             yield
         finally:

@@ -33,11 +33,14 @@ def _fail(code: str, message: str) -> int:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from .app import create_app
+    from .app import create_app, start_services
 
     config = load_config(args.config)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    uvicorn.run(create_app(config), host=args.host, port=args.port, log_level="warning")
+    # opened here, not in the app's start-up, so a refused ledger is one `code: message` line
+    services = start_services(config)
+    uvicorn.run(create_app(config, services=services), host=args.host, port=args.port,
+                log_level="warning")
     return 0
 
 

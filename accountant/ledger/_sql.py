@@ -131,6 +131,7 @@ class SqlLedger(Ledger):
     _notary: Notary | None = None
     _checkpoint_every = 0
     _checkpointed_at = 0
+    _last_signed: tuple[int, str, int, str] | None = None
 
     @abc.abstractmethod
     def _write(self) -> AbstractContextManager[Conn]:
@@ -544,21 +545,32 @@ class SqlLedger(Ledger):
             self.checkpoint()
         return report
 
-    def checkpoint(self, now: datetime | None = None) -> Checkpoint:
-        """Sign where the chain and the attempts log stand; keep it in both places."""
+    def head(self) -> tuple[int, str, int, str]:
+        with self._read() as conn:
+            head = conn.execute("SELECT seq, hash FROM head WHERE id = 1").fetchone()
+            a_head = conn.execute("SELECT seq, hash FROM attempts_head WHERE id = 1").fetchone()
+        return head["seq"], head["hash"], a_head["seq"], a_head["hash"]
+
+    def checkpoint(self, now: datetime | None = None, *, if_moved: bool = False
+                   ) -> Checkpoint | None:
+        """Sign where the chain and the attempts log stand; keep it in both places.
+        With ``if_moved``, only when either moved since this process last signed."""
         if self._notary is None:
             raise InvalidParameter("no signing key is configured for checkpoints "
                                    "(ledger.checkpoints in dpsql.yaml)")
         with self._write() as conn:
             head = conn.execute("SELECT seq, hash FROM head WHERE id = 1").fetchone()
             a_head = conn.execute("SELECT seq, hash FROM attempts_head WHERE id = 1").fetchone()
+            where = (head["seq"], head["hash"], a_head["seq"], a_head["hash"])
+            if if_moved and where == self._last_signed:
+                return None
             cp = self._notary.sign(entries=head["seq"], head=head["hash"],
                                    attempts=a_head["seq"], attempts_head=a_head["hash"],
                                    now=as_utc(now))
             conn.execute("INSERT INTO checkpoints (body, signature) VALUES (?, ?) "
                          "ON CONFLICT DO NOTHING", (cp.text(), cp.signature))
         self._notary.append(cp)
-        self._checkpointed_at = cp.entries
+        self._checkpointed_at, self._last_signed = cp.entries, where
         return cp
 
     def checkpoints(self) -> list[Checkpoint]:

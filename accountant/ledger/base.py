@@ -127,8 +127,14 @@ class Ledger(abc.ABC):
         charge that the totals and grants it trusts are what the chain says."""
 
     @abc.abstractmethod
-    def checkpoint(self, now: datetime | None = None) -> Checkpoint:
-        """Sign where the chain and the attempts log stand, in the ledger and the file."""
+    def head(self) -> tuple[int, str, int, str]:
+        """(entries, head hash, attempts, attempts head hash) as they stand."""
+
+    @abc.abstractmethod
+    def checkpoint(self, now: datetime | None = None, *, if_moved: bool = False
+                   ) -> Checkpoint | None:
+        """Sign where the chain and the attempts log stand, in the ledger and the file
+        (with ``if_moved``: None, signing nothing, when neither moved since the last)."""
 
     @abc.abstractmethod
     def checkpoints(self) -> list[Checkpoint]:

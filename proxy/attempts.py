@@ -1,0 +1,63 @@
+"""Recording every analyst request's outcome in the ledger's attempts log.
+
+Called around the query pipeline by each front end, so a reviewer can answer
+"who tried to read raw salaries last week?" from the log, not from memory:
+answered, cached (free), explained, refused (with the error code), blocked by
+budget, timed out, failed after the charge. The SQL recorded is the analyst's
+own, normalized when it parses (never an answer or a stored value).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TypeVar
+
+from accountant import Ledger
+from accountant.errors import BudgetExhausted
+from rewriter import normalize
+
+from .errors import FailedAfterCharge
+
+log = logging.getLogger("dpsql")
+T = TypeVar("T")
+
+
+def recorded(ledger: Ledger, analyst: str, endpoint: str, sql: str,
+             run: Callable[[], T], success: Callable[[T], dict[str, str | None]]) -> T:
+    """``run()``, then record its outcome: ``success(result)`` gives outcome, query_id
+    and the charge of a result; an exception is classified by :func:`failure`."""
+    try:
+        result = run()
+    except BaseException as exc:
+        _record(ledger, analyst, endpoint, sql, failure(exc))
+        raise
+    _record(ledger, analyst, endpoint, sql, success(result))
+    return result
+
+
+def failure(exc: BaseException) -> dict[str, str | None]:
+    code = getattr(exc, "code", None)
+    code = code if isinstance(code, str) else "internal"
+    if isinstance(exc, FailedAfterCharge):
+        return {"outcome": "timeout" if exc.code == "timeout" else "failed", "code": exc.code,
+                "query_id": exc.query_id, "epsilon": repr(exc.charged),
+                "delta": repr(exc.charged_delta)}
+    if isinstance(exc, BudgetExhausted):
+        return {"outcome": "blocked", "code": code}
+    if code == "internal":
+        return {"outcome": "failed", "code": code}
+    return {"outcome": "refused", "code": code}
+
+
+def _record(ledger: Ledger, analyst: str, endpoint: str, sql: str,
+            outcome: dict[str, str | None]) -> None:
+    try:
+        text = normalize(sql)
+    except Exception:  # noqa: BLE001 - a refused query may not parse: keep it as written
+        text = sql
+    try:
+        ledger.record_attempt(analyst=analyst, endpoint=endpoint, sql=text, **outcome)  # type: ignore[arg-type]
+    except Exception as exc:  # noqa: BLE001 - the answer (or refusal) stands; say it loudly
+        log.error("attempt of %s on %s not recorded in the attempts log (%s)",
+                  analyst, endpoint, type(exc).__name__)
