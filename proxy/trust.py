@@ -47,7 +47,7 @@ def notary_for(config: Config, *, create: bool = False) -> Notary | None:
     """The signer of this deployment's checkpoints (None: none configured, PostgreSQL).
 
     ``create`` makes the default key of a SQLite ledger when it is missing (the
-    server does, `ledger verify` does not: a missing key there is a finding).
+    server does; `ledger verify` gets None, and reports checkpoints it cannot check).
     """
     settings = checkpoint_settings(config)
     if settings is None:
@@ -62,6 +62,8 @@ def notary_for(config: Config, *, create: bool = False) -> Notary | None:
     else:
         assert settings.key_file is not None
         default = config.ledger.checkpoints is None or config.ledger.checkpoints.key_file is None
+        if not settings.key_file.exists() and default and not create:
+            return None  # no proxy has started on this ledger yet; verify says if that's odd
         if not settings.key_file.exists() and not (create and default):
             raise ConfigError(
                 f"ledger.checkpoints.key_file: the signing key {settings.key_file} does not "
