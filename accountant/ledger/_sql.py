@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import abc
 import json
-from collections.abc import Iterable, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from contextvars import ContextVar
 from datetime import datetime
 from fractions import Fraction
 from typing import Any, Protocol
@@ -57,6 +58,8 @@ from accountant.ledger.records import (
 from accountant.ledger.state import ChainState, registry_problem, totals_problem
 
 _DATASET = ("dataset", "")
+# The entries appended by the current write transaction (see SqlLedger._chain_write).
+_APPENDED: ContextVar[list[dict[str, Any]] | None] = ContextVar("dpsql_appended", default=None)
 
 # The tables every backend keeps; ``{int}`` is the backend's 64-bit integer type.
 TABLES = """
@@ -185,7 +188,7 @@ class SqlLedger(Ledger):
         check_grantable(self.accounting, budget)
         expires_text = None if expires is None else iso(expires)
         wanted = (format_fraction(budget.epsilon), format_fraction(budget.delta), expires_text)
-        with self._write() as conn:
+        with self._chain_write() as conn:
             latest = _latest_grant(conn, analyst)
             if latest is not None and (
                 latest["epsilon"], latest["delta"], latest["expires"]
@@ -207,7 +210,7 @@ class SqlLedger(Ledger):
             check_grantable(self.accounting, budget)
         eps = None if budget is None else format_fraction(budget.epsilon)
         dlt = None if budget is None else format_fraction(budget.delta)
-        with self._write() as conn:
+        with self._chain_write() as conn:
             latest = _latest_dataset(conn)
             if latest is None and budget is None:
                 return
@@ -233,7 +236,7 @@ class SqlLedger(Ledger):
             )
         moment = as_utc(now)
         detail_text = canonical_json(detail)
-        with self._write() as conn:
+        with self._chain_write() as conn:
             self._check_guarded(conn, analyst)
             before = self._status(conn, analyst, moment)
             which = before.blocked_by(cost)
@@ -269,7 +272,7 @@ class SqlLedger(Ledger):
         self, name: str, role: str, key_sha256: str, *, actor: str, reason: str
     ) -> None:
         check_analyst(name, role, key_sha256)
-        with self._write() as conn:
+        with self._chain_write() as conn:
             holder = conn.execute(
                 "SELECT name FROM analysts WHERE key_sha256 = ?", (key_sha256,)
             ).fetchone()
@@ -291,7 +294,7 @@ class SqlLedger(Ledger):
             )
 
     def set_analyst_disabled(self, name: str, disabled: bool, *, actor: str, reason: str) -> None:
-        with self._write() as conn:
+        with self._chain_write() as conn:
             current = _analyst(conn, name)
             if current is None:
                 raise InvalidParameter(
@@ -316,10 +319,10 @@ class SqlLedger(Ledger):
             ).fetchone()
             if row is not None and self._guard is not None:
                 # a registry edit (a swapped key hash, a role raised) must not let anyone in
-                self._guard.advance(conn)
                 record = _analyst_record(row)
-                self._guard.check_registry(
-                    record.name, (record.role, record.key_sha256, record.disabled))
+                if self._guard.advance(conn, latest=False):
+                    self._guard.check_registry(
+                        record.name, (record.role, record.key_sha256, record.disabled))
         return None if row is None else _analyst_record(row)
 
     def shares(self, now: datetime | None = None) -> list[AnalystShare]:
@@ -410,7 +413,7 @@ class SqlLedger(Ledger):
         self, name: str, metadata: dict[str, Any] | None, *, actor: str, reason: str,
         note: dict[str, Any] | None = None,
     ) -> bool:
-        with self._write() as conn:
+        with self._chain_write() as conn:
             current = _tables(conn)[1].get(name)
             if current == metadata:
                 return False
@@ -582,6 +585,20 @@ class SqlLedger(Ledger):
             rows = conn.execute("SELECT body, signature FROM checkpoints").fetchall()
         return sorted((_stored_checkpoint(r) for r in rows),
                       key=lambda cp: (cp.entries, cp.body["time"]))
+
+    @contextmanager
+    def _chain_write(self) -> Iterator[Conn]:
+        """A write that may append entries; once committed, the guard takes them in
+        (they were hashed here), so deleting them later is caught while running."""
+        appended: list[dict[str, Any]] = []
+        token = _APPENDED.set(appended)
+        try:
+            with self._write() as conn:
+                yield conn
+        finally:
+            _APPENDED.reset(token)
+        if self._guard is not None:
+            self._guard.take_own(appended)
 
     def _check_guarded(self, conn: Conn, analyst: str) -> None:
         """Inside a charge: the totals and grants about to be trusted are the chain's."""
@@ -819,6 +836,9 @@ def _append(
         "delta_add": delta_add,
     }
     row["hash"] = entry_hash(row)
+    bucket = _APPENDED.get(None)
+    if bucket is not None:
+        bucket.append(row)
     columns = list(row)
     conn.execute(
         "INSERT INTO entries ("

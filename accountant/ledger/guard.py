@@ -40,11 +40,21 @@ class Guard:
         self.tripped = self.tripped or reason
         return LedgerTampered(_refusal(self.tripped))
 
-    def advance(self, conn: Any) -> None:
-        """Check and take in the entries appended since the last check."""
+    def advance(self, conn: Any, *, latest: bool = True) -> bool:
+        """Check and take in the entries appended since the last check; True when
+        ``conn`` saw at least everything checked so far.
+
+        ``latest``: ``conn`` holds the write lock, so it sees every committed
+        entry, and a head behind the checked state means entries were removed. A
+        read snapshot may simply be older than a charge committed since; it is
+        then not judged (False), and the next charge judges.
+        """
         with self._lock:
             self.refuse()
             state = self.state
+            head = conn.execute("SELECT seq, hash FROM head WHERE id = 1").fetchone()
+            if not latest and head is not None and head["seq"] < state.seq:
+                return False
             if state.seq:
                 row = conn.execute("SELECT hash FROM entries WHERE seq = ?",
                                    (state.seq,)).fetchone()
@@ -57,10 +67,18 @@ class Guard:
                               on_row=state.apply)
             if walk.reason is not None:
                 raise self.trip(walk.reason)
-            head = conn.execute("SELECT seq, hash FROM head WHERE id = 1").fetchone()
             if head is None or (head["seq"], head["hash"]) != (state.seq, state.head):
                 raise self.trip(f"the head row names entry {head and head['seq']} but the "
                                 f"chain ends at entry {state.seq}")
+            return True
+
+    def take_own(self, rows: list[dict[str, Any]]) -> None:
+        """Entries this process just committed; hashed here, so taken in without
+        re-reading them (skipped when the guard already read past them)."""
+        with self._lock:
+            for row in rows:
+                if row["seq"] == self.state.seq + 1 and row["prev_hash"] == self.state.head:
+                    self.state.apply(row)
 
     def check_totals(self, scope: Scope, stored: Spent) -> None:
         expected = self.state.total(scope)
