@@ -154,8 +154,8 @@ class CheckpointConfig(_Section):
         default=None, description="or: an environment variable holding the key (PEM or hex)")
     file: Path | None = Field(
         default=None, description="append-only file every checkpoint is added to")
-    every_entries: int = Field(default=1000, ge=1, description="sign after this many entries")
-    every_seconds: float = Field(default=300, gt=0, allow_inf_nan=False,
+    every_entries: int = Field(default=100, ge=1, description="sign after this many entries")
+    every_seconds: float = Field(default=60, gt=0, allow_inf_nan=False,
                                  description="and on this schedule when the ledger moved")
 
     @model_validator(mode="after")

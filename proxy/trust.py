@@ -98,7 +98,7 @@ def start_trusted(config: Config, ledger: Ledger) -> Notary | None:
 
 
 class Checkpointer:
-    """Signs a checkpoint every ``every_seconds`` while the ledger moved."""
+    """Signs a checkpoint every ``every_seconds`` while the ledger moved, and at shutdown."""
 
     def __init__(self, ledger: Ledger, every_seconds: float) -> None:
         self._ledger = ledger
@@ -112,16 +112,21 @@ class Checkpointer:
         return self
 
     def stop(self) -> None:
+        """Stop, leaving a checkpoint of where the ledger stands at shutdown."""
         self._stop.set()
         self._thread.join(timeout=10)
+        self._sign()
 
     def _run(self) -> None:
         while not self._stop.wait(self._every):
-            try:
-                self._ledger.checkpoint(if_moved=True)
-            except Exception as exc:  # noqa: BLE001 - keep trying; the log says why
-                log.error("could not sign a ledger checkpoint (%s); retrying in %ss",
-                          type(exc).__name__, self._every)
+            self._sign()
+
+    def _sign(self) -> None:
+        try:
+            self._ledger.checkpoint(if_moved=True)
+        except Exception as exc:  # noqa: BLE001 - keep trying; the log says why
+            log.error("could not sign a ledger checkpoint (%s); retrying in %ss",
+                      type(exc).__name__, self._every)
 
 
 def schedule(config: Config, ledger: Ledger, notary: Notary | None) -> Checkpointer | None:

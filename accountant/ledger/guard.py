@@ -50,6 +50,8 @@ class Guard:
         then not judged (False), and the next charge judges.
         """
         with self._lock:
+            if not latest and self.tripped is not None:
+                return False  # charges are refused already; reads stay open to reviewers
             self.refuse()
             state = self.state
             head = conn.execute("SELECT seq, hash FROM head WHERE id = 1").fetchone()
