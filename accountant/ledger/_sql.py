@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import abc
 import json
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
@@ -55,9 +56,11 @@ from accountant.ledger.records import (
     iso,
     status_from,
 )
-from accountant.ledger.state import ChainState, registry_problem, totals_problem
+from accountant.ledger.state import ChainState, registry_problem, state_digest, totals_problem
 
 _DATASET = ("dataset", "")
+# Below this many entries start-up rehashes the whole chain before serving (a few seconds).
+FULL_CHECK_BELOW = 100_000
 # The entries appended by the current write transaction (see SqlLedger._chain_write).
 _APPENDED: ContextVar[list[dict[str, Any]] | None] = ContextVar("dpsql_appended", default=None)
 
@@ -89,7 +92,9 @@ CREATE TABLE IF NOT EXISTS analysts (
     name TEXT PRIMARY KEY, role TEXT NOT NULL, key_sha256 TEXT NOT NULL UNIQUE,
     disabled {int} NOT NULL
 );
-CREATE TABLE IF NOT EXISTS checkpoints (body TEXT PRIMARY KEY, signature TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS checkpoints (
+    body TEXT PRIMARY KEY, signature TEXT NOT NULL, state TEXT
+);
 CREATE TABLE IF NOT EXISTS attempts (
     seq {int} PRIMARY KEY, timestamp TEXT NOT NULL, analyst TEXT NOT NULL,
     endpoint TEXT NOT NULL, outcome TEXT NOT NULL, code TEXT, query_id TEXT,
@@ -135,6 +140,7 @@ class SqlLedger(Ledger):
     _checkpoint_every = 0
     _checkpointed_at = 0
     _last_signed: tuple[int, str, int, str] | None = None
+    _full_check: threading.Thread | None = None
 
     @abc.abstractmethod
     def _write(self) -> AbstractContextManager[Conn]:
@@ -536,10 +542,22 @@ class SqlLedger(Ledger):
         """Sign a checkpoint at :meth:`start_guarded`, then every ``every_entries`` charges."""
         self._notary, self._checkpoint_every = notary, every_entries
 
-    def start_guarded(self) -> VerifyReport:
-        """Verify everything, refuse (LedgerTampered) on any problem, then keep checking
-        what each charge relies on (:mod:`.guard`)."""
-        report, state = self._verify(self._notary, None, None)
+    def start_guarded(self, *, full_check_below: int = FULL_CHECK_BELOW) -> VerifyReport:
+        """Verify, refuse (LedgerTampered) on any problem, then keep checking what
+        each charge relies on (:mod:`.guard`).
+
+        A ledger of fewer than ``full_check_below`` entries is verified whole. A
+        larger one resumes from its latest checkpoint that carries a signed chain
+        state: every checkpoint is checked, no entry up to the anchor is missing,
+        the entries after it are rehashed and the derived tables compared with
+        the signed state plus those entries; then the whole chain is rehashed in
+        the background, and a problem found there refuses every later charge.
+        """
+        report, state = None, None
+        if self._entry_count() >= full_check_below:
+            report, state = self._verify_anchored()
+        if report is None or state is None:
+            report, state = self._verify(self._notary, None, None)
         if not report.ok:
             where = f"entry {report.first_bad}: " if report.first_bad else ""
             raise LedgerTampered(
@@ -550,7 +568,115 @@ class SqlLedger(Ledger):
         self._guard = Guard(state)
         if self._notary is not None:
             self.checkpoint()
+        if report.checked < report.entries:  # anchored: the rest is checked meanwhile
+            self._full_check = threading.Thread(target=self._check_in_background,
+                                                name="dpsql-ledger-check", daemon=True)
+            self._full_check.start()
         return report
+
+    def wait_for_full_check(self, timeout: float | None = None) -> str | None:
+        """Wait for the background rehash (if any); the problem it found, if any."""
+        if self._full_check is not None:
+            self._full_check.join(timeout)
+        return None if self._guard is None else self._guard.tripped
+
+    def _check_in_background(self) -> None:
+        try:
+            report = self.verify(self._notary)
+        except Exception:  # noqa: BLE001 - closed while checking; the next start checks
+            return
+        if not report.ok and self._guard is not None:
+            where = f"entry {report.first_bad}: " if report.first_bad else ""
+            self._guard.trip(f"the background check of the whole chain found {where}"
+                             f"{report.reason}")
+
+    def _entry_count(self) -> int:
+        with self._read() as conn:
+            return int(conn.execute("SELECT seq FROM head WHERE id = 1").fetchone()["seq"])
+
+    def _verify_anchored(self) -> tuple[VerifyReport | None, ChainState | None]:
+        """Verification resumed from the latest signed chain state (None, None: there
+        is none to resume from, so the whole chain must be walked)."""
+        notary = self._notary
+        if notary is None:
+            return None, None
+        with self._read() as conn:
+            head = conn.execute("SELECT seq, hash FROM head WHERE id = 1").fetchone()
+            a_head = conn.execute("SELECT seq, hash FROM attempts_head WHERE id = 1").fetchone()
+            size = head["seq"]
+            stored = conn.execute("SELECT body, signature, state FROM checkpoints").fetchall()
+            file_cps, file_problem = notary.from_file()
+            known = [("in the ledger", _stored_checkpoint(row)) for row in stored]
+            known += [(f"in {notary.file}", cp) for cp in file_cps]
+            anchors = sorted(
+                ((cp, row["state"]) for (_, cp), row in zip(known, stored, strict=False)
+                 if row["state"] is not None and notary.signed_by_me(cp)
+                 and cp.body.get("state_sha256") == state_digest(row["state"])
+                 and 0 < cp.entries <= size),
+                key=lambda pair: pair[0].entries)
+            if not anchors:
+                return None, None
+            anchor, state_text = anchors[-1]
+            state = ChainState.from_json(state_text, self.accounting)
+            n, a_n = anchor.entries, anchor.attempts
+
+            entry_hashes = _hashes_at(conn, "entries", {cp.entries for _, cp in known})
+            attempt_hashes = _hashes_at(conn, "attempts", {cp.attempts for _, cp in known})
+
+            below = conn.execute("SELECT COUNT(*) AS n FROM entries WHERE seq BETWEEN 1 AND ?",
+                                 (n,)).fetchone()["n"]
+            a_below = conn.execute(
+                "SELECT COUNT(*) AS n FROM attempts WHERE seq BETWEEN 1 AND ?",
+                (a_n,)).fetchone()["n"]
+            walk = walk_chain(self._stream_after(conn, "entries", n), start_seq=n + 1,
+                              prev=anchor.head, on_row=state.apply)
+            a_walk = walk_chain(self._stream_after(conn, "attempts", a_n), start_seq=a_n + 1,
+                                prev=anchor.attempts_head, hasher=attempt_hash,
+                                noun="attempt")
+            last, a_last = walk.last_seq, a_walk.last_seq
+            problem = file_problem or (
+                f"entries up to {n}, covered by the checkpoint signed at "
+                f"{anchor.body['time']}, number {below} instead of {n}: some were removed"
+                if below != n else None) or (
+                f"attempts up to {a_n} number {a_below} instead of {a_n}: some were removed"
+                if a_below != a_n else None) or check_checkpoints(
+                known, notary, entries=last if walk.reason is None else size,
+                attempts=a_last if a_walk.reason is None else a_head["seq"],
+                entry_hash_at=entry_hashes.get, attempt_hash_at=attempt_hashes.get)
+            totals = {(t["scope"], t["name"]): _spent(t)
+                      for t in conn.execute("SELECT * FROM totals").fetchall()}
+            registry = {r["name"]: (r["role"], r["key_sha256"], bool(r["disabled"]))
+                        for r in conn.execute("SELECT * FROM analysts").fetchall()}
+
+        def report(first_bad: int | None, reason: str | None
+                   ) -> tuple[VerifyReport, ChainState]:
+            return VerifyReport(
+                ok=reason is None, entries=size, head=walk.head, first_bad=first_bad,
+                reason=reason, checked=walk.checked, attempts=a_head["seq"],
+                attempts_head=a_walk.head, checkpoints=len(known),
+            ), state
+
+        if walk.reason is not None:
+            return report(walk.first_bad, walk.reason)
+        problem = problem or head_problem(walk, head["seq"], head["hash"], last)
+        if problem:
+            return report(None, problem)
+        try:
+            problem = totals_problem(state, totals) or registry_problem(state, registry)
+        except LedgerTampered as exc:
+            problem = exc.message
+        if problem:
+            return report(None, problem)
+        if a_walk.reason is not None:
+            return report(None, f"the attempts log does not verify: {a_walk.reason}")
+        problem = head_problem(a_walk, a_head["seq"], a_head["hash"], a_last, noun="attempt")
+        if problem:
+            return report(None, f"the attempts log does not verify: {problem}")
+        return report(None, None)
+
+    def _stream_after(self, conn: Conn, table: str, seq: int) -> Iterable[dict[str, Any]]:
+        assert table in ("entries", "attempts")
+        return self._stream(conn, f"SELECT * FROM {table} WHERE seq > ? ORDER BY seq", (seq,))
 
     def head(self) -> tuple[int, str, int, str]:
         with self._read() as conn:
@@ -571,11 +697,17 @@ class SqlLedger(Ledger):
             where = (head["seq"], head["hash"], a_head["seq"], a_head["hash"])
             if if_moved and where == self._last_signed:
                 return None
+            state = None
+            if self._guard is not None:
+                # a tampered ledger is not signed; a verified one is, with its state
+                self._guard.advance(conn)
+                state = self._guard.state.to_json()
             cp = self._notary.sign(entries=head["seq"], head=head["hash"],
                                    attempts=a_head["seq"], attempts_head=a_head["hash"],
-                                   now=as_utc(now))
-            conn.execute("INSERT INTO checkpoints (body, signature) VALUES (?, ?) "
-                         "ON CONFLICT DO NOTHING", (cp.text(), cp.signature))
+                                   now=as_utc(now),
+                                   state_sha256=None if state is None else state_digest(state))
+            conn.execute("INSERT INTO checkpoints (body, signature, state) VALUES (?, ?, ?) "
+                         "ON CONFLICT DO NOTHING", (cp.text(), cp.signature, state))
         self._notary.append(cp)
         self._checkpointed_at, self._last_signed = cp.entries, where
         return cp
@@ -622,9 +754,10 @@ class SqlLedger(Ledger):
                 and seq - self._checkpointed_at >= self._checkpoint_every):
             self.checkpoint()
 
-    def _stream(self, conn: Conn, query: str) -> Iterable[dict[str, Any]]:
+    def _stream(self, conn: Conn, query: str, params: Sequence[Any] = ()
+                ) -> Iterable[dict[str, Any]]:
         """Rows one at a time, without holding them all in memory."""
-        return conn.execute(query)  # type: ignore[return-value]
+        return conn.execute(query, params)  # type: ignore[return-value]
 
     # -- the attempts log -----------------------------------------------------
 
@@ -852,6 +985,18 @@ def _append(
     return row["seq"], row["hash"], row["timestamp"]
 
 
+def _hashes_at(conn: Conn, table: str, seqs: set[int]) -> dict[int, str]:
+    """The hashes of the rows at these seqs, a thousand per query."""
+    assert table in ("entries", "attempts")
+    wanted, found = sorted(seqs), {}
+    for start in range(0, len(wanted), 1000):
+        chunk = wanted[start:start + 1000]
+        rows = conn.execute(f"SELECT seq, hash FROM {table} WHERE seq IN ("
+                            + ", ".join("?" for _ in chunk) + ")", chunk).fetchall()
+        found.update({row["seq"]: row["hash"] for row in rows})
+    return found
+
+
 def _stored_checkpoint(row: dict[str, Any]) -> Checkpoint:
     """A stored checkpoint; one that cannot be read back counts as forged (its
     placeholder body carries no valid signature)."""
@@ -860,4 +1005,4 @@ def _stored_checkpoint(row: dict[str, Any]) -> Checkpoint:
                                  "signature": row["signature"]})
     except ValueError:
         return Checkpoint({"entries": 0, "head": "", "attempts": 0, "attempts_head": "",
-                           "time": "(unreadable)", "key_id": ""}, "")
+                           "time": "(unreadable)", "key_id": "", "state_sha256": None}, "")

@@ -112,31 +112,31 @@ def walk_chain(rows: Iterable[Mapping[str, Any]], *, start_seq: int = 1, prev: s
         if seq != expected_seq:
             # Rows arrive sorted by seq (a primary key), so a mismatch is a gap.
             return ChainWalk(checked, prev, expected_seq,
-                             f"{noun} {expected_seq} is missing (found {seq} next)")
+                             f"{noun} {expected_seq} is missing (found {seq} next)",
+                             expected_seq - 1)
         if row["prev_hash"] != prev:
             return ChainWalk(checked, prev, seq,
-                             f"{noun} {seq} does not link to {noun} {seq - 1}")
+                             f"{noun} {seq} does not link to {noun} {seq - 1}", seq - 1)
         if hasher(row) != row["hash"]:
             return ChainWalk(checked, prev, seq,
-                             f"{noun} {seq} was altered: its content does not match its hash")
+                             f"{noun} {seq} was altered: its content does not match its hash",
+                             seq - 1)
         if on_row is not None:
             on_row(row)
         prev, expected_seq, checked = row["hash"], seq + 1, checked + 1
-    return ChainWalk(checked, prev, None, None)
+    return ChainWalk(checked, prev, None, None, expected_seq - 1)
 
 
 @dataclass(frozen=True)
 class ChainWalk:
-    """How far a walk got: ``checked`` rows fit, ``head`` is the last one's hash."""
+    """How far a walk got: ``checked`` rows fit, the last of them ``last_seq``
+    (the start's predecessor when none did), ``head`` its hash."""
 
     checked: int
     head: str
     first_bad: int | None
     reason: str | None
-
-    @property
-    def last_seq(self) -> int:
-        return self.checked if self.first_bad is None else self.first_bad - 1
+    last_seq: int
 
 
 def head_problem(walk: ChainWalk, head_seq: int, head_hash: str, last_seq: int,

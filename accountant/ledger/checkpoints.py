@@ -46,7 +46,8 @@ from accountant.errors import InvalidParameter
 from accountant.ledger.chain import canonical_json
 from accountant.ledger.records import iso
 
-BODY_FIELDS = ("entries", "head", "attempts", "attempts_head", "time", "key_id")
+BODY_FIELDS = ("entries", "head", "attempts", "attempts_head", "time", "key_id",
+               "state_sha256")
 
 
 @dataclass(frozen=True)
@@ -107,21 +108,30 @@ class Notary:
         self.public_key_hex = raw.hex()
         self.key_id = hashlib.sha256(raw).hexdigest()[:16]
         self.file = file
+        self._checked: dict[tuple[str, str], bool] = {}
 
     def sign(self, *, entries: int, head: str, attempts: int, attempts_head: str,
-             now: datetime) -> Checkpoint:
+             now: datetime, state_sha256: str | None = None) -> Checkpoint:
+        """``state_sha256``: the digest of the verified chain state at ``entries``
+        (:meth:`ChainState.to_json`), from which a later start-up may resume."""
         body = {"entries": entries, "head": head, "attempts": attempts,
-                "attempts_head": attempts_head, "time": iso(now), "key_id": self.key_id}
+                "attempts_head": attempts_head, "time": iso(now), "key_id": self.key_id,
+                "state_sha256": state_sha256}
         signature = self._key.sign(canonical_json(body).encode("utf-8")).hex()
         return Checkpoint(body, signature)
 
     def signed_by_me(self, checkpoint: Checkpoint) -> bool:
+        text = checkpoint.text()
+        known = self._checked.get((text, checkpoint.signature))
+        if known is not None:  # the file and the database hold the same ones
+            return known
         try:
-            self.public_key.verify(bytes.fromhex(checkpoint.signature),
-                                   checkpoint.text().encode("utf-8"))
+            self.public_key.verify(bytes.fromhex(checkpoint.signature), text.encode("utf-8"))
+            good = True
         except (InvalidSignature, ValueError):
-            return False
-        return True
+            good = False
+        self._checked[(text, checkpoint.signature)] = good
+        return good
 
     def append(self, checkpoint: Checkpoint) -> None:
         """Append one line and force it to disk; the file is only ever appended to."""

@@ -14,15 +14,16 @@ entry would be most of a million-entry start-up.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
 from fractions import Fraction
 from typing import Any
 
-from accountant.budget import to_fraction
+from accountant.budget import format_fraction, to_fraction
 from accountant.composition import Accounting, Cost
 from accountant.errors import InvalidParameter, LedgerTampered
-from accountant.ledger.chain import GENESIS
+from accountant.ledger.chain import GENESIS, canonical_json
 from accountant.ledger.records import Spent
 
 DATASET = ("dataset", "")
@@ -88,6 +89,36 @@ class ChainState:
 
     def total(self, scope: Scope) -> Spent:
         return self.totals().get(scope, Spent())
+
+    def to_json(self) -> str:
+        """Everything a later start-up needs to resume from here, in one canonical text
+        (its SHA-256 is signed in the checkpoint taken at this seq)."""
+        totals = sorted([*scope, format_fraction(t.epsilon), format_fraction(t.delta),
+                         format_fraction(t.rho), format_fraction(t.delta_add)]
+                        for scope, t in self.totals().items())
+        return canonical_json({
+            "seq": self.seq, "head": self.head, "totals": totals,
+            "registry": {n: list(v) for n, v in self.registry.items()},
+            "grants": {n: list(v) for n, v in self.grants.items()},
+            "dataset": None if self.dataset is None else list(self.dataset),
+        })
+
+    @classmethod
+    def from_json(cls, text: str, accounting: Accounting) -> ChainState:
+        data = json.loads(text)
+        state = cls(accounting)
+        state.seq, state.head = data["seq"], data["head"]
+        state._totals = {(scope, name): Spent(to_fraction(e), to_fraction(d), to_fraction(r),
+                                              to_fraction(a))
+                         for scope, name, e, d, r, a in data["totals"]}
+        state.registry = {n: (v[0], v[1], bool(v[2])) for n, v in data["registry"].items()}
+        state.grants = {n: (v[0], v[1], v[2]) for n, v in data["grants"].items()}
+        state.dataset = None if data["dataset"] is None else tuple(data["dataset"])  # type: ignore[assignment]
+        return state
+
+
+def state_digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def totals_problem(state: ChainState, stored: Mapping[Scope, Spent]) -> str | None:

@@ -231,3 +231,79 @@ def test_checkpoint_every_n_entries(pure, notary):
     assert [cp.entries for cp in pure.checkpoints()] == [1, 3, 5]
     assert len(notary.file.read_text().splitlines()) == 3
     assert pure.checkpoint(if_moved=True) is None  # nothing moved since 5
+
+
+# -- a large ledger resumes from its latest signed chain state ------------------------
+
+
+@pytest.fixture
+def anchored(signed, notary, ledger_url):
+    """`signed`, with a checkpoint carrying the chain state at 6 and two charges after."""
+    signed.checkpoint()
+    charge(signed, 2, start=6)
+    return signed
+
+
+def start_anchored(url, notary):
+    ledger = reopened(url, notary)
+    return ledger, ledger.start_guarded(full_check_below=0)
+
+
+def test_start_up_resumes_from_the_signed_state(anchored, ledger_url, notary):
+    ledger, report = start_anchored(ledger_url, notary)
+    try:
+        assert report.ok and (report.entries, report.checked) == (8, 2)  # only 7 and 8 rehashed
+        assert ledger.wait_for_full_check(timeout=30) is None
+        charge(ledger, 1, start=40)
+        assert ledger.status("alice").spent.epsilon == anchored.status("alice").spent.epsilon
+        assert ledger.verify(notary).ok
+    finally:
+        ledger.close()
+
+
+@pytest.mark.parametrize("attack, expected", [
+    (["UPDATE totals SET epsilon = '0.1'"], "running totals differ"),
+    (["DELETE FROM entries WHERE seq = 3"], "number 5 instead of 6"),
+    (["DELETE FROM entries WHERE seq > 6", "UPDATE totals SET epsilon = '0.5'"],
+     "the recorded head is entry 8 but the chain ends at entry 6"),
+    (["UPDATE entries SET epsilon = '0.01' WHERE seq = 7"], "entry 7 was altered"),
+])
+def test_resumed_start_up_refuses_a_tampered_ledger(anchored, ledger_url, notary, attack,
+                                                    expected):
+    raw(ledger_url, *attack)
+    ledger = reopened(ledger_url, notary)
+    try:
+        with pytest.raises(LedgerTampered, match=expected):
+            ledger.start_guarded(full_check_below=0)
+    finally:
+        ledger.close()
+
+
+def test_forged_chain_state_is_not_resumed_from(anchored, ledger_url, notary):
+    """Lowering the spend in the stored state (and the totals to match) breaks the
+    state's signed digest, so start-up walks the whole chain and finds the totals."""
+    row = fetch_row(ledger_url, "SELECT body, state FROM checkpoints WHERE state IS NOT NULL "
+                                "ORDER BY length(state) DESC LIMIT 1")
+    state = json.loads(row["state"])
+    state["totals"] = [[*t[:2], "0", *t[3:]] for t in state["totals"]]
+    execute(ledger_url, "UPDATE checkpoints SET state = ?", (json.dumps(state),))
+    raw(ledger_url, "UPDATE totals SET epsilon = '0.2'")
+    ledger = reopened(ledger_url, notary)
+    try:
+        with pytest.raises(LedgerTampered, match="running totals differ"):
+            ledger.start_guarded(full_check_below=0)
+    finally:
+        ledger.close()
+
+
+def test_an_old_edit_found_in_the_background_refuses_charges(anchored, ledger_url, notary):
+    raw(ledger_url, "UPDATE entries SET sql = 'SELECT 42' WHERE seq = 3")  # below the anchor
+    ledger, report = start_anchored(ledger_url, notary)
+    try:
+        assert report.ok  # resumed at 6: entry 3 is not rehashed before serving
+        found = ledger.wait_for_full_check(timeout=30)
+        assert found is not None and "entry 3 was altered" in found
+        with pytest.raises(LedgerTampered, match="background check of the whole chain"):
+            charge(ledger, 1, start=50)
+    finally:
+        ledger.close()
