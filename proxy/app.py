@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from accountant import AccountantError, Accounting, Budget, Ledger, open_ledger
@@ -18,6 +19,7 @@ from accountant.ledger import seed_ledger as seed_declared
 from rewriter import RewriteError
 
 from . import routes
+from .attempts import record_invalid_body
 from .auth import KeyRing
 from .config import Config, ConfigError, grant_expiry
 from .deps import Services
@@ -133,12 +135,15 @@ def _install_error_handlers(app: FastAPI, *, log_details: bool = False) -> None:
         return JSONResponse(body, status_code=status)
 
     @app.exception_handler(RequestValidationError)
-    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = []
         for err in exc.errors()[:5]:
             where = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
             problems.append(f"{where}: {err.get('msg', 'invalid')}")
         message = "; ".join(problems) or "the request body is not valid JSON"
+        await run_in_threadpool(record_invalid_body, getattr(request.app.state, "services", None),
+                                request.url.path, request.headers.get("authorization"),
+                                exc.body)
         return JSONResponse(error_body("invalid_parameter", message), status_code=400)
 
     @app.exception_handler(StarletteHTTPException)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from accountant import Ledger
 from accountant.errors import BudgetExhausted
@@ -34,6 +34,24 @@ def recorded(ledger: Ledger, analyst: str, endpoint: str, sql: str,
         raise
     _record(ledger, analyst, endpoint, sql, success(result))
     return result
+
+
+RECORDED = ("/v1/query", "/v1/explain")
+
+
+def record_invalid_body(services: Any, path: str, authorization: str | None,
+                        body: Any) -> None:
+    """A request to a recorded endpoint whose body failed validation (an unknown field,
+    ε given as text) is an attempt too, when its key names an analyst."""
+    if path not in RECORDED or services is None:
+        return
+    try:
+        who = services.keys.authenticate(authorization)
+    except Exception:  # noqa: BLE001 - no analyst to record it under: the access log has it
+        return
+    sql = body.get("sql") if isinstance(body, dict) else None
+    _record(services.ledger, who.name, path, sql if isinstance(sql, str) else "",
+            {"outcome": "refused", "code": "invalid_parameter"})
 
 
 def failure(exc: BaseException) -> dict[str, str | None]:

@@ -107,6 +107,7 @@ def test_every_kind_of_attempt_is_on_record(serve: Callable[[], TestClient],
     assert ask(client, "SELECT COUNT(* FROM employees").status_code == 400      # parse_error
     assert ask(client, "SELECT name, salary FROM employees").status_code == 400  # raw rows
     assert ask(client, COUNT, epsilon=-1).status_code == 400                     # bad ε
+    assert ask(client, COUNT, epsilon="0.1").status_code == 400                  # ε as text
     assert ask(client, COUNT, who="carl").status_code == 403                     # forbidden
     real = pipeline.engine
     failed_ids = {}
@@ -140,6 +141,7 @@ def test_every_kind_of_attempt_is_on_record(serve: Callable[[], TestClient],
         ("alice", "/v1/query", "refused", "parse_error"),
         ("alice", "/v1/query", "refused", "unsupported_query"),
         ("alice", "/v1/query", "refused", "invalid_parameter"),
+        ("alice", "/v1/query", "refused", "invalid_parameter"),
         ("carl", "/v1/query", "refused", "forbidden"),
         ("alice", "/v1/query", "timeout", "timeout"),
         ("alice", "/v1/query", "failed", "internal"),
@@ -147,7 +149,8 @@ def test_every_kind_of_attempt_is_on_record(serve: Callable[[], TestClient],
     ]
     assert listed[4]["sql"].startswith("SELECT name, salary FROM employees")
     assert listed[0]["query_id"] and listed[0]["epsilon"] == "0.25"
-    assert [a["query_id"] for a in listed[7:9]] == [failed_ids["timeout"], failed_ids["failed"]]
+    assert listed[6]["sql"] == COUNT  # as written: a body that failed validation
+    assert [a["query_id"] for a in listed[8:10]] == [failed_ids["timeout"], failed_ids["failed"]]
 
     # who tried to read raw salaries? filters and the CSV export answer it
     refused = client.get("/v1/ledger/attempts", headers=auth("carl"),
@@ -163,7 +166,7 @@ def test_every_kind_of_attempt_is_on_record(serve: Callable[[], TestClient],
     assert client.get("/v1/ledger/attempts", headers=auth("alice")).status_code == 403
 
     report = client.get("/v1/ledger/verify", headers=auth("carl")).json()
-    assert report["ok"] and report["attempts"] == 10 and report["checkpoints"] >= 1
+    assert report["ok"] and report["attempts"] == 11 and report["checkpoints"] >= 1
 
 
 @pytest.mark.parametrize(("params", "fragment"), [
