@@ -84,11 +84,12 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _ledger_verify(args: argparse.Namespace) -> int:
-    from .trust import notary_for
+    from .trust import notary_for, unchecked
 
     with _ledger(args) as (config, ledger):
-        # no key is created here: a verifier that finds none reports it
-        report = ledger.verify(notary_for(config), expect_entries=args.expect_entries,
+        notary = notary_for(config)  # never created here: a verifier that finds none says so
+        unchecked(config, ledger, notary)
+        report = ledger.verify(notary, expect_entries=args.expect_entries,
                                expect_head=args.expect_head)
     print(json.dumps({"ok": report.ok, "entries": report.entries, "checked": report.checked,
                       "head": report.head, "first_bad": report.first_bad,

@@ -83,7 +83,10 @@ def notary_for(config: Config, *, create: bool = False) -> Notary | None:
 
 def start_trusted(config: Config, ledger: Ledger) -> Notary | None:
     """Verify the ledger and keep it guarded; raises LedgerTampered when it does not verify."""
-    notary = notary_for(config, create=True)
+    notary = notary_for(config)
+    unchecked(config, ledger, notary)  # a lost key is not replaced by a new one
+    if notary is None:
+        notary = notary_for(config, create=True)
     if notary is None:
         log.warning("ledger %s: no checkpoint signing key is configured "
                     "(ledger.checkpoints.key_file or key_env), so a truncated tail whose "
@@ -95,6 +98,20 @@ def start_trusted(config: Config, ledger: Ledger) -> Notary | None:
         ledger.use_notary(notary, settings.every_entries)
     ledger.start_guarded()
     return notary
+
+
+def unchecked(config: Config, ledger: Ledger, notary: Notary | None) -> None:
+    """Signed checkpoints and no key to check them with: the key was lost, or the
+    configuration was changed to skip them; either way, not something to run on."""
+    if notary is not None:
+        return
+    held = len(ledger.checkpoints())
+    if held:
+        key = "ledger.checkpoints.key_file or key_env"
+        if config.ledger.url.startswith(_SQLITE):
+            key = f"the key file {checkpoint_settings(config).key_file}"  # type: ignore[union-attr]
+        raise ConfigError(f"the ledger holds {held} signed checkpoints but no signing key is "
+                          f"at hand to check them; restore the deployment's key ({key})")
 
 
 class Checkpointer:

@@ -506,10 +506,6 @@ class SqlLedger(Ledger):
                                noun="attempt")
         if problem:
             return report(None, f"the attempts log does not verify: {problem}")
-        if notary is None and stored:
-            return report(None, f"the ledger holds {len(stored)} signed checkpoints but no "
-                                f"signing key is at hand to check them; restore the "
-                                f"deployment's key (ledger.checkpoints)")
         if notary is not None:
             if file_problem:
                 return report(None, file_problem)

@@ -113,9 +113,10 @@ class Ledger(abc.ABC):
         expect_entries: int | None = None,
         expect_head: str | None = None,
     ) -> VerifyReport:
-        """Recompute the chain, the derived tables and the attempts log; check every
-        signed checkpoint (with ``notary``: the database's and its file's) and what a
-        reviewer's receipt says; report the first problem."""
+        """Recompute the chain, the derived tables and the attempts log; with
+        ``notary``, check every signed checkpoint (the database's and its file's);
+        check what a reviewer's receipt says; report the first problem. Without a
+        notary the checkpoints are not checked (``checkpoints`` counts them anyway)."""
 
     @abc.abstractmethod
     def use_notary(self, notary: Notary, every_entries: int) -> None:

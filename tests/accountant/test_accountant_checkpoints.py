@@ -76,8 +76,7 @@ def truncate_to(url, seq):
 def test_truncated_tail_with_head_and_totals_rewritten_is_caught(signed, ledger_url, notary):
     signed.checkpoint()  # covers all 6
     truncate_to(ledger_url, 5)
-    report = signed.verify()  # without the key, the chain alone looks whole
-    assert not report.ok and "signed checkpoints but no signing key" in report.reason
+    assert signed.verify().ok  # the chain alone looks whole: what the attacker hoped
     report = signed.verify(notary)
     assert not report.ok and "truncated" in report.reason and "entries 6–6" in report.reason
     assert report.entries == 5

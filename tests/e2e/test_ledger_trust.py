@@ -246,3 +246,20 @@ def test_edited_totals_refuse_charges_while_running(serve: Callable[[], TestClie
     assert [a["outcome"] for a in attempt] == ["refused"]
     with pytest.raises(LedgerTampered, match="running totals differ"):
         serve()
+
+
+def test_a_lost_key_is_not_taken_for_a_ledger_without_checkpoints(
+        serve: Callable[[], TestClient], deployment: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    serve().__exit__(None, None, None)
+    settings = load_config(deployment).ledger.checkpoints
+    key = (settings.key_file if settings else None) or Path(
+        ledger_url(deployment).removeprefix("sqlite:///") + ".key")
+    key.unlink()
+    assert cli(["ledger", "verify", "--config", str(deployment)]) == 1
+    err = capsys.readouterr().err
+    assert "signed checkpoints but no signing key is at hand" in err or (
+        "does not exist" in err)  # a key named in dpsql.yaml must exist
+    if settings is None:  # the default key is made afresh only for a ledger without any
+        with pytest.raises(Exception, match="no signing key is at hand"):
+            serve()
