@@ -177,8 +177,8 @@ def measure(backend: str, url: str, entries: int, folder: Path, charges: int) ->
     again, restart_s, background_s = start()
     again.close()
     return {"backend": backend, "entries": entries, "fill_s": round(filled_s, 1),
-            "first_start_s": round(first_s, 2), "restart_s": round(restart_s, 2),
-            "background_check_s": round(background_s, 1),
+            "first_start_s": round(first_s, 3), "restart_s": round(restart_s, 3),
+            "background_check_s": round(background_s, 3),
             "rss_growth_mb": round(rss_mb() - rss_before, 1),
             "charge_ms_unguarded": round(unguarded * 1000, 2),
             "charge_ms_guarded": round(guarded * 1000, 2)}

@@ -121,6 +121,12 @@ def state_digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def spent_of(row: Mapping[str, Any]) -> Spent:
+    """A running-totals row as exact values."""
+    return Spent(to_fraction(row["epsilon"]), to_fraction(row["delta"]), to_fraction(row["rho"]),
+                 to_fraction(row["delta_add"]))
+
+
 def totals_problem(state: ChainState, stored: Mapping[Scope, Spent]) -> str | None:
     expected = state.totals()
     if dict(stored) == expected:
