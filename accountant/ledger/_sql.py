@@ -555,6 +555,8 @@ class SqlLedger(Ledger):
     def _chain_write(self) -> Iterator[Conn]:
         """A write that may append entries; once committed, the guard takes them in
         (they were hashed here), so deleting them later is caught while running."""
+        if self._guard is not None:
+            self._guard.refuse()  # nothing is added to a ledger found tampered with
         appended: list[dict[str, Any]] = []
         token = _APPENDED.set(appended)
         try:

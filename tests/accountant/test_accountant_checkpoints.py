@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from fractions import Fraction
 
 import pytest
 
-from accountant import Accounting, cost_of, open_ledger
+from accountant import Accounting, Budget, cost_of, open_ledger
 from accountant.errors import LedgerTampered
 from accountant.ledger.chain import entry_hash
 from accountant.ledger.checkpoints import Notary, load_key
@@ -196,6 +197,11 @@ def test_edited_totals_while_running_refuse_every_later_charge(signed, ledger_ur
     with pytest.raises(LedgerTampered, match="no charge is taken"):
         charge(signed, 1, start=11)
     assert len(signed.entries()) == 6  # nothing was charged
+    with pytest.raises(LedgerTampered):  # nor granted, registered or signed
+        signed.set_grant("alice", Budget.of(5, 0), None, actor="olivia", reason="more")
+    with pytest.raises(LedgerTampered):
+        signed.checkpoint()
+    assert signed.status("alice").spent.epsilon == Fraction(1, 2)  # reads stay open
 
 
 def test_deleted_tail_while_running_refuses_charges(signed, ledger_url):
