@@ -276,11 +276,11 @@ class Pipeline:
             return FailedAfterCharge(
                 "timeout", f"the query ran past the engine's time limit and was cancelled "
                 f"(query {query_id}, {charged} charged; charges are never refunded)",
-                query_id, float(cost.epsilon))
+                query_id, float(cost.epsilon), float(cost.delta))
         return FailedAfterCharge(
             "internal", f"the query failed in the engine after it was charged (query "
             f"{query_id}, {charged} charged; charges are never refunded); the server log "
-            "has the error class", query_id, float(cost.epsilon))
+            "has the error class", query_id, float(cost.epsilon), float(cost.delta))
 
     def explain(self, analyst: str, request: QueryRequest) -> ExplainResponse:
         plan, cost, calibrated, selection = self._prepare_all(request)

@@ -252,16 +252,59 @@ class TablesResponse(BaseModel):
 
 class VerifyResponse(BaseModel):
     ok: bool
-    entries: int
-    head: str
+    entries: int = Field(description="Entries the ledger holds.")
+    checked: int = Field(description="Entries that verified before the check stopped.")
+    head: str = Field(description="Hash of the last entry that verified.")
     first_bad: int | None = None
     reason: str | None = None
+    attempts: int = Field(description="Rows in the attempts log.")
+    attempts_head: str
+    checkpoints: int = Field(description="Signed checkpoints checked (database and file).")
+
+
+class ReceiptResponse(BaseModel):
+    checkpoint: dict[str, Any] = Field(
+        description="entries, head, attempts, attempts_head, time, key_id: where the "
+        "ledger stood, as signed.")
+    signature: str | None = Field(
+        description="Ed25519 signature (hex) of the checkpoint's canonical JSON; null "
+        "when no signing key is configured.")
+    public_key: str | None = Field(description="The signing key's public half (hex).")
+    check_with: str = Field(description="The command that checks the ledger against it.")
+
+
+class AttemptRecord(BaseModel):
+    seq: int
+    timestamp: str
+    analyst: str
+    endpoint: str
+    outcome: str = Field(description="answered, cached, explained, refused, blocked, "
+                                     "timeout or failed")
+    code: str | None = Field(default=None, description="The error code, when not answered.")
+    query_id: str | None = None
+    sql: str
+    epsilon: str | None = Field(default=None, description="Charged, when charged.")
+    delta: str | None = None
+    prev_hash: str
+    hash: str
+
+
+class AttemptsPage(BaseModel):
+    attempts: list[AttemptRecord]
+    next_after: int | None = Field(
+        default=None, description="Pass as `after` to read the next page; null on the last."
+    )
 
 
 class ErrorDetail(BaseModel):
     code: str
     message: str
     position: dict[str, int] | None = None
+    query_id: str | None = Field(
+        default=None, description="After a charge (500 internal, 504 timeout): the query "
+        "charged, as in the ledger.")
+    charged: Spend | None = Field(
+        default=None, description="After a charge: what stays charged (never refunded).")
 
 
 class ErrorResponse(BaseModel):

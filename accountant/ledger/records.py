@@ -17,6 +17,7 @@ from accountant.errors import InvalidParameter, Which
 from accountant.presentation import Shown, admits, charge_share, expired, present, share_used
 
 EntryKind = Literal["grant", "dataset_budget", "charge", "analyst", "table"]
+ENTRY_KINDS: tuple[EntryKind, ...] = ("grant", "dataset_budget", "charge", "analyst", "table")
 Role = Literal["analyst", "owner", "compliance"]
 ROLES: tuple[Role, ...] = ("analyst", "owner", "compliance")
 
@@ -183,13 +184,24 @@ class AnalystShare(NamedTuple):
 
 @dataclass(frozen=True)
 class VerifyReport:
-    """Outcome of recomputing the hash chain: ``first_bad`` is the first seq that fails."""
+    """Outcome of recomputing the hash chain and everything derived from it.
+
+    ``entries`` is how many entries the ledger holds, ``checked`` how many
+    verified before the walk stopped, ``first_bad`` the first seq that fails
+    (None when the problem is not one entry's); ``head`` the hash of the last
+    entry that verified. ``attempts``/``attempts_head`` the same for the
+    attempts log; ``checkpoints`` how many signed checkpoints were checked.
+    """
 
     ok: bool
     entries: int
     head: str
     first_bad: int | None
     reason: str | None
+    checked: int = 0
+    attempts: int = 0
+    attempts_head: str = "0" * 64
+    checkpoints: int = 0
 
 
 def capacity(accounting: Accounting, budget: Budget) -> Fraction:
