@@ -26,7 +26,7 @@ from .engines.base import EngineError
 from .errors import DpsqlError, FailedAfterCharge, error_body, error_response
 from .middleware import AccessLog, BodyLimit
 from .pipeline import Clock, Pipeline, PrivacyDefaults, utc_now
-from .tables import TableStore, seed_tables
+from .tables import TableStore, schema_problems, seed_tables
 
 log = logging.getLogger("dpsql")
 
@@ -49,6 +49,12 @@ def seed_ledger(config: Config, ledger: Ledger) -> None:
                   Budget.of(dataset.epsilon, dataset.delta) if dataset else None)
 
 
+def _lines(problems: list[str]) -> str:
+    more = f" (and {len(problems) - 1} more: " + "; ".join(problems[1:]) + ")" \
+        if len(problems) > 1 else ""
+    return f"the metadata does not match the database: {problems[0]}{more}"
+
+
 def start_services(config: Config, clock: Clock = utc_now) -> Services:
     """Open the engine and the ledger, record the config's grants, resolve keys."""
     engine = open_engine(config.engine, log_messages=config.logging.engine_errors)
@@ -61,12 +67,17 @@ def start_services(config: Config, clock: Clock = utc_now) -> Services:
     try:
         seed_ledger(config, ledger)
         seed_tables(config.tables, ledger)
+        mismatched = schema_problems(ledger, engine)
+        if mismatched:
+            # an analyst's query over a misdeclared column would be charged and then
+            # fail in the engine: the database decides what exists (issue #19)
+            raise ConfigError(_lines(mismatched), code="metadata_mismatch")
         tables = TableStore(ledger, engine)
         problems = tables.verify()
         if problems:
             # a public table joined on a column that repeats more than declared would
             # let one person's rows multiply before any cap (SPEC §4.7): do not start
-            raise ConfigError("; ".join(problems))
+            raise ConfigError(_lines(problems), code="metadata_mismatch")
     except BaseException:
         ledger.close()
         engine.close()

@@ -143,6 +143,8 @@ def _expiry(text: str | None) -> dt.datetime | None:
 
 
 def _date_arg(text: str) -> str:
+    if text == "never":
+        return text
     try:
         _expiry(text)
     except (ValueError, argparse.ArgumentTypeError):
@@ -255,11 +257,15 @@ def _analysts_add(args: argparse.Namespace) -> int:
     from accountant import Budget
 
     from .auth import hash_key, new_key
+    from .grants import check_grant, check_name, expiry_of
 
     if args.role == "analyst" and args.epsilon is None:
         print("usage_error: an analyst needs a budget; give --epsilon (and --delta)",
               file=sys.stderr)
         return 2
+    check_name(args.name)
+    if args.epsilon is not None:  # the owner API's rules (proxy/grants.py)
+        check_grant(args.role, expiry_of(args.expires), dt.datetime.now(dt.UTC))
     with _ledger(args, seed=True) as (_, ledger):
         if any(r.name == args.name for r in ledger.analysts()):
             return _fail("analyst_exists", f"an analyst named {args.name!r} exists; choose "
@@ -273,7 +279,7 @@ def _analysts_add(args: argparse.Namespace) -> int:
         ledger.register_analyst(args.name, args.role, hash_key(key), actor=_actor(),
                                 reason=args.reason)
         if budget is not None:
-            ledger.set_grant(args.name, budget, _expiry(args.expires), actor=_actor(),
+            ledger.set_grant(args.name, budget, expiry_of(args.expires), actor=_actor(),
                              reason=args.reason)
     print(key)
     print(f"created {args.role} {args.name!r}; the key above is shown once (only its SHA-256 "
@@ -294,18 +300,22 @@ def _analysts_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _registered(ledger: Ledger, name: str) -> bool:
-    return any(r.name == name for r in ledger.analysts())
-
-
 def _analysts_budget(args: argparse.Namespace) -> int:
     from accountant import Budget
 
+    from .grants import KEEP, check_grant, expiry_of, resolve_expiry
+
+    now = dt.datetime.now(dt.UTC)
     with _ledger(args, seed=True) as (config, ledger):
-        if not _registered(ledger, args.name):
+        record = next((r for r in ledger.analysts() if r.name == args.name), None)
+        if record is None:
             return _fail("not_found", f"no analyst named {args.name!r}; `dpsql analysts list` "
                                       f"shows them")
-        ledger.set_grant(args.name, Budget.of(args.epsilon, args.delta), _expiry(args.expires),
+        # without --expires the grant keeps its expiry (a raise must not lift it)
+        requested = KEEP if args.expires is None else expiry_of(args.expires)
+        check_grant(record.role, requested, now)
+        ledger.set_grant(args.name, Budget.of(args.epsilon, args.delta),
+                         resolve_expiry(ledger, args.name, requested, now),
                          actor=_actor(), reason=args.reason)
         print(_table(_summary(config, ledger, args.name)))
     return 0
@@ -366,7 +376,8 @@ def _grant_args(command: argparse.ArgumentParser, *, required: bool) -> None:
     command.add_argument("--delta", type=_amount, default="0",
                          help="default 0 (zCDP accounting needs delta > 0)")
     command.add_argument("--expires", type=_date_arg,
-                         help="last day of the grant (ISO date, UTC) or an exact date-time")
+                         help="last day of the grant (ISO date, UTC), an exact date-time, or "
+                              "`never`; left out, a changed grant keeps its expiry")
 
 
 def parser() -> argparse.ArgumentParser:

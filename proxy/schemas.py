@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .config import ANALYST_NAME_PATTERN
+
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -209,13 +211,15 @@ class LedgerPage(BaseModel):
     )
 
 
-_NAME = r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$"
+_NAME = ANALYST_NAME_PATTERN
 
 
 class GrantRequest(_Body):
     epsilon: float = Field(ge=0, allow_inf_nan=False)
     delta: float = Field(ge=0, lt=1, allow_inf_nan=False)
-    expires: str | None = Field(default=None, description="ISO date or time; none: never.")
+    expires: str | None = Field(
+        default=None, description="ISO date (through that day, UTC) or date-time, in the "
+        "future; null or `never`: no end. Left out: a changed grant keeps its expiry.")
     reason: str = Field(default="", max_length=1000)
 
 
@@ -268,3 +272,15 @@ class DatasetGrant(_Body):
     epsilon: float = Field(ge=0, allow_inf_nan=False)
     delta: float = Field(ge=0, lt=1, allow_inf_nan=False)
     reason: str = Field(min_length=1, max_length=1000)
+
+
+class TableChangeReport(BaseModel):
+    """What an owner's change to a table's metadata did."""
+
+    table: str
+    metadata: dict[str, Any] | None = Field(
+        description="the metadata now recorded (null: the table was removed)")
+    removed: list[str] = Field(description="columns and settings the change dropped")
+    loosens: list[str] = Field(description="what analysts may now learn or do that they "
+                                           "could not before")
+    tightens: list[str] = Field(description="what they no longer may")
