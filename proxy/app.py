@@ -17,7 +17,7 @@ from accountant.ledger import Declared
 from accountant.ledger import seed_ledger as seed_declared
 from rewriter import RewriteError
 
-from . import routes
+from . import __version__, routes
 from .auth import KeyRing
 from .config import Config, ConfigError, grant_expiry
 from .deps import Services
@@ -95,12 +95,14 @@ def start_services(config: Config, clock: Clock = utc_now) -> Services:
     return Services(config, engine, ledger, pipeline, KeyRing(ledger), clock, tables)
 
 
-def create_app(config: Config, *, clock: Clock = utc_now) -> FastAPI:
-    """The app for one deployment; engine and ledger open when it starts."""
+def create_app(config: Config, *, clock: Clock = utc_now,
+               services: Services | None = None) -> FastAPI:
+    """The app for one deployment; engine and ledger open when it starts (or were
+    opened by `dpsql serve`, which reports a failure in one line first)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> Any:
-        app.state.services = start_services(config, clock)
+        app.state.services = services or start_services(config, clock)
         try:
             yield
         finally:
@@ -108,7 +110,7 @@ def create_app(config: Config, *, clock: Clock = utc_now) -> FastAPI:
 
     app = FastAPI(
         title="dpsql",
-        version="0.1.0",
+        version=__version__,
         summary="Differentially private SQL over HTTP.",
         description="Ask aggregate SQL questions of personal data; every answer is noised "
         "and charged to a privacy budget recorded in a tamper-evident ledger.",

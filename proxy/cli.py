@@ -31,13 +31,45 @@ def _fail(code: str, message: str) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    """Start-up runs before uvicorn, so every failure is one `code: message` line
+    (proxy/startup.py); then the server says where it listens."""
     import uvicorn
 
+    from . import __version__
     from .app import create_app
+    from .startup import listen, loud, prepare, quiet_start_up
 
+    if not args.debug:
+        quiet_start_up()
     config = load_config(args.config)
+    sock = listen(args.host, args.port)
+    try:
+        services = prepare(config)
+    except BaseException:
+        sock.close()
+        raise
+    loud()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    uvicorn.run(create_app(config), host=args.host, port=args.port, log_level="warning")
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    print(f"dpsql {__version__} listening on http://{host}:{args.port} "
+          f"({config.engine.kind}, {len(services.tables.catalog.tables)} tables; Ctrl-C stops)",
+          file=sys.stderr, flush=True)
+    server = uvicorn.Server(uvicorn.Config(create_app(config, services=services),
+                                           log_level="warning"))
+    server.run(sockets=[sock])
+    return 0
+
+
+def _config_check(args: argparse.Namespace) -> int:
+    """Validate dpsql.yaml and check its tables against the database; changes nothing."""
+    from .startup import check_deployment, quiet_start_up
+
+    if not args.debug:
+        quiet_start_up()
+    config = load_config(args.config)
+    for line in check_deployment(config):
+        print(line, file=sys.stderr)
+    print(f"ok: {args.config}")
     return 0
 
 
@@ -65,17 +97,23 @@ def _demo(args: argparse.Namespace) -> int:
             print(f"  {name:8s} {key}", file=sys.stderr)
         analyst_key = keys.get("alice", analyst_key)
     else:
+        from .demo import retarget_demo_config
+
+        before = retarget_demo_config(folder, database, dsn=dsn)
+        if before is not None:
+            print(f"{config_path}: engine switched from {before} to {args.engine} "
+                  "(keys unchanged)", file=sys.stderr)
         print(f"{config_path} exists: its keys were shown when it was made. Delete the "
               f"folder {folder} to start afresh, or set DPSQL_KEY to alice's key.", file=sys.stderr)
     url = f"http://{args.host}:{args.port}"
     body = json.dumps({"sql": "SELECT dept, COUNT(*) AS n, AVG(salary) AS avg_salary "
                               "FROM employees GROUP BY dept", "epsilon": 0.5})
     print("\nAsk a differentially private question:\n", file=sys.stderr)
-    print(f"curl -s {url}/v1/query -H 'Authorization: Bearer {analyst_key}' "
+    # double quotes: a pasted `$DPSQL_KEY` is expanded by the shell (a key has no `"`)
+    print(f"curl -s {url}/v1/query -H \"Authorization: Bearer {analyst_key}\" "
           f"-H 'Content-Type: application/json' -d '{body}'\n", file=sys.stderr)
     if args.no_serve:
         return 0
-    print(f"serving on {url} (Ctrl-C stops)", file=sys.stderr)
     args.config = str(config_path)
     return _serve(args)
 
@@ -366,7 +404,7 @@ def _action(group: Subcommands, name: str, help: str, run: Any,
             **defaults: Any) -> argparse.ArgumentParser:
     """A subcommand working on the deployment named by --config."""
     command: argparse.ArgumentParser = group.add_parser(name, help=help)
-    command.add_argument("--config", default="dpsql.yaml", help="path to dpsql.yaml")
+    _config_arg(command)
     command.set_defaults(run=run, **defaults)
     return command
 
@@ -380,14 +418,28 @@ def _grant_args(command: argparse.ArgumentParser, *, required: bool) -> None:
                               "`never`; left out, a changed grant keeps its expiry")
 
 
+def _config_arg(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--config", default=os.environ.get("DPSQL_CONFIG", "dpsql.yaml"),
+                         help="path to dpsql.yaml (default: $DPSQL_CONFIG, else dpsql.yaml)")
+
+
 def parser() -> argparse.ArgumentParser:
+    from . import __version__
+
     top = argparse.ArgumentParser(
         prog="dpsql", description="Differentially private SQL proxy."
     )
+    top.add_argument("--version", action="version", version=f"dpsql {__version__}")
+    top.add_argument("--debug", action="store_true",
+                     help="show tracebacks and library log lines (also DPSQL_DEBUG=1)")
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+    config = _group(sub, "config", "check a deployment file")
+    _action(config, "check", "validate dpsql.yaml and check its tables against the database "
+                             "(changes nothing)", _config_check)
+
     serve = sub.add_parser("serve", help="serve the HTTP API for a deployment")
-    serve.add_argument("--config", default="dpsql.yaml", help="path to dpsql.yaml")
+    _config_arg(serve)
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080)
     serve.set_defaults(run=_serve)
@@ -443,17 +495,22 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    args.debug = args.debug or bool(os.environ.get("DPSQL_DEBUG"))
     try:
         return int(args.run(args))
     except ConfigError as exc:
-        return _fail("config_error", exc.message if hasattr(exc, "message") else str(exc))
+        if args.debug:
+            raise
+        from .startup import one_line
+
+        return _fail(*one_line(exc))
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # `dpsql ledger export | head`: the reader had enough
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    except Exception as exc:  # an operator sees one line; DPSQL_DEBUG=1 shows the traceback
-        if os.environ.get("DPSQL_DEBUG"):
+    except Exception as exc:  # an operator sees one line; --debug shows the traceback
+        if args.debug:
             raise
         code = getattr(exc, "code", "internal")
         return _fail(code if isinstance(code, str) else "internal",

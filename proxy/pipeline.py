@@ -34,10 +34,12 @@ from accountant.budget import format_fraction
 from accountant.ledger.records import BudgetStatus
 from rewriter import Catalog, Plan, QueryRefused, plan_query
 from rewriter.limits import Limits
+from rewriter.public import PublicQuery, public_query
 
 from .calibrate import Calibrated, Selection, price
 from .engines.base import Engine, EngineError, EngineTimeout
 from .errors import FailedAfterCharge
+from .public_answer import answer_public, explain_public
 from .release import Accuracy, accuracy, release
 from .schemas import (
     AccuracyInfo,
@@ -170,7 +172,15 @@ class Pipeline:
 
     # -- entry points ------------------------------------------------------
 
+    def _public(self, request: QueryRequest) -> PublicQuery | None:
+        """The exact plan of a query over public tables only (free, no noise)."""
+        self._parameters(request)  # the same parameter rules for every query
+        return public_query(request.sql, self.catalog, self.input_dialect, self.limits)
+
     def query(self, analyst: str, request: QueryRequest) -> QueryResponse:
+        public = self._public(request)
+        if public is not None:
+            return answer_public(public, self, analyst)
         plan, cost, calibrated, selection = self._prepare_all(request)
         key = self.cache_key(plan, cost)
         cached = self.ledger.cached_answer(analyst, key)
@@ -234,6 +244,9 @@ class Pipeline:
             "has the error class", query_id, float(cost.epsilon))
 
     def explain(self, analyst: str, request: QueryRequest) -> ExplainResponse:
+        public = self._public(request)
+        if public is not None:
+            return explain_public(public, self, analyst)
         plan, cost, calibrated, selection = self._prepare_all(request)
         status = self.ledger.status(analyst, self.clock())
         blocked = status.blocked_by(cost)

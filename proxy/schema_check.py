@@ -154,19 +154,39 @@ def mismatches(tables: Mapping[str, Table], schema: EngineSchema) -> list[str]:
     return problems
 
 
-def complete_public(tables: Mapping[str, Table], schema: EngineSchema) -> dict[str, Table]:
+def complete_public(tables: Mapping[str, Table], schema: EngineSchema,
+                    engine: Engine | None = None) -> dict[str, Table]:
     """Public tables declared without columns get every column the engine has whose
-    type dpsql reads (declared columns are kept as they are)."""
+    type dpsql reads (declared columns are kept as they are). With `engine`, each
+    such column also gets the multiplicity the data shows (`unique` when no value
+    repeats), so the table can be joined at once; the data is public, and the
+    declaration is as fresh as the last start-up or owner change, like a declared one."""
     completed: dict[str, Table] = {}
     for name, table in tables.items():
         found = schema.find_table(name) if table.public and not table.columns else None
         if found is None:
             completed[name] = table
             continue
-        columns = {col: Column(type=kind) for col, stored in found[1].items()
-                   if (kind := dpsql_type(stored)) is not None and not col.startswith("__")}
+        columns: dict[str, Column] = {}
+        for col, stored in found[1].items():
+            kind = dpsql_type(stored)
+            if kind is None or col.startswith("__"):
+                continue
+            columns[col] = Column(type=kind, **_multiplicity(engine, found[0], col))
         completed[name] = table.model_copy(update={"columns": columns})
     return completed
+
+
+def _multiplicity(engine: Engine | None, table: str, column: str) -> dict[str, object]:
+    from .multiplicity import multiplicity_sql
+
+    if engine is None:
+        return {}
+    rows = engine.execute(multiplicity_sql(table, column, engine.dialect)).rows
+    found = int(rows[0][0]) if rows and rows[0][0] is not None else 1
+    if found <= 1:
+        return {"unique": True}
+    return {"max_multiplicity": found} if found <= 1_000_000 else {}
 
 
 def check_against_engine(tables: Mapping[str, Table], engine: Engine) -> list[str]:

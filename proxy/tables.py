@@ -130,7 +130,7 @@ class TableStore:
             if version != self._version:
                 tables = {name: parse_table(name, doc) for name, doc in documents.items()}
                 if any(t.public and not t.columns for t in tables.values()):
-                    tables = complete_public(tables, read_schema(self._engine))
+                    tables = complete_public(tables, read_schema(self._engine), self._engine)
                 self.catalog = build_catalog(tables, self._engine)
                 self._version = version
         return self.catalog
@@ -188,7 +188,7 @@ class TableStore:
             raise InvalidParameter("the metadata does not match the database: "
                                    + "; ".join(mismatched))
         if table.public and not table.columns:
-            table = complete_public({name: table}, read_schema(self._engine))[name]
+            table = complete_public({name: table}, read_schema(self._engine), self._engine)[name]
         catalog = self.refresh(force=True)
         tables = dict(catalog.tables)
         tables[name] = table
