@@ -118,6 +118,47 @@ def _demo(args: argparse.Namespace) -> int:
     return _serve(args)
 
 
+def _suggest(args: argparse.Namespace) -> int:
+    """The bounds and caps assistant (proxy/suggest.py) on one table; with --apply the
+    proposal becomes the table's metadata in the ledger, as PATCH would make it."""
+    import yaml
+
+    from .startup import prepare, quiet_start_up
+    from .suggest import suggest
+
+    if not args.debug:
+        quiet_start_up()
+    services = prepare(load_config(args.config))
+    try:
+        table = services.tables.catalog.tables.get(args.table)
+        if table is None:
+            return _fail("not_found", f"no table named {args.table!r} in the metadata")
+        result = suggest(args.table, table, engine=services.engine, ledger=services.ledger,
+                         pipeline=services.pipeline, owner=_actor(), epsilon=args.epsilon,
+                         delta=services.pipeline.privacy.default_delta, reason=args.reason,
+                         coverage=args.coverage, cap_quantile=args.cap_quantile,
+                         group_by=args.group_by, columns=args.columns)
+        print(f"spent ε = {result.charged_epsilon:g} of the dataset-wide budget "
+              f"(ledger {result.query_id})", file=sys.stderr)
+        for proposal in result.proposals:
+            print(f"- {proposal.words}")
+        for note in result.notes:
+            print(f"  note: {note}")
+        print(f"\nin dpsql.yaml, under tables.{args.table}:")
+        print(yaml.safe_dump(result.patch, sort_keys=False), end="")
+        if args.apply:
+            change = services.tables.patch(args.table, result.patch, actor=_actor(),
+                                           reason=f"{args.reason} (applied)")
+            print(f"applied to the ledger's metadata; loosens: {change.loosens or 'nothing'}; "
+                  f"tightens: {change.tightens or 'nothing'}", file=sys.stderr)
+        else:
+            print("\nnot applied: run again with --apply, PATCH /v1/admin/tables/"
+                  f"{args.table} with this patch, or edit dpsql.yaml", file=sys.stderr)
+    finally:
+        services.close()
+    return 0
+
+
 def _ledger_verify(args: argparse.Namespace) -> int:
     with _ledger(args) as (_, ledger):
         report = ledger.verify()
@@ -455,6 +496,23 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument("--admin-dsn", default="postgresql://postgres@127.0.0.1:5432/postgres",
                       help="with --engine postgres: a role that may create the demo database")
     demo.set_defaults(run=_demo)
+
+    helper = sub.add_parser("suggest", help="propose caps and bounds for a table from DP "
+                                            "quantiles (spends dataset budget)")
+    _config_arg(helper)
+    helper.add_argument("table")
+    helper.add_argument("--epsilon", type=_amount, required=True,
+                        help="what to spend of the dataset-wide budget")
+    helper.add_argument("--coverage", type=float, default=0.98,
+                        help="share of values the bounds should hold (default 0.98)")
+    helper.add_argument("--cap-quantile", type=float, default=0.95,
+                        help="quantile of people's row/group counts for the caps (0.95)")
+    helper.add_argument("--group-by", help="column to size max_groups_per_unit for")
+    helper.add_argument("--columns", nargs="+", help="numeric columns to bound (default all)")
+    helper.add_argument("--apply", action="store_true",
+                        help="record the proposal as the table's metadata in the ledger")
+    helper.add_argument("--reason", default="bounds assistant (CLI)")
+    helper.set_defaults(run=_suggest)
 
     ledger = _group(sub, "ledger", "inspect the ledger")
     _action(ledger, "verify", "recompute the hash chain", _ledger_verify)

@@ -284,3 +284,46 @@ class TableChangeReport(BaseModel):
     loosens: list[str] = Field(description="what analysts may now learn or do that they "
                                            "could not before")
     tightens: list[str] = Field(description="what they no longer may")
+
+
+class SuggestRequest(_Body):
+    epsilon: float = Field(gt=0, allow_inf_nan=False, description=(
+        "What the assistant may spend of the dataset-wide budget (with the deployment's "
+        "default δ under zCDP)."))
+    coverage: float = Field(default=0.98, gt=0.5, lt=1, description=(
+        "Share of values the proposed bounds should hold (the rest is split between the "
+        "two tails)."))
+    cap_quantile: float = Field(default=0.95, ge=0.5, lt=1, description=(
+        "Quantile of the people's row (and group) counts to propose as caps."))
+    group_by: str | None = Field(default=None, description=(
+        "The column whose groups max_groups_per_unit is sized for; default: the first "
+        "with public keys."))
+    columns: list[str] | None = Field(default=None, description=(
+        "Numeric columns to propose bounds for; default: all but the privacy unit."))
+    confidence: float = Field(default=0.95, ge=0.5, lt=1, description=(
+        "Level of the intervals stated for the dropped and clamped shares."))
+    reason: str = Field(default="", max_length=1000)
+
+
+class ProposalInfo(BaseModel):
+    setting: str
+    current: Any
+    proposed: Any
+    what: str
+    share: float = Field(description="Estimated share of rows dropped or values clamped.")
+    interval: list[float] = Field(description="Interval of that share for its noise, at the "
+                                  "request's confidence.")
+    count_noise: dict[str, float] | None = None
+    sum_noise: dict[str, float] | None = None
+    words: str
+
+
+class SuggestResponse(BaseModel):
+    table: str
+    query_id: str
+    charged: Spend
+    dataset_remaining: Spend | None
+    proposals: list[ProposalInfo]
+    patch: dict[str, Any] = Field(description=(
+        "The proposal as a merge patch: send it to PATCH /v1/admin/tables/{name} to apply."))
+    notes: list[str]

@@ -42,6 +42,7 @@ from accountant.ledger.records import (
     as_utc,
     check_analyst,
     check_grantable,
+    dataset_fits,
     iso,
     status_from,
 )
@@ -228,6 +229,27 @@ class SqlLedger(Ledger):
         return Receipt(
             seq=seq, query_id=query_id, cost=cost, hash=digest, timestamp=stamp, status=after
         )
+
+    def charge_owner(
+        self, owner: str, cost: Cost, *, query_id: str, sql: str, detail: dict[str, Any],
+        reason: str, now: datetime | None = None,
+    ) -> BudgetStatus:
+        if cost.accounting is not self.accounting:
+            raise InvalidParameter(f"this ledger composes {self.accounting.value} costs")
+        moment = as_utc(now)
+        with self._write() as conn:
+            before = self._status(conn, owner, moment)
+            if not dataset_fits(before, cost):
+                raise BudgetExhausted(exhausted_message(before, cost, "dataset"), "dataset")
+            _append(
+                conn, kind="owner_charge", analyst=owner, actor=owner, reason=reason,
+                query_id=query_id, sql=sql, epsilon=format_fraction(cost.epsilon),
+                delta=format_fraction(cost.delta), rho=format_fraction(cost.rho),
+                delta_add=format_fraction(cost.delta_add) if cost.delta_add else None,
+                detail=canonical_json(detail), now=moment,
+            )
+            _add_total(conn, _DATASET, cost)
+            return self._status(conn, owner, moment)
 
     # -- analysts -------------------------------------------------------------
 
@@ -582,7 +604,7 @@ def _check_derived(
     for row in rows:
         if row["kind"] == "analyst":
             analysts[row["analyst"]] = json.loads(row["detail"])
-        if row["kind"] != "charge":
+        if row["kind"] not in ("charge", "owner_charge"):
             continue
         try:
             cost = Cost(
@@ -595,7 +617,9 @@ def _check_derived(
         except InvalidParameter as exc:
             return _derived_failure(report, f"entry {row['seq']} is not a valid "
                                             f"{accounting.value} charge: {exc.message}")
-        for scope in (("analyst", row["analyst"]), _DATASET):
+        scopes = (_DATASET,) if row["kind"] == "owner_charge" else (
+            ("analyst", row["analyst"]), _DATASET)
+        for scope in scopes:
             recomputed[scope] = recomputed.get(scope, Spent()).plus(cost)
     stored = {(t["scope"], t["name"]): _spent(t) for t in totals}
     if stored != recomputed:

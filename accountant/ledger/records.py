@@ -15,7 +15,9 @@ from accountant.budget import Budget
 from accountant.composition import Accounting, Cost, capacity_for, epsilon_from_rho, rho_for
 from accountant.errors import InvalidParameter, Which
 
-EntryKind = Literal["grant", "dataset_budget", "charge", "analyst", "table"]
+# owner_charge: an owner's own DP computation (the bounds assistant), charged to the
+# dataset-wide budget only (owners hold no grant)
+EntryKind = Literal["grant", "dataset_budget", "charge", "owner_charge", "analyst", "table"]
 Role = Literal["analyst", "owner", "compliance"]
 ROLES: tuple[Role, ...] = ("analyst", "owner", "compliance")
 
@@ -280,6 +282,14 @@ def _figures(
         Budget(left_eps, conversion if left > 0 else Fraction(0)),
         left,
     )
+
+
+def dataset_fits(status: BudgetStatus, cost: Cost) -> bool:
+    """True when `cost` fits the dataset-wide budget (or there is none)."""
+    if status.dataset_remaining is None or status.dataset_granted is None:
+        return True
+    return _fits(status.accounting, cost, status.dataset_remaining, status.dataset_granted,
+                 status.dataset_totals or Spent())
 
 
 def _fits(

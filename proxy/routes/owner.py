@@ -28,8 +28,13 @@ from ..schemas import (
     ErrorResponse,
     GrantRequest,
     KeyRotation,
+    ProposalInfo,
+    Spend,
+    SuggestRequest,
+    SuggestResponse,
     TableChangeReport,
 )
+from ..suggest import suggest
 from ..tables import TableChange, as_document
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -193,6 +198,36 @@ def delete_table(name: str, who: Who, svc: Svc, request: Request,
     require(who, "owner")
     return _changed(svc, svc.tables.delete(name, actor=_actor(who, request),
                                            reason=reason or "removed through the owner API"))
+
+
+@router.post("/tables/{name}/suggest", response_model=SuggestResponse)
+def suggest_table(name: str, body: SuggestRequest, who: Who, svc: Svc,
+                  request: Request) -> SuggestResponse:
+    """Propose caps and bounds from DP quantiles of the data, spending `epsilon` of the
+    dataset-wide budget (an owner charge in the ledger). Nothing is applied: send the
+    answer's `patch` to PATCH /v1/admin/tables/{name} to apply it."""
+    require(who, "owner")
+    table = svc.tables.catalog.tables.get(name)
+    if table is None:
+        raise NotFound(f"no table named {name!r}; GET /v1/tables lists them")
+    result = suggest(name, table, engine=svc.engine, ledger=svc.ledger, pipeline=svc.pipeline,
+                     owner=who.name, epsilon=body.epsilon,
+                     delta=svc.pipeline.privacy.default_delta,
+                     reason=body.reason or "bounds assistant through the owner API",
+                     coverage=body.coverage, cap_quantile=body.cap_quantile,
+                     group_by=body.group_by, columns=body.columns,
+                     confidence=body.confidence)
+    status = svc.ledger.status(who.name, svc.clock())
+    return SuggestResponse(
+        table=name, query_id=result.query_id,
+        charged=Spend(epsilon=result.charged_epsilon, delta=result.charged_delta),
+        dataset_remaining=spend(status.dataset_remaining) if status.dataset_remaining
+        else None,
+        proposals=[ProposalInfo(setting=p.setting, current=p.current, proposed=p.proposed,
+                                what=p.what, share=p.share, interval=list(p.interval),
+                                count_noise=p.count_noise, sum_noise=p.sum_noise,
+                                words=p.words) for p in result.proposals],
+        patch=result.patch, notes=result.notes)
 
 
 @router.get("/budget", response_model=DatasetBudget)
