@@ -47,6 +47,14 @@ def _engine_first(config: Config) -> None:
             code="engine_unavailable")
 
 
+def _unavailable(exc: Exception) -> StartupError:
+    message = getattr(exc, "message", str(exc))
+    reason = getattr(exc, "reason", None)
+    if reason:
+        message = message.replace("; details are in the server log", "") + f": {reason}"
+    return StartupError(message, code="engine_unavailable")
+
+
 def prepare(config: Config) -> Services:
     """Open engine and ledger and check the metadata, as `create_app` would, raising
     StartupError with a stable code for every way that can fail."""
@@ -61,7 +69,7 @@ def prepare(config: Config) -> Services:
     except ConfigError:
         raise
     except EngineError as exc:
-        raise StartupError(exc.message, code="engine_unavailable") from exc
+        raise _unavailable(exc) from exc
     except AccountantError as exc:
         raise StartupError(f"ledger.url: {exc}", code="ledger_unavailable") from exc
     except Exception as exc:
@@ -84,7 +92,7 @@ def check_deployment(config: Config) -> list[str]:
     try:
         engine = open_engine(config.engine, log_messages=config.logging.engine_errors)
     except EngineError as exc:
-        raise StartupError(exc.message, code="engine_unavailable") from exc
+        raise _unavailable(exc) from exc
     try:
         problems = check_against_engine(config.tables, engine)
         if problems:

@@ -138,10 +138,12 @@ def check_role(conn: psycopg.Connection[Any]) -> None:
 
 def _connect_error(dsn: str, exc: Exception) -> EngineError:
     _log.error("cannot connect to postgresql %s: %s", _describe_dsn(dsn), exc)
-    # only at start-up, to the operator: the server's reason (no row is read yet)
-    reason = " ".join(str(exc).split()).removeprefix("connection failed: ")[:300]
-    return EngineError(f"engine.dsn: cannot connect to PostgreSQL as {_describe_dsn(dsn)}: "
-                       f"{reason}")
+    error = EngineError(f"engine.dsn: cannot connect to PostgreSQL as {_describe_dsn(dsn)}; "
+                        "details are in the server log")
+    # the server's reason, which the log has too, for the operator's one-line start-up
+    # failure (proxy/startup.py); never part of the message
+    error.reason = " ".join(str(exc).split()).removeprefix("connection failed: ")[:300]
+    return error
 
 
 def _reset(conn: psycopg.Connection[Any]) -> None:
