@@ -38,15 +38,18 @@ dp.enable_features("contrib")
 __all__ = ["quantile_scores", "select_quantile"]
 
 
-def quantile_scores(below: Sequence[int], above: Sequence[int], a: int, d: int) -> list[int]:
+def quantile_scores(below: Sequence[int], above: Sequence[int], a: int, d: int,
+                    step: int | None = None) -> list[int]:
     """s_i for each candidate, from the counts of values below and above it, plus a
-    tie-break that depends on the candidates' order only (so not on the data, and the
-    sensitivity is unchanged): every candidate above the largest value scores the same
-    for an upper quantile, and the selection should then prefer the tightest. Each grid
-    step away from the centre quantile's side costs Δ∞, about one person."""
+    tie-break that depends on the candidates' order and the budget only (so not on the
+    data, and the sensitivity is unchanged): every candidate above the largest value
+    scores the same for an upper quantile, and the selection should then prefer the
+    tightest. Each grid step outwards costs `step` (default Δ∞, about one person;
+    `select_quantile` uses one noise scale, so a step outwards is as unlikely as one
+    noise unit, while the bias inwards stays below one noise unit of people per step)."""
     if not 0 < a < d:
         raise InvalidParameter(f"a quantile needs 0 < {a}/{d} < 1")
-    step = max(a, d - a)
+    step = max(a, d - a) if step is None else step
     k = len(below)
     return [abs((d - a) * lt - a * gt) + step * (i if 2 * a > d else k - 1 - i)
             for i, (lt, gt) in enumerate(zip(below, above, strict=True))]
@@ -67,9 +70,9 @@ def select_quantile(below: Sequence[int], above: Sequence[int], a: int, d: int,
                     accounting: Accounting, budget: Fraction) -> int:
     """The index of the candidate chosen as the a/d-quantile, spending `budget`
     (ε under pure accounting, ρ under zCDP)."""
-    scores = quantile_scores(below, above, a, d)
     sensitivity = max(a, d - a)
     scale = _scale(accounting, budget, sensitivity)
+    scores = quantile_scores(below, above, a, d, step=max(sensitivity, math.ceil(scale)))
     measure = (dp.max_divergence() if accounting is Accounting.PURE
                else dp.zero_concentrated_divergence())
     space = dp.vector_domain(dp.atom_domain(T="i64")), dp.linf_distance(T="i64")

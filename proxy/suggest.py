@@ -438,7 +438,7 @@ def suggest(name: str, table: Table, *, engine: Engine, ledger: Ledger, pipeline
 def _worded(p: Proposal, count: dict[str, float] | None, sum_noise: dict[str, float] | None,
             pipeline: Pipeline, confidence: float) -> Proposal:
     eps = float(pipeline.privacy.default_epsilon)  # type: ignore[arg-type]
-    share = (f"about {_pct(p.share)} of {p.what} ({confidence:.0%} interval "
+    share = (f"about {_pct(p.share)} of {p.what} ({confidence * 100:g} % interval "
              f"{_pct(p.interval[0])} to {_pct(p.interval[1])})")
     if p.setting.startswith("columns."):
         lower, upper = p.proposed
