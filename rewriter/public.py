@@ -66,6 +66,11 @@ def public_query(sql: str, catalog: Catalog, dialect: str | None = None,
     """The exact plan of a query over public tables only, or None if it reads
     anything else (then the DP path decides). Raises QueryRefused when it reads
     public tables only but is not allowed."""
+    lowered = sql.lower()
+    if not any(t.public and name.lower() in lowered for name, t in catalog.tables.items()):
+        # no public table is named: not a public-only query, and no second parse for
+        # the DP path (a query that hides a name this test misses is refused there)
+        return None
     tree = parse(sql, dialect, limits or Limits())
     tables = _tables_read(tree)
     if not tables or tree.find(exp.CTE) is not None:
