@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from rewriter.public import PublicQuery
 
+from .engines.base import EngineError, EngineTimeout
 from .schemas import ColumnInfo, ExplainResponse, OutputPlan, QueryResponse, Spend
 
 if TYPE_CHECKING:
@@ -56,7 +57,14 @@ def _cell(value: Any) -> Any:
 def answer_public(plan: PublicQuery, pipeline: Pipeline, analyst: str) -> QueryResponse:
     from .pipeline import dataset_spend, new_query_id, spend
 
-    result = pipeline.engine.execute(plan.sql(pipeline.engine.dialect))
+    try:
+        result = pipeline.engine.execute(plan.sql(pipeline.engine.dialect))
+    except EngineTimeout:
+        raise
+    except EngineError as exc:  # e.g. a cast that fails on a stored (public) value
+        raise EngineError("the database engine could not run this query over public tables "
+                          "(nothing was charged); the server log has the error class",
+                          cause=exc.cause) from None
     status = pipeline.ledger.status(analyst, pipeline.clock())
     columns = [ColumnInfo(name=name, type=_type([row[i] for row in result.rows]))
                for i, name in enumerate(result.columns)]

@@ -97,3 +97,11 @@ def test_a_left_join_from_a_public_table_is_still_refused(bare: Proxy) -> None:
                           "ON employees.dept = departments.dept")
     assert response.status_code == 400
     assert "put the private table first" in response.json()["error"]["message"]
+
+
+def test_an_engine_failure_over_public_tables_is_one_clear_error(bare: Proxy) -> None:
+    response = bare.query("SELECT CAST(dept AS INTEGER) AS n FROM departments")
+    assert response.status_code == 500
+    error = response.json()["error"]
+    assert error["code"] == "internal" and "nothing was charged" in error["message"]
+    assert "Engineering" not in response.text

@@ -104,3 +104,44 @@ def test_the_assistant_is_for_owners_and_within_the_dataset_budget(proxy: Proxy)
     assert public.status_code == 400 and "public" in public.json()["error"]["message"]
     entries = proxy.client.get("/v1/ledger", headers=proxy.headers("carl")).json()["entries"]
     assert not [e for e in entries if e["kind"] == "owner_charge"]
+
+
+def test_the_cli_proposes_and_applies_only_when_asked(tmp_path: Path, demo_db: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    import yaml
+
+    from proxy.demo import demo_config_yaml
+
+    from .conftest import KEYS
+
+    document = yaml.safe_load(demo_config_yaml(str(demo_db), KEYS,
+                                               ledger_path=str(tmp_path / "l.db")))
+    _generous(document)
+    config = tmp_path / "dpsql.yaml"
+    config.write_text(yaml.safe_dump(document))
+    root = Path(__file__).resolve().parents[2]
+
+    def dpsql(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "proxy.cli", *args], cwd=root,
+                              capture_output=True, text=True, timeout=120,
+                              env={**os.environ, "DPSQL_CONFIG": str(config)})
+
+    shown = dpsql("suggest", "employees", "--epsilon", "5")
+    assert shown.returncode == 0, shown.stderr
+    assert "- salary in [" in shown.stdout and "values clamped" in shown.stdout
+    assert "in dpsql.yaml, under tables.employees:" in shown.stdout
+    assert "not applied" in shown.stderr
+    applied = dpsql("suggest", "employees", "--epsilon", "5", "--columns", "age", "--apply")
+    assert applied.returncode == 0, applied.stderr
+    assert "applied to the ledger's metadata" in applied.stderr
+    entries = dpsql("ledger", "export", "--format", "json")
+    import json
+
+    kinds = [e["kind"] for e in json.loads(entries.stdout)]
+    assert kinds.count("owner_charge") == 2
+    tables = [e for e in json.loads(entries.stdout) if e["kind"] == "table"]
+    assert tables[-1]["detail"]["table"] == "employees"
+    assert tables[-1]["reason"].endswith("(applied)")
