@@ -19,6 +19,7 @@ from accountant import (
     laplace_for,
     split,
 )
+from accountant.mechanisms.quantile import QuantileSpec, quantile_for
 from rewriter import Measure, Plan
 from rewriter.plan import grid_bound
 
@@ -27,10 +28,13 @@ from rewriter.plan import grid_bound
 class Calibrated:
     measure: Measure
     share: Fraction  # ε under pure accounting, ρ under zCDP
-    noise: NoiseSpec
+    noise: NoiseSpec | QuantileSpec  # added noise, or a selection (histograms)
 
     @property
     def ci95_grid(self) -> float:
+        """95 % half-width of the noise in grid units; for a selection, its rank error."""
+        if isinstance(self.noise, QuantileSpec):
+            return self.noise.rank_halfwidth
         return ci95_halfwidth(self.noise)
 
 
@@ -87,7 +91,13 @@ def calibrate(plan: Plan, cost: Cost, accounting: Accounting) -> dict[str, Calib
     shares = split(cost, weights(plan, accounting))
     calibrated: dict[str, Calibrated] = {}
     for measure, share in zip(plan.measures, shares, strict=True):
-        if accounting is Accounting.PURE:
+        noise: NoiseSpec | QuantileSpec
+        if measure.kind == "hist":
+            assert measure.quantile is not None
+            # one selection per group; a unit's R rows bound all of them together
+            noise = quantile_for(measure.quantile, measure.l1, measure.bins + 1, share,
+                                 "pure" if accounting is Accounting.PURE else "zcdp")
+        elif accounting is Accounting.PURE:
             noise = laplace_for(measure.l1, share)
         else:
             noise = gaussian_for(sqrt_upper(measure.l2_squared), share)

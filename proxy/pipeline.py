@@ -36,11 +36,12 @@ from rewriter import Catalog, Plan, QueryRefused, plan_query
 from rewriter.limits import Limits
 from rewriter.public import PublicQuery, public_query
 
+from .accuracy import Accuracy
 from .calibrate import Calibrated, Selection, price
 from .engines.base import Engine, EngineError, EngineTimeout
 from .errors import FailedAfterCharge
 from .public_answer import answer_public, explain_public
-from .release import Accuracy, accuracy, release
+from .release import accuracy, release
 from .schemas import (
     AccuracyInfo,
     ColumnInfo,
@@ -204,19 +205,20 @@ class Pipeline:
         )
         try:
             result = self.engine.execute(engine_sql)
-            rows, acc = release(plan, result, calibrated,
-                                selection.threshold if selection else None)
+            released = release(plan, result, calibrated,
+                               selection.threshold if selection else None)
         except Exception as exc:  # noqa: BLE001 - the charge stands; say so, leak nothing
             raise self._failed(exc, query_id, cost) from None
         status = receipt.status
         answer = QueryResponse(
             query_id=query_id,
             columns=[ColumnInfo(name=o.name, type=o.type) for o in plan.outputs],
-            rows=rows,
+            rows=released.rows,
+            rounded_rows=released.rounded([o.name for o in plan.outputs]),
             charged=Spend(epsilon=float(cost.epsilon), delta=float(cost.delta)),
             remaining=spend(status.remaining),
             dataset_remaining=dataset_spend(status),
-            accuracy=[_accuracy_info(a) for a in acc],
+            accuracy=[_accuracy_info(a) for a in released.accuracy],
             cached=False,
             chosen_epsilon=float(cost.epsilon) if request.accuracy else None,
         )
@@ -268,6 +270,8 @@ class Pipeline:
                 budget_share=" + ".join(format_fraction(calibrated[m].share) for m in out.measures),
                 scale=acc.scale if acc else None,
                 ci95_halfwidth=acc.ci95_halfwidth if acc else None,
+                rank_halfwidth=acc.rank_halfwidth if acc else None,
+                words=acc.words if acc else None,
                 approximate=acc.approximate if acc else True,
             ))
         return ExplainResponse(
@@ -324,6 +328,9 @@ def _conversion_delta(cost: Cost, selection: Selection | None) -> float | None:
 
 def _accuracy_info(a: Accuracy) -> AccuracyInfo:
     return AccuracyInfo(
-        column=a.column, mechanism=a.mechanism, scale=a.scale,  # type: ignore[arg-type]
-        ci95_halfwidth=a.ci95_halfwidth, approximate=a.approximate,
+        column=a.column, mechanism=a.mechanism, interval=a.interval, scale=a.scale,
+        ci95_halfwidth=a.ci95_halfwidth,
+        ci95_halfwidths=list(a.cells) if a.interval == "value" else None,
+        rank_halfwidth=a.rank_halfwidth, reason=a.reason, words=a.words,
+        approximate=a.approximate,
     )

@@ -17,23 +17,31 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
+from sqlglot import exp
+
 from accountant import add_noise
+from accountant.mechanisms.quantile import QuantileSpec, select_edge
 from rewriter import Output, Plan
 from rewriter.keys import INT64, UNREPRESENTABLE, canonical_key, json_key
 from rewriter.planner import is_direct, noisy_columns
-from rewriter.post import run_post
+from rewriter.post import SLOT, run_post
 
+from .accuracy import (
+    COVERAGE,
+    Accuracy,
+    Cell,
+    expression_cells,
+    expression_words,
+    key_cell,
+    mechanism_of,
+    plain,
+    rank_words,
+    rounded_rows,
+    value_cell,
+    value_words,
+)
 from .calibrate import Calibrated
 from .engines.base import Result
-
-
-@dataclass(frozen=True)
-class Accuracy:
-    column: str
-    mechanism: str
-    scale: float
-    ci95_halfwidth: float
-    approximate: bool = False
 
 
 def true_vectors(plan: Plan, result: Result) -> tuple[list[tuple[Any, ...]], dict[str, list[int]]]:
@@ -91,9 +99,9 @@ class _Noisy:
         m = self.plan.measure(name)
         return Fraction(self.noisy[name][slot]) / m.grid_scale
 
-    def bins(self, name: str, slot: int) -> list[int]:
-        b = self.plan.measure(name).bins
-        return self.noisy[name][slot * b:(slot + 1) * b]
+    def edge(self, name: str, slot: int) -> int:
+        """The bin edge (0 … bins) the quantile selection chose for a group."""
+        return self.noisy[name][slot]
 
 
 def finite(x: Fraction) -> float:
@@ -125,37 +133,20 @@ def _variance(out: Output, n: Fraction, s: Fraction, ss: Fraction) -> float:
     return float(_clip(pop, Fraction(0), ceiling))
 
 
-def _quantile(out: Output, counts: list[int]) -> tuple[float, int]:
-    """The q-quantile read from a noisy histogram's CDF (negative bins read as 0)."""
-    assert out.lower is not None and out.upper is not None and out.quantile is not None
-    lo, hi = float(out.lower), float(out.upper)
-    clipped = [max(0, c) for c in counts]
-    total = sum(clipped)
-    if total == 0 or hi == lo:
-        return (lo + hi) / 2, total
-    width = (hi - lo) / len(clipped)
-    q = out.quantile
-    if q == 0:
-        first = next(i for i, c in enumerate(clipped) if c > 0)
-        return lo + first * width, total
-    if q == 1:
-        last = max(i for i, c in enumerate(clipped) if c > 0)
-        return lo + (last + 1) * width, total
-    target = q * total
-    seen = 0
-    for i, c in enumerate(clipped):
-        if c > 0 and seen + c >= target:
-            return lo + (i + (target - seen) / c) * width, total
-        seen += c
-    return hi, total
+def _edge_value(out: Output, bins: int, edge: int) -> float:
+    """The value at edge `edge` of `bins` equal-width bins over [lower, upper]."""
+    assert out.lower is not None and out.upper is not None
+    lo, hi = Fraction(out.lower), Fraction(out.upper)
+    return finite(lo + (hi - lo) * edge / bins)
 
 
 def value_rows(
-    plan: Plan, noisy: _Noisy, stats: dict[str, Fraction], groups: list[tuple[Any, ...]],
-    released: list[int] | None = None,
+    plan: Plan, noisy: _Noisy, counts: dict[tuple[str, int], Fraction],
+    groups: list[tuple[Any, ...]], released: list[int] | None = None,
 ) -> list[list[Any]]:
     """The noisy table: one row per released group (every declared key combination,
-    or the groups that passed partition selection)."""
+    or the groups that passed partition selection). `counts` receives the noisy
+    count behind each AVG, VAR and STDDEV cell, for its interval."""
     rows: list[list[Any]] = []
     for slot in (range(len(groups)) if released is None else released):
         keys = groups[slot]
@@ -173,27 +164,47 @@ def value_rows(
                 total = noisy.value(out.measures[0], slot)
                 count = noisy.value(out.measures[1], slot)
                 assert out.lower is not None and out.upper is not None
+                counts[out.name, slot] = count
                 count = max(count, Fraction(1))
-                stats[out.name] = min(count, stats.get(out.name, count))
                 row.append(finite(_clip(total / count, Fraction(out.lower), Fraction(out.upper))))
             elif out.kind in ("var", "stddev"):
                 n, s, ss = (noisy.value(m, slot) for m in out.measures)
-                stats[out.name] = min(max(n, Fraction(1)), stats.get(out.name, max(n, Fraction(1))))
+                counts[out.name, slot] = n
                 var = _variance(out, n, s, ss)
                 row.append(var if out.kind == "var" else math.sqrt(var))
             else:
-                value, total = _quantile(out, noisy.bins(out.measures[0], slot))
-                t = Fraction(max(total, 1))
-                stats[out.name] = min(t, stats.get(out.name, t))
-                row.append(value)
+                measure = plan.measure(out.measures[0])
+                row.append(_edge_value(out, measure.bins, noisy.edge(measure.name, slot)))
         rows.append(row)
     return rows
+
+
+def _select_edges(values: list[int], slots: range | list[int], spec: QuantileSpec,
+                  bins: int) -> list[int]:
+    """One selected edge per group (for `slots` only; the others are never read)
+    from the exact histograms in `values`, which are never released."""
+    out = [0] * (len(values) // bins)
+    for slot in slots:
+        out[slot] = select_edge(values[slot * bins:(slot + 1) * bins], spec)
+    return out
+
+
+def _noised(values: list[int], slots: range | list[int], measure_width: int,
+            calibrated: Calibrated) -> list[int]:
+    """A measure's exact vector made private: noise, or for a histogram the
+    quantile selection, for the groups at `slots`."""
+    if isinstance(calibrated.noise, QuantileSpec):
+        return _select_edges(values, slots, calibrated.noise, calibrated.measure.bins)
+    if isinstance(slots, range) and len(slots) * measure_width == len(values):
+        return add_noise(values, calibrated.noise)
+    return _noise_slots(values, list(slots), measure_width, calibrated)
 
 
 def _noise_slots(values: list[int], slots: list[int], width: int,
                  calibrated: Calibrated) -> list[int]:
     """`values` (`width` entries per group) with noise added at `slots` only; the
     other entries are never read."""
+    assert not isinstance(calibrated.noise, QuantileSpec)
     positions = [slot * width + k for slot in slots for k in range(width)]
     out = [0] * len(values)
     if positions:
@@ -205,7 +216,7 @@ def _noise_slots(values: list[int], slots: list[int], width: int,
 
 def release(
     plan: Plan, result: Result, calibrated: dict[str, Calibrated], threshold: int | None = None
-) -> tuple[list[list[Any]], list[Accuracy]]:
+) -> Released:
     """Noise, partition selection (when `threshold` is set), post-processing.
 
     Partition selection keeps a group only if its noisy distinct-unit count is
@@ -222,86 +233,146 @@ def release(
         units = plan.units_measure()
         if threshold is None or units is None:
             raise ValueError("partition selection needs a threshold and a units measure")
-        noisy = {units.name: add_noise(exact[units.name], calibrated[units.name].noise)}
+        noisy = {units.name: _noised(exact[units.name], range(len(groups)), 1,
+                                     calibrated[units.name])}
         released = [i for i, n in enumerate(noisy[units.name]) if n >= threshold]
         for name, values in exact.items():
             if name != units.name:
-                noisy[name] = _noise_slots(values, released, len(plan.measure(name).columns()),
-                                           calibrated[name])
+                noisy[name] = _noised(values, released, len(plan.measure(name).columns()),
+                                      calibrated[name])
     else:
-        noisy = {name: add_noise(values, calibrated[name].noise)
+        noisy = {name: _noised(values, range(len(groups)),
+                               len(plan.measure(name).columns()), calibrated[name])
                  for name, values in exact.items()}
-    stats: dict[str, Fraction] = {}
-    table = value_rows(plan, _Noisy(plan, noisy), stats, groups, released)
+    counts: dict[tuple[str, int], Fraction] = {}
+    table = value_rows(plan, _Noisy(plan, noisy), counts, groups, released)
+    cells = _cells(plan, calibrated, table, counts)
     if is_direct(plan.shape):
         # each output is a key or an aggregate unchanged: pick the columns
         position = {v.name: 1 + i for i, v in enumerate(plan.values)}
         rows = [[row[position[o.source or ""]] for o in plan.outputs] for row in table]
+        slots = [row[0] for row in table]
     else:
         assert plan.post is not None
-        _, rows = run_post(plan.post, noisy_columns(plan.values), table)
-    return rows, accuracy(plan, calibrated, stats)
+        # the slot of each answer row, to find its cells' intervals
+        with_slot = plan.post.copy().select(exp.column(SLOT, quoted=True), copy=False)
+        _, out = run_post(with_slot, noisy_columns(plan.values), table)
+        rows, slots = [r[:-1] for r in out], [r[-1] for r in out]
+    return Released(rows, answer_accuracy(plan, calibrated, rows, slots, cells, counts))
 
 
-def _value_accuracy(
-    out: Output, calibrated: dict[str, Calibrated], stats: dict[str, Fraction]
-) -> Accuracy:
-    first = calibrated[out.measures[0]]
-    grid = first.measure.grid_scale
-    scale = float(first.noise.scale / grid)
-    mech = first.noise.mechanism
-    if out.kind in ("count", "units", "sum"):
-        return Accuracy(out.name, mech, scale, float(Fraction(first.ci95_grid) / grid))
-    assert out.lower is not None and out.upper is not None
-    width = float(Fraction(out.upper) - Fraction(out.lower))
-    spread = float(max(abs(Fraction(out.lower)), abs(Fraction(out.upper))))
-    n = stats.get(out.name)
-    if out.kind == "avg":
-        if n is None:
-            return Accuracy(out.name, mech, scale, width, True)
-        sum_ci = first.ci95_grid / float(grid)
-        count_ci = calibrated[out.measures[1]].ci95_grid
-        half = min((sum_ci + spread * count_ci) / float(n), width)
-        return Accuracy(out.name, mech, scale, half, True)
-    if out.kind in ("var", "stddev"):
-        ceiling = width * width / 4
-        if n is not None:
-            count_ci = first.ci95_grid
-            s = calibrated[out.measures[1]]
-            ss = calibrated[out.measures[2]]
-            sum_ci = s.ci95_grid / float(s.measure.grid_scale)
-            ss_ci = ss.ci95_grid / float(ss.measure.grid_scale)
-            ceiling = min(ceiling, (ss_ci + 2 * spread * sum_ci + spread**2 * count_ci) / float(n))
-        half = ceiling if out.kind == "var" else math.sqrt(ceiling)
-        return Accuracy(out.name, mech, scale, half, True)
-    # quantiles: the bin width plus the rank error of the noisy CDF, at most the width
-    bins = first.measure.bins
-    half = width
-    if n is not None:
-        rank_error = math.sqrt(bins) * first.ci95_grid / float(n)
-        half = min(width, width / bins + width * rank_error)
-    return Accuracy(out.name, mech, scale, half, True)
+@dataclass(frozen=True)
+class Released:
+    rows: list[list[Any]]
+    accuracy: list[Accuracy]
+
+    def rounded(self, names: list[str]) -> list[list[Any]]:
+        return rounded_rows(self.rows, self.accuracy, names)
 
 
-def accuracy(
-    plan: Plan, calibrated: dict[str, Calibrated], stats: dict[str, Fraction] | None = None
-) -> list[Accuracy]:
-    """The noise of each output that shows an aggregate unchanged, in its own units.
+def _cells(plan: Plan, calibrated: dict[str, Calibrated], table: list[list[Any]],
+           counts: dict[tuple[str, int], Fraction]) -> dict[int, dict[str, Cell]]:
+    """Per released slot, each noisy-table column's value and interval."""
+    cells: dict[int, dict[str, Cell]] = {}
+    for row in table:
+        slot = row[0]
+        cells[slot] = {
+            v.name: key_cell(value) if v.kind == "key"
+            else value_cell(v, calibrated, value, counts.get((v.name, slot)))
+            for v, value in zip(plan.values, row[1:], strict=True)
+        }
+    return cells
 
-    AVG, VAR, STDDEV and quantiles combine noisy numbers, so their intervals are
-    approximate: propagated from the measures' intervals over the smallest noisy
-    count among the groups (post-processing of noisy values only), or, before
-    running (`explain`), the width the bounds allow. Outputs computed by the
-    analyst's own arithmetic carry no interval.
-    """
-    by_value = {
-        v.name: _value_accuracy(v, calibrated, stats or {})
-        for v in plan.values if v.kind != "key"
-    }
+
+def answer_accuracy(plan: Plan, calibrated: dict[str, Calibrated], rows: list[list[Any]],
+                    slots: list[int], cells: dict[int, dict[str, Cell]],
+                    counts: dict[tuple[str, int], Fraction]) -> list[Accuracy]:
+    """Each noisy output's interval per answer row, and in words."""
+    report: list[Accuracy] = []
+    grouped = len(rows) > 1
+    for i, out in enumerate(plan.outputs):
+        if out.kind == "key" or not out.measures:
+            continue
+        mechanism = mechanism_of(plan, calibrated, out)
+        if out.source is not None:
+            value = plan.value(out.source)
+            if value.kind == "quantile":
+                report.append(_rank_accuracy(out.name, value, calibrated, len(rows)))
+                continue
+            row_cells = [cells[s][out.source] for s in slots]
+            halves = tuple(c.half for c in row_cells)
+            widest = max((h for h in halves if h is not None), default=None)
+            scale = max((c.scale for c in row_cells if c.scale is not None), default=None)
+            if widest is None:  # nothing released: the interval before running
+                return accuracy(plan, calibrated)
+            report.append(Accuracy(
+                out.name, mechanism, scale, widest, "value", halves,
+                words=value_words(value, widest, grouped and value.kind not in (
+                    "count", "units", "sum")),
+                approximate=value.kind not in ("count", "units", "sum")))
+            continue
+        k = max(1, sum(1 for c in plan.shape.items[i].expr.find_all(exp.Column)
+                       if c.name.startswith("__a")))
+        # k noisy inputs, each at 1 − 0.05/k: all hold together 95 % of the time
+        wide = [{n: c if plan.value(n).kind == "key" else value_cell(
+                    plan.value(n), calibrated, c.value, counts.get((n, s)), 1 - (1 - COVERAGE) / k)
+                 for n, c in cells[s].items()} for s in slots]
+        halves_list, reason = expression_cells(plan.shape.items[i].expr,
+                                               [r[i] for r in rows], wide)
+        known = [h for h in halves_list if h is not None]
+        widest = max(known) if known and reason is None else None
+        report.append(Accuracy(
+            out.name, mechanism, None, widest, "value" if reason is None else "none",
+            tuple(halves_list), reason=reason, words=expression_words(widest, reason),
+            approximate=True))
+    return report
+
+
+def _rank_accuracy(name: str, value: Output, calibrated: dict[str, Calibrated],
+                   rows: int) -> Accuracy:
+    c = calibrated[value.measures[0]]
+    assert isinstance(c.noise, QuantileSpec) and value.lower is not None
+    assert value.upper is not None
+    bin_width = (float(value.upper) - float(value.lower)) / c.measure.bins
+    spec = c.noise
+    return Accuracy(
+        name, spec.mechanism, float(spec.scale), None, "rank", tuple(None for _ in range(rows)),
+        rank_halfwidth=spec.rank_halfwidth, words=rank_words(value, spec, bin_width),
+        approximate=True)
+
+
+def accuracy(plan: Plan, calibrated: dict[str, Calibrated]) -> list[Accuracy]:
+    """Before running (`explain`): each output's interval where it does not depend
+    on the data (COUNT, SUM, quantiles' ranks); AVG, VAR and STDDEV depend on the
+    group's size, so their entry gives the interval for a group of 100 and of
+    10,000 rows in words."""
     report: list[Accuracy] = []
     for out in plan.outputs:
-        if out.source is not None and out.source in by_value:
-            a = by_value[out.source]
-            report.append(Accuracy(out.name, a.mechanism, a.scale, a.ci95_halfwidth,
-                                   a.approximate))
+        if out.kind == "key" or not out.measures:
+            continue
+        mechanism = mechanism_of(plan, calibrated, out)
+        if out.source is None:
+            report.append(Accuracy(out.name, mechanism, None, None, "value", approximate=True,
+                                   words="propagated from the aggregates it combines, per row "
+                                         "of the answer"))
+            continue
+        value = plan.value(out.source)
+        if value.kind == "quantile":
+            report.append(_rank_accuracy(out.name, value, calibrated, 0))
+            continue
+        if value.kind in ("count", "units", "sum"):
+            cell = value_cell(value, calibrated, None, None)
+            assert cell.half is not None
+            report.append(Accuracy(out.name, mechanism, cell.scale, cell.half, "value",
+                                   words=value_words(value, cell.half, False)))
+            continue
+        small, large = (value_cell(value, calibrated, None, Fraction(n)) for n in (100, 10_000))
+        assert small.half is not None and large.half is not None
+        noun = value.kind.replace("avg", "average").replace("var", "variance").replace(
+            "stddev", "standard deviation")
+        report.append(Accuracy(
+            out.name, mechanism, None, None, "value", approximate=True,
+            words=(f"depends on the group's size: the exact {noun} on the bounded data is "
+                   f"within ±{plain(small.half)} for a group of 100 rows and "
+                   f"±{plain(large.half)} for 10,000 rows, 95 % of the time")))
     return report

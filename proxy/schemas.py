@@ -53,15 +53,30 @@ class ColumnInfo(BaseModel):
 
 class AccuracyInfo(BaseModel):
     column: str
-    mechanism: Literal["discrete_laplace", "discrete_gaussian"]
-    scale: float = Field(description=(
-        "Noise scale in the column's units (Laplace b or Gaussian σ). For approximate "
-        "outputs (AVG, VARIANCE, STDDEV, quantiles) it is the scale of the first noisy "
-        "measure behind them (the sum, or the histogram's counts); their interval is "
-        "`ci95_halfwidth`."))
-    ci95_halfwidth: float = Field(
-        description="The answer lies within ± this of the exact bounded value 95 % of the time."
-    )
+    mechanism: str = Field(description=(
+        "discrete_laplace or discrete_gaussian (added noise), exponential (the quantile "
+        "selection), or several joined by ' + ' for outputs computed from several."))
+    covers: Literal["noise"] = Field(default="noise", description=(
+        "Intervals cover the noise only: the distance from the exact answer on the bounded "
+        "data (rows capped per person, values clamped). `bounding` reports what that removed."))
+    interval: Literal["value", "rank", "none"] = Field(default="value", description=(
+        "value: ± in the column's units; rank: quantiles, MEDIAN, MIN and MAX, whose interval "
+        "is a number of rows (`rank_halfwidth`); none: no interval (`reason` says why)."))
+    scale: float | None = Field(default=None, description=(
+        "The noise scale of the output itself, in its units: Laplace b or Gaussian σ for "
+        "COUNT and SUM; for AVG, VAR and STDDEV the same propagation as the interval, applied "
+        "to the scales (widest group); for quantiles the selection's temperature in score "
+        "units; absent for the analyst's arithmetic."))
+    ci95_halfwidth: float | None = Field(default=None, description=(
+        "The answer lies within ± this of the exact bounded value 95 % of the time: the "
+        "widest over the released rows (see `ci95_halfwidths`)."))
+    ci95_halfwidths: list[float | None] | None = Field(default=None, description=(
+        "Per answer row, in row order: AVG, VAR and STDDEV depend on each group's size."))
+    rank_halfwidth: float | None = Field(default=None, description=(
+        "Quantiles: 95 % of the time at most this many rows lie between the answer and the "
+        "exact quantile (plus one bin of the histogram it is read from)."))
+    reason: str | None = None
+    words: str = Field(default="", description="The interval in plain words.")
     approximate: bool = False
 
 
@@ -73,6 +88,8 @@ class QueryResponse(BaseModel):
     remaining: Spend
     dataset_remaining: Spend | None = None
     accuracy: list[AccuracyInfo]
+    rounded_rows: list[list[Any]] | None = Field(default=None, description=(
+        "`rows` with each noisy value rounded to the digits its interval supports."))
     cached: bool
     chosen_epsilon: float | None = Field(
         default=None, description="The ε dpsql picked to meet the request's accuracy target."
@@ -90,6 +107,8 @@ class OutputPlan(BaseModel):
     )
     scale: float | None = None
     ci95_halfwidth: float | None = None
+    rank_halfwidth: float | None = None
+    words: str | None = None
     approximate: bool = False
 
 

@@ -10,7 +10,9 @@ group), and at most min(G, R, #groups) to the distinct-unit counts.
 Derived aggregates are post-processing of noisy measures: AVG = sum / count,
 VAR and STDDEV from count, sum and sum of squares (the square's bounds are
 [L², U²], [U², L²] or [0, max(L², U²)] depending on the signs), quantiles,
-MEDIAN, MIN and MAX from a noisy histogram of the clamped values.
+MEDIAN, MIN and MAX select a bin edge of the exact histogram of the clamped
+values by the exponential mechanism (accountant/mechanisms/quantile.py): one
+histogram per requested quantile, as each selection is paid for separately.
 """
 
 from __future__ import annotations
@@ -48,11 +50,12 @@ def plan_measures(
 ) -> tuple[tuple[Measure, ...], tuple[Output, ...]]:
     """The measures, and the noisy table's columns (`values`) computed from them."""
     rows = shape.max_rows_per_unit
-    measures: dict[tuple[str, str | None], Measure] = {}
+    measures: dict[tuple[str, str | None, float | None], Measure] = {}
 
     def need(kind: str, column: str | None, arg: exp.Expression | None = None,
-             lower: float | None = None, upper: float | None = None) -> str:
-        key = (kind, column)
+             lower: float | None = None, upper: float | None = None,
+             quantile: float | None = None) -> str:
+        key = (kind, column, quantile)
         if key not in measures:
             name = f"__m{len(measures)}"
             if kind == "units":
@@ -63,7 +66,8 @@ def plan_measures(
                                         arg=arg)
             elif kind == "hist":
                 measures[key] = Measure(name, "hist", column, l1=rows, l2_squared=rows * rows,
-                                        arg=arg, lower=lower, upper=upper, bins=HIST_BINS)
+                                        arg=arg, lower=lower, upper=upper, bins=HIST_BINS,
+                                        quantile=quantile)
             else:
                 assert lower is not None and upper is not None
                 scale = grid_scale(lower, upper)
@@ -94,7 +98,7 @@ def plan_measures(
             continue
         lo, hi = agg.lower, agg.upper
         if agg.kind == "quantile":
-            hist = need("hist", agg.column, agg.arg, lo, hi)
+            hist = need("hist", agg.column, agg.arg, lo, hi, agg.quantile)
             values.append(Output(name, "quantile", "float", measures=(hist,), lower=lo,
                                  upper=hi, quantile=agg.quantile))
             continue
@@ -111,7 +115,7 @@ def plan_measures(
             values.append(Output(name, agg.kind, "float", measures=(count, total, squares),
                                  lower=lo, upper=hi, population=agg.population))
         else:
-            hist = need("hist", agg.column, agg.arg, lo, hi)
+            hist = need("hist", agg.column, agg.arg, lo, hi, agg.quantile)
             values.append(Output(name, "quantile", "float", measures=(hist,), lower=lo,
                                  upper=hi, quantile=agg.quantile))
     # a plain SUM whose measure a VAR also uses keeps one measure: `need` dedupes by key

@@ -45,6 +45,9 @@ class Measure:
     lower: float | None = None
     upper: float | None = None
     bins: int = 0  # histograms: equal-width bins over [lower, upper], one column each
+    # histograms: the quantile fraction whose edge is selected from them (0 = MIN, 1 = MAX);
+    # the bins themselves are never released
+    quantile: float | None = None
 
     def __post_init__(self) -> None:
         if self.l1 < 1 or self.l2_squared < 1:
@@ -53,6 +56,8 @@ class Measure:
             raise ValueError(f"measure {self.name}: grid scale must be positive")
         if (self.kind == "hist") != (self.bins > 0):
             raise ValueError(f"measure {self.name}: only histograms have bins, got {self.bins}")
+        if (self.kind == "hist") != (self.quantile is not None):
+            raise ValueError(f"measure {self.name}: a histogram selects exactly one quantile")
         if self.kind in ("sum", "hist") and (self.lower is None or self.upper is None
                                              or self.arg is None):
             raise ValueError(f"measure {self.name}: a {self.kind} needs an argument and bounds")

@@ -1,7 +1,8 @@
 """Statistical audit of the whole noisy pipeline (plan → calibrate → release).
 
 For each mechanism (discrete Laplace under pure accounting, discrete Gaussian
-under zCDP) and each aggregate (COUNT, SUM, AVG, COUNT DISTINCT unit), on two
+under zCDP, and the exponential mechanism for quantiles under both) and each
+aggregate (COUNT, SUM, AVG, COUNT DISTINCT unit, MEDIAN, MIN, MAX), on two
 neighbouring databases D and D' = D + one extreme person, we draw many releases
 and estimate, for threshold events S = {answer ≥ t} and {answer < t},
 
@@ -56,6 +57,10 @@ CASES = {
     "sum": "SELECT SUM(amount) FROM visits",
     "avg": "SELECT AVG(amount) FROM visits",
     "units": "SELECT COUNT(DISTINCT person_id) FROM visits",
+    # quantiles: the exponential mechanism over histogram edges (OpenDP's noisy max)
+    "median": "SELECT MEDIAN(amount) FROM visits",
+    "max": "SELECT MAX(amount) FROM visits",
+    "min": "SELECT MIN(amount) FROM visits",
 }
 SETTINGS = {
     # accounting: (ε, δ) of each audited query
@@ -79,7 +84,7 @@ def _exact(sql_rewritten: str, neighbour: bool) -> Result:
 
 
 def _draws(plan: Any, result: Result, calibrated: Any, n: int) -> np.ndarray:
-    return np.array([float(release(plan, result, calibrated)[0][0][0]) for _ in range(n)])
+    return np.array([float(release(plan, result, calibrated).rows[0][0]) for _ in range(n)])
 
 
 def clopper_pearson(k: int, n: int, alpha: float) -> tuple[float, float]:

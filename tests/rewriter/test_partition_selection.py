@@ -142,9 +142,9 @@ def test_zcdp_a_person_alone_in_their_groups_is_released_at_most_delta_sel(
     alone = {"2030-05-01", "2030-05-02"}
     trials, released = 3000, 0
     for _ in range(trials):
-        rows, _ = release(plan, with_person, priced.calibrated, selection.threshold)
+        rows = release(plan, with_person, priced.calibrated, selection.threshold).rows
         released += any(str(row[0]) in alone for row in rows)
-        rows, _ = release(plan, without, priced.calibrated, selection.threshold)
+        rows = release(plan, without, priced.calibrated, selection.threshold).rows
         assert not any(str(row[0]) in alone for row in rows)
     units = plan.units_measure()
     assert units is not None
@@ -185,7 +185,7 @@ def test_measure_noise_is_drawn_only_for_released_groups(
         return real(values, spec)  # type: ignore[arg-type]
 
     monkeypatch.setattr(release_module, "add_noise", counting)
-    rows, _ = release(plan, result, priced.calibrated, priced.selection.threshold)
+    rows = release(plan, result, priced.calibrated, priced.selection.threshold).rows
     assert [str(r[0]) for r in rows] == ["2024-01-01"]
     candidates = len(result.rows)
     assert candidates == 501

@@ -299,9 +299,15 @@ def assert_noised(proxy: Proxy, sql: str, first: dict[str, Any], private: Any,
     a count whose truth is near 0 is clamped to 0 about half the time)."""
     assert first["accuracy"], first
     for acc in first["accuracy"]:
-        assert acc["scale"] > 0 and acc["ci95_halfwidth"] > 0, first
+        if acc["interval"] == "rank":  # quantiles: a selection, with a rank interval
+            assert acc["scale"] > 0 and acc["rank_halfwidth"] > 0, first
+        elif acc["interval"] == "value":
+            assert acc["ci95_halfwidth"] > 0, first
+            assert acc["scale"] is None or acc["scale"] > 0, first
+        else:  # the analyst's arithmetic without an interval says why
+            assert acc["reason"], first
     if re.search(r"\b(MIN|MAX|MEDIAN|QUANTILE\w*|PERCENTILE\w*)\(", sql, re.IGNORECASE):
-        # a DP quantile is a bin edge of a noisy histogram: at a bound it may
+        # a DP quantile is a bin edge selected by the exponential mechanism: it may
         # legitimately repeat many times (17 equal MAX answers were seen once)
         tries = max(tries, 64)
     seen = [first["rows"]]

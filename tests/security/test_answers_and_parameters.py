@@ -41,7 +41,11 @@ def test_empty_selection_has_the_same_shape(shared_proxy: Proxy, private_values:
     assert full["columns"] == empty["columns"]
     assert len(full["rows"]) == len(empty["rows"])
     assert [a["column"] for a in full["accuracy"]] == [a["column"] for a in empty["accuracy"]]
-    assert [a["scale"] for a in full["accuracy"]] == [a["scale"] for a in empty["accuracy"]]
+    # one noisy measure: its scale is the noise's, data-independent; AVG's is propagated
+    # through the group's *noisy* count (post-processing), so it may differ
+    exact = [(a["column"], a["scale"]) for a in full["accuracy"] if not a["approximate"]]
+    assert exact and exact == [(a["column"], a["scale"]) for a in empty["accuracy"]
+                               if not a["approximate"]]
     if template is GROUPED:
         assert [r[0] for r in empty["rows"]] == truth["departments"]
     else:
