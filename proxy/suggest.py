@@ -12,9 +12,10 @@ For a private table it proposes
 - `lower`/`upper` of each numeric column: DP quantiles (default 1 % and 99 %) of
   one value per person, drawn at random in SQL.
 
-Every quantile is chosen among a fixed grid of round numbers by OpenDP's noisy max
-(`accountant.selection`), over counts computed in SQL on the engine: only a few
-hundred integers leave the database. The trade-off is then measured, with DP too:
+Every quantile is chosen among a fixed grid of round numbers by the query path's
+exponential mechanism (`accountant.mechanisms.quantile`, OpenDP's noisy max) with a
+tie-break for tails (`accountant.selection`), over counts computed in SQL on the
+engine: only a few hundred integers leave the database. The trade-off is then measured, with DP too:
 for the caps, a noisy histogram of the per-person counts (each person in one bin)
 gives the share of rows (or person-group pairs) the cap drops; for bounds, noisy
 counts of the rows the proposed caps keep that fall below, inside and above the
@@ -158,7 +159,9 @@ def _number(value: float) -> exp.Expression:
 
 def _grid_counts(engine: Engine, population: exp.Select,
                  grid: Sequence[float]) -> tuple[list[int], list[int]]:
-    """#(v < c) and #(v <= c) for every candidate c, in one scan."""
+    """#(v < c) and #(v <= c) for every candidate c, in one scan. A lower bound is read
+    from the first (the tightest c with few values below it), an upper bound or a cap
+    from the second (a cap of c keeps a person with exactly c rows whole)."""
     v = _col("v", "s")
     sums: list[exp.Expression] = []
     for c in grid:
@@ -199,11 +202,11 @@ class _Budget:
         return self.share * _QUANTILE_WEIGHT
 
 
-def _quantile(below: list[int], le: list[int], n: int, alpha: float, budget: _Budget) -> int:
-    """The index of the grid candidate chosen as the α-quantile."""
+def _quantile(below: list[int], n: int, alpha: float, budget: _Budget) -> int:
+    """The index of the grid candidate chosen as the α-quantile; `below[i]` counts the
+    values under (or up to) candidate i, which decides how ties at a candidate count."""
     a = min(_D - 1, max(1, round(alpha * _D)))
-    above = [n - x for x in le]
-    return select_quantile(below, above, a, _D, budget.accounting, budget.quantile_share)
+    return select_quantile(below, n, Fraction(a, _D), budget.accounting, budget.quantile_share)
 
 
 def _noisy(values: list[int], sensitivity: int, budget: _Budget) -> tuple[np.ndarray, Any]:
@@ -351,9 +354,9 @@ def suggest(name: str, table: Table, *, engine: Engine, ledger: Ledger, pipeline
     def cap(setting: str, value: exp.Expression, what: str) -> int:
         nonlocal proposed
         population = _per_person(name, unit, value)
-        below, le = _grid_counts(engine, population, COUNT_GRID)
+        _, at_most = _grid_counts(engine, population, COUNT_GRID)
         n = _total(engine, population)
-        chosen = COUNT_GRID[_quantile(below, le, n, cap_quantile, budget)]
+        chosen = COUNT_GRID[_quantile(at_most, n, cap_quantile, budget)]
         kept, dropped, beyond = _cap_counts(engine, population, chosen)
         # a person moves `kept` by at most the cap and `dropped` by at most 3 × the cap
         noisy, spec = _noisy([kept, dropped], _EXCESS * chosen + chosen, budget)
@@ -381,14 +384,14 @@ def suggest(name: str, table: Table, *, engine: Engine, ledger: Ledger, pipeline
 
     for column in bounded:
         sample = _one_value_per_person(name, unit, column)
-        below, le = _grid_counts(engine, sample, VALUE_GRID)
+        below, at_most = _grid_counts(engine, sample, VALUE_GRID)
         n = _total(engine, sample)
         if n == 0:
             notes.append(f"{column}: no values; nothing to propose")
             continue
         tail = (1 - coverage) / 2
-        i_lo = _quantile(below, le, n, tail, budget)
-        i_hi = _quantile(below, le, n, 1 - tail, budget)
+        i_lo = _quantile(below, n, tail, budget)
+        i_hi = _quantile(at_most, n, 1 - tail, budget)
         lower, upper = sorted((VALUE_GRID[i_lo], VALUE_GRID[i_hi]))
         if lower == upper:  # a constant column: keep an interval around it
             upper = VALUE_GRID[min(len(VALUE_GRID) - 1, VALUE_GRID.index(upper) + 1)]

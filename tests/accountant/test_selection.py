@@ -1,9 +1,10 @@
-"""DP quantile selection for the bounds assistant (`accountant.selection`): the score
-sensitivity the privacy map assumes, and that the selection lands near the quantile."""
+"""DP quantile selection for the bounds assistant (`accountant.selection`): the bins it
+hands the query path's mechanism, the tie-break's independence of the data, and that
+the selection lands near the quantile, also in a tail with ties beyond the data."""
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left
 from fractions import Fraction
 
 import pytest
@@ -11,16 +12,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from accountant import Accounting
-from accountant.selection import quantile_scores, select_quantile
+from accountant.mechanisms.quantile import quantile_for, scores
+from accountant.selection import edge_counts, select_quantile, tie_broken_scores
 
 CANDIDATES = list(range(0, 101, 5))
 
 
-def _counts(values: list[int]) -> tuple[list[int], list[int]]:
+def _below(values: list[int]) -> list[int]:
     ordered = sorted(values)
-    below = [bisect_left(ordered, c) for c in CANDIDATES]
-    above = [len(ordered) - bisect_right(ordered, c) for c in CANDIDATES]
-    return below, above
+    return [bisect_left(ordered, c) for c in CANDIDATES]
 
 
 @settings(max_examples=200, deadline=None)
@@ -28,25 +28,47 @@ def _counts(values: list[int]) -> tuple[list[int], list[int]]:
        a=st.integers(1, 999))
 def test_one_person_moves_every_score_by_at_most_the_sensitivity(
         values: list[int], extra: int, a: int) -> None:
-    without = quantile_scores(*_counts(values), a, 1000)
-    with_one = quantile_scores(*_counts([*values, extra]), a, 1000)
-    assert max(abs(x - y) for x, y in zip(without, with_one, strict=True)) <= max(a, 1000 - a)
+    spec = quantile_for(Fraction(a, 1000), 1, len(CANDIDATES) + 2, Fraction(1), "pure")
+    before = tie_broken_scores(edge_counts(_below(values), len(values)), spec)
+    after = tie_broken_scores(edge_counts(_below([*values, extra]), len(values) + 1), spec)
+    assert max(abs(x - y) for x, y in zip(before, after, strict=True)) <= max(a, 1000 - a)
+    # the tie-break is the same vector whatever the data
+    plain = scores(edge_counts(_below(values), len(values)), spec)
+    assert [t - p for t, p in zip(before, plain, strict=True)] == [
+        t - p for t, p in zip(tie_broken_scores([0] * (len(CANDIDATES) + 1), spec),
+                              scores([0] * (len(CANDIDATES) + 1), spec), strict=True)]
+
+
+def test_edge_counts_put_the_candidates_inside_the_histogram() -> None:
+    counts = edge_counts([2, 5, 9], 12)  # 2 below the grid, 3 from its top on
+    assert counts == [2, 3, 4, 3]
+    spec = quantile_for(Fraction(1, 2), 1, len(counts) + 1, Fraction(1), "pure")
+    below = [0, 2, 5, 9, 12]  # what `scores` sees at each edge
+    assert scores(counts, spec) == [abs(2 * lt - 12) for lt in below]
+
+
+def test_all_equal_values_give_that_value() -> None:
+    # every person has 1 row: the 95 % quantile of "at most c" counts is the candidate 1
+    grid = [1, 2, 3, 5, 10]
+    at_most = [1000, 1000, 1000, 1000, 1000]
+    picks = [grid[select_quantile(at_most, 1000, Fraction(95, 100), Accounting.PURE,
+                                  Fraction(1))] for _ in range(40)]
+    assert picks.count(1) >= 32, picks  # e^-3 per step outwards: about 95 % pick 1
 
 
 @pytest.mark.parametrize("accounting", [Accounting.PURE, Accounting.ZCDP])
 def test_the_selection_lands_near_the_quantile(accounting: Accounting) -> None:
     values = [i % 100 for i in range(5000)]  # uniform on 0..99: the 0.9-quantile is 90
-    below, above = _counts(values)
     budget = Fraction(1) if accounting is Accounting.PURE else Fraction(1, 8)
-    picks = [CANDIDATES[select_quantile(below, above, 900, 1000, accounting, budget)]
-             for _ in range(40)]
+    picks = [CANDIDATES[select_quantile(_below(values), len(values), Fraction(9, 10),
+                                        accounting, budget)] for _ in range(40)]
     assert sum(85 <= p <= 95 for p in picks) >= 36, picks
 
 
 def test_ties_beyond_the_data_prefer_the_tightest_candidate() -> None:
-    below, above = _counts([1, 2, 3, 4] * 500)  # everything below 5: candidates 5..100 tie
-    picks = [CANDIDATES[select_quantile(below, above, 990, 1000, Accounting.PURE,
-                                        Fraction(2))] for _ in range(40)]
+    values = [1, 2, 3, 4] * 500  # everything below 5: the candidates 5..100 tie
+    picks = [CANDIDATES[select_quantile(_below(values), len(values), Fraction(99, 100),
+                                        Accounting.PURE, Fraction(1, 2))] for _ in range(40)]
     assert sum(p <= 10 for p in picks) >= 36, picks
 
 
@@ -54,4 +76,4 @@ def test_a_budget_of_zero_is_refused() -> None:
     from accountant.errors import InvalidParameter
 
     with pytest.raises(InvalidParameter):
-        select_quantile([0], [0], 500, 1000, Accounting.PURE, Fraction(0))
+        select_quantile([0, 0], 0, Fraction(1, 2), Accounting.PURE, Fraction(0))
