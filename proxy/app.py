@@ -52,7 +52,9 @@ def seed_ledger(config: Config, ledger: Ledger) -> None:
 def _lines(problems: list[str]) -> str:
     more = f" (and {len(problems) - 1} more: " + "; ".join(problems[1:]) + ")" \
         if len(problems) > 1 else ""
-    return f"the metadata does not match the database: {problems[0]}{more}"
+    return (f"the metadata does not match the database: {problems[0]}{more}. Fix dpsql.yaml; "
+            "a table declared through the owner API is changed with `dpsql tables delete "
+            "NAME --reason …` or the owner API of a server started without it")
 
 
 def start_services(config: Config, clock: Clock = utc_now) -> Services:

@@ -424,6 +424,19 @@ def _budget_dataset(args: argparse.Namespace) -> int:
     return 0
 
 
+def _tables_delete(args: argparse.Namespace) -> int:
+    """Withdraw a table from the ledger's metadata (what DELETE /v1/admin/tables does),
+    without a server: a table the database lost stops every start until it is gone."""
+    with _ledger(args, seed=True) as (_, ledger):
+        if args.name not in ledger.tables()[1]:
+            return _fail("not_found", f"no table named {args.name!r} in the ledger's metadata")
+        ledger.set_table(args.name, None, actor=_actor(), reason=args.reason,
+                         note={"loosens": [], "tightens": ["table removed"],
+                               "removed": ["table"]})
+    print(f"table {args.name!r} withdrawn; analysts can no longer query it", file=sys.stderr)
+    return 0
+
+
 def _hash_key(_: argparse.Namespace) -> int:
     from .auth import hash_key, new_key
 
@@ -538,6 +551,12 @@ def parser() -> argparse.ArgumentParser:
                          disabled=disabled)
         toggle.add_argument("name")
         toggle.add_argument("--reason", default=f"{verb}d with the CLI")
+
+    tables = _group(sub, "tables", "table metadata in the ledger")
+    withdraw = _action(tables, "delete", "withdraw a table (as DELETE /v1/admin/tables/NAME)",
+                       _tables_delete)
+    withdraw.add_argument("name")
+    withdraw.add_argument("--reason", required=True, help="why; recorded in the ledger")
 
     budget = _group(sub, "budget", "the dataset-wide budget and analysts' shares")
     _action(budget, "show", "each analyst's share of the dataset budget", _budget_show)

@@ -137,8 +137,10 @@ def mismatches(tables: Mapping[str, Table], schema: EngineSchema) -> list[str]:
         found = schema.find_table(name)
         if found is None:
             known = ", ".join(sorted(schema.tables)) or "none"
-            problems.append(f"tables.{name}: no such table in the database (it has: {known}); "
-                            "fix the name or remove the table from the metadata")
+            hidden = (" or dpsql's role may not read it" if schema.dialect == "postgres"
+                      else "")
+            problems.append(f"tables.{name}: no such table in the database{hidden} (it has: "
+                            f"{known}); fix the name or remove the table from the metadata")
             continue
         _, columns = found
         for col_name, column in table.columns.items():

@@ -99,6 +99,14 @@ def seed_tables(tables: Mapping[str, Table], ledger: Ledger) -> None:
                 note={"loosens": loosened(None if old is None else parse_table(name, old),
                                           table)},
             )
+    # A table the file no longer declares is withdrawn, unless an owner changed it
+    # through the API since (then the owner's word stands): otherwise a table removed
+    # from the file, and from the database, would stop every start (`schema_check`).
+    for name, document in said.items():
+        if name not in tables and current.get(name) == document:
+            ledger.set_table(name, None, actor=CONFIG_ACTOR, reason="removed from dpsql.yaml",
+                             note={"loosens": [], "tightens": ["table removed"],
+                                   "removed": ["table"]})
 
 
 class TableStore:

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from fastapi.testclient import TestClient
 
 from proxy.demo import demo_config_yaml
 from tests.pg import ADMIN_DSN
@@ -188,3 +189,54 @@ def test_version_and_config_check(tmp_path: Path, engine: dict[str, Any]) -> Non
                  str(_deployment(tmp_path, engine, _missing_column)))
     assert bad.returncode == 1
     assert bad.stderr.startswith("metadata_mismatch: ") and len(bad.stderr.splitlines()) == 1
+
+
+def test_a_table_the_database_lost_can_be_withdrawn(tmp_path: Path) -> None:
+    """Removed from dpsql.yaml, a table is withdrawn at the next start; declared through
+    the owner API, `dpsql tables delete` withdraws it without a server."""
+    import duckdb
+
+    from proxy.app import create_app
+    from proxy.config import load_config
+    from tests.e2e.conftest import write_deployment
+
+    data = tmp_path / "data.duckdb"
+    with duckdb.connect(str(data)) as con:
+        con.execute("CREATE TABLE people AS SELECT range AS id, range % 7 AS age FROM range(50)")
+        con.execute("CREATE TABLE extra AS SELECT range AS id FROM range(5)")
+    people = {"privacy_unit": "id", "columns": {"id": {"type": "integer"},
+                                                "age": {"type": "integer", "lower": 0,
+                                                        "upper": 9}}}
+    extra = {"privacy_unit": "id", "columns": {"id": {"type": "integer"}}}
+    config = write_deployment(tmp_path, {"kind": "duckdb", "database": str(data)},
+                              {"people": people, "extra": extra}, "k",
+                              budget={"epsilon": 1, "delta": 0})
+    with TestClient(create_app(load_config(config))) as client:  # records both tables
+        assert client.get("/health").status_code == 200
+    with duckdb.connect(str(data)) as con:
+        con.execute("DROP TABLE extra")
+    refused = _dpsql("serve", "--config", str(config), "--port", str(_free_port()))
+    assert refused.returncode == 1 and "tables.extra: no such table" in refused.stderr
+    assert "dpsql tables delete" in refused.stderr
+
+    # 1. the owner removes it from dpsql.yaml: withdrawn at the next start
+    document = yaml.safe_load(config.read_text())
+    del document["tables"]["extra"]
+    config.write_text(yaml.safe_dump(document))
+    check = _dpsql("config", "check", "--config", str(config))
+    assert check.returncode == 0, check.stderr
+    with TestClient(create_app(load_config(config))) as client:
+        assert client.get("/health").status_code == 200
+
+    # 2. declared through the API (here: the ledger), the CLI withdraws it
+    from accountant import Accounting, open_ledger
+
+    ledger = open_ledger(f"sqlite:///{tmp_path / 'ledger.db'}", Accounting.PURE)
+    ledger.set_table("gone", extra, actor="owner:olivia", reason="test")
+    ledger.close()
+    refused = _dpsql("serve", "--config", str(config), "--port", str(_free_port()))
+    assert refused.returncode == 1 and "tables.gone: no such table" in refused.stderr
+    withdrawn = _dpsql("tables", "delete", "gone", "--config", str(config), "--reason", "lost")
+    assert withdrawn.returncode == 0, withdrawn.stderr
+    with TestClient(create_app(load_config(config))) as client:
+        assert client.get("/health").status_code == 200
