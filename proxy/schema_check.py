@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from sqlglot import exp
 
-from rewriter import Table
+from rewriter import PublicKeysRef, Table
 from rewriter.metadata import Column, ColumnType
 
 from .engines.base import Engine, EngineError
@@ -153,7 +153,26 @@ def mismatches(tables: Mapping[str, Table], schema: EngineSchema) -> list[str]:
             problem = _column_problem(name, col_name, column, columns[stored])
             if problem:
                 problems.append(problem)
+            if isinstance(column.public_keys, PublicKeysRef):
+                problems += _reference_problems(schema, f"tables.{name}.columns.{col_name}",
+                                                column, column.public_keys)
     return problems
+
+
+def _reference_problems(schema: EngineSchema, path: str, column: Column,
+                        ref: PublicKeysRef) -> list[str]:
+    """Keys read from another table's column must exist and be of this column's type:
+    they are compared with it in the rewritten SQL."""
+    found = schema.find_table(ref.table)
+    stored = None if found is None else schema.find_column(found[1], ref.column)
+    if found is None or stored is None:
+        return [f"{path}.public_keys: reads {ref.table}.{ref.column}, which the database "
+                "does not have"]
+    if _base_type(found[1][stored]) not in ACCEPTS[column.type]:
+        return [f"{path}.public_keys: reads {ref.table}.{ref.column}, stored as "
+                f"{found[1][stored]}, as keys of a {column.type} column; name a column of "
+                "the same type"]
+    return []
 
 
 def complete_public(tables: Mapping[str, Table], schema: EngineSchema,

@@ -166,3 +166,30 @@ def test_the_cli_keeps_the_expiry_and_validates_as_the_api(
     assert main(["analysts", "add", "--config", config, "otto", "--role", "compliance",
                  "--epsilon", "1"]) == 1
     assert "holds no budget" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("column", "fragment"), [
+    ({"type": "integer", "lower": 16, "upper": 100, "public_keys": ["young", "old"]},
+     "`public_keys` of an integer column must be integer values"),
+    ({"type": "date", "public_keys": ["soon"]}, "`public_keys` of a date column"),
+    ({"type": "integer", "lower": 16, "upper": 100,
+      "public_keys": {"table": "departments", "column": "dept"}},
+     "reads departments.dept, stored as"),
+])
+def test_public_keys_of_another_type_are_refused_before_any_charge(
+        proxy: Proxy, column: dict[str, Any], fragment: str) -> None:
+    document = _employees(proxy)
+    document["columns"]["age"] = column
+    response = proxy.client.put("/v1/admin/tables/employees", json=document,
+                                headers=proxy.headers("olivia"))
+    assert response.status_code == 400, response.text
+    assert fragment in response.json()["error"]["message"]
+    assert proxy.query("SELECT age, COUNT(*) FROM employees GROUP BY age",
+                       epsilon=1.0).status_code == 200  # the old metadata still serves
+    dated = {**_employees(proxy)}
+    dated["columns"]["hired"] = {"type": "date", "public_keys": ["2020-01-01", "2021-01-01"]}
+    assert proxy.client.put("/v1/admin/tables/employees", json=dated,
+                            headers=proxy.headers("olivia")).status_code == 200
+    answer = proxy.query("SELECT hired, COUNT(*) FROM employees GROUP BY hired", epsilon=1.0)
+    assert answer.status_code == 200, answer.text
+    assert [r[0] for r in answer.json()["rows"]] == ["2020-01-01", "2021-01-01"]
