@@ -23,6 +23,7 @@ from .catalog import Catalog
 from .errors import QueryRefused
 from .limits import Limits
 from .parse import parse, position_of
+from .validate import _default_name, _unique
 
 __all__ = ["MAX_PUBLIC_ROWS", "PublicQuery", "public_query"]
 
@@ -113,8 +114,26 @@ def public_query(sql: str, catalog: Catalog, dialect: str | None = None,
         found = catalog.table(node.name)
         assert found is not None  # resolved above
         node.set("this", exp.to_identifier(found[0], quoted=True))
-    rebuilt = _capped(rebuilt)
+    rebuilt = _named(_capped(rebuilt))
     return PublicQuery(rebuilt, normalized, tuple(dict.fromkeys(n for _, n in resolved)))
+
+
+def _named(tree: exp.Select) -> exp.Select:
+    """Every output aliased as the DP path names it (`count(*)`, the column's name), so
+    both engines answer with the same column names."""
+    taken: set[str] = set()
+    named: list[exp.Expression] = []
+    for item in tree.expressions:
+        if isinstance(item, exp.Alias):
+            name, body = item.alias, item.this
+        elif isinstance(item, exp.Column):
+            name, body = item.name, item
+        else:
+            name, body = _default_name(item), item
+        name = _unique(name, taken)
+        taken.add(name.lower())
+        named.append(exp.alias_(body, name, quoted=True))
+    return tree.select(*named, append=False, copy=False)
 
 
 def _check_columns(tree: exp.Select, catalog: Catalog, names: set[str], sql: str) -> None:

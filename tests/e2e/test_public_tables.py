@@ -44,6 +44,9 @@ def test_public_only_queries_are_exact_and_free(bare: Proxy, demo_db: Path) -> N
     assert body["rows"] == [list(r) for r in exact_answers(demo_db, sql)]
     assert body["charged"] == {"epsilon": 0.0, "delta": 0.0} and body["accuracy"] == []
     assert [c["type"] for c in body["columns"]] == ["integer", "integer", "text"]
+    assert [c["name"] for c in body["columns"]] == ["floor", "n", "first"]
+    unnamed = bare.query("SELECT COUNT(*), MAX(floor) FROM departments").json()
+    assert [c["name"] for c in unnamed["columns"]] == ["count(*)", "max(floor)"]  # both engines
     after = bare.client.get("/v1/budget", headers=bare.headers()).json()
     assert after == before
     assert "charge" not in _ledger_kinds(bare)

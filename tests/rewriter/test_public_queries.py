@@ -67,7 +67,12 @@ def test_anything_private_or_unknown_goes_to_the_dp_path(catalog: Catalog, sql: 
 def test_rows_are_capped_and_names_quoted_as_declared(catalog: Catalog) -> None:
     plan = public_query("SELECT dept FROM DEPARTMENTS LIMIT 99999999", catalog)
     assert plan is not None
-    assert plan.sql("postgres") == f'SELECT dept FROM "departments" LIMIT {MAX_PUBLIC_ROWS}'
+    assert plan.sql("postgres") == (
+        f'SELECT dept AS "dept" FROM "departments" LIMIT {MAX_PUBLIC_ROWS}')
+    counted = public_query("SELECT floor, COUNT(*), COUNT(*) FROM departments GROUP BY floor",
+                           catalog)
+    assert counted is not None
+    assert [e.alias for e in counted.tree.expressions] == ["floor", "count(*)", "count(*)_2"]
     assert public_query("SELECT dept FROM departments LIMIT 3", catalog).sql(  # type: ignore
         "duckdb").endswith("LIMIT 3")
 
