@@ -35,7 +35,7 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
@@ -79,7 +79,6 @@ class Proposal:
     count_noise: dict[str, float] | None = None  # {"scale", "ci95_halfwidth"} of a COUNT
     sum_noise: dict[str, float] | None = None  # of a SUM of the column
     words: str = ""
-    alternatives: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -366,11 +365,10 @@ def suggest(name: str, table: Table, *, engine: Engine, ledger: Ledger, pipeline
             notes.append(f"{setting}: about {max(0, int(over[0]))} people have more than "
                          f"{chosen * (_EXCESS + 1)}; their rows beyond that are not counted "
                          "in the dropped share, which is then a lower bound")
-        alternatives: list[dict[str, Any]] = []
         proposed = proposed.model_copy(update={setting: chosen})
         patch[setting] = chosen
         proposals.append(Proposal(setting, getattr(table, setting), chosen, what, share,
-                                  (lo, hi), alternatives=alternatives))
+                                  (lo, hi)))
         return chosen
 
     rows_cap = cap("max_rows_per_unit", exp.Count(this=exp.Star()), "rows dropped")
@@ -425,14 +423,16 @@ def suggest(name: str, table: Table, *, engine: Engine, ledger: Ledger, pipeline
                                   "values clamped", share, (lo, hi)))
 
     # the noise these choices imply, from the planner, at the default query ε
-    count = _noise_of(pipeline, name, proposed, f'SELECT COUNT(*) FROM "{name}"')
+    source = exp.Table(this=_ident(name))
+    count = _noise_of(pipeline, name, proposed,
+                      exp.select(exp.Count(this=exp.Star())).from_(source.copy()).sql())
     final: list[Proposal] = []
     for p in proposals:
         sum_noise = None
         if p.setting.startswith("columns."):
             column = p.setting.removeprefix("columns.")
-            sum_noise = _noise_of(pipeline, name, proposed,
-                                  f'SELECT SUM("{column}") FROM "{name}"')
+            total = exp.select(exp.Sum(this=_col(column))).from_(source.copy())
+            sum_noise = _noise_of(pipeline, name, proposed, total.sql())
         final.append(_worded(p, count, sum_noise, pipeline, confidence))
     return Suggestion(name, float(cost.epsilon), float(cost.delta), query_id, final, patch,
                       notes, confidence)
@@ -456,6 +456,5 @@ def _worded(p: Proposal, count: dict[str, float] | None, sum_noise: dict[str, fl
                      f"{count['scale']:,.1f} (95 % within ±{count['ci95_halfwidth']:,.0f}); "
                      "a larger cap drops fewer rows and adds proportionally more noise")
     return Proposal(p.setting, p.current, p.proposed, p.what, p.share, p.interval,
-                    count if not p.setting.startswith("columns.") else None, sum_noise,
-                    text, p.alternatives)
+                    count if not p.setting.startswith("columns.") else None, sum_noise, text)
 
