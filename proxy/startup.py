@@ -23,6 +23,7 @@ import logging
 import socket
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from .config import Config, ConfigError
 
@@ -71,12 +72,21 @@ def prepare(config: Config) -> Services:
     except EngineError as exc:
         raise _unavailable(exc) from exc
     except AccountantError as exc:
-        raise StartupError(f"ledger.url: {exc}", code="ledger_unavailable") from exc
+        text = str(exc)
+        raise StartupError(text if text.startswith("ledger.url") else f"ledger.url: {text}",
+                           code="ledger_unavailable") from exc
     except Exception as exc:
         if "ledger" in type(exc).__module__ or "sqlite3" in type(exc).__module__:
-            raise StartupError(f"ledger.url: {type(exc).__name__}: {exc}",
+            raise StartupError(f"ledger.url: {_without_password(config.ledger.url)}: {exc}",
                                code="ledger_unavailable") from exc
         raise StartupError(f"{type(exc).__name__}: {exc}", code="startup_failed") from exc
+
+
+def _without_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@")).geturl()
 
 
 def check_deployment(config: Config) -> list[str]:

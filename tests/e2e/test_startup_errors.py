@@ -102,6 +102,14 @@ def _missing_database(folder: Path, engine: dict[str, Any]) -> Path:
                                 "dsn": "postgresql://postgres@127.0.0.1:5432/dpsql_no_such_db"})
 
 
+def _ledger_nowhere(folder: Path, engine: dict[str, Any]) -> Path:
+    path = _deployment(folder, engine)
+    document = yaml.safe_load(path.read_text())
+    document["ledger"]["url"] = f"sqlite:///{folder / 'no' / 'such' / 'dir' / 'l.db'}"
+    path.write_text(yaml.safe_dump(document))
+    return path
+
+
 def _bad_yaml(folder: Path, engine: dict[str, Any]) -> Path:
     path = folder / "dpsql.yaml"
     path.write_text("engine: {kind: duckdb\n")
@@ -115,6 +123,7 @@ def _bad_yaml(folder: Path, engine: dict[str, Any]) -> Path:
     (_missing_database, 'engine_unavailable: engine.dsn: cannot connect to PostgreSQL as '
                         'postgres@127.0.0.1:5432/dpsql_no_such_db: '),
     (_bad_yaml, "config_error: "),
+    (_ledger_nowhere, "ledger_unavailable: ledger.url: sqlite:///"),
 ])
 def test_deployment_mistakes_stop_the_server_in_one_line(
         tmp_path: Path, engine: dict[str, Any], make: Any, expected: str) -> None:
@@ -143,6 +152,9 @@ def test_a_busy_port_is_one_line_and_debug_shows_the_traceback(
             "(another dpsql, or another server)"]
         debug = _dpsql("--debug", "serve", "--config", str(config), "--port", port)
         assert debug.returncode == 1 and "Traceback" in debug.stderr
+    run = _dpsql("serve", "--config", str(config), "--port", "70000")
+    assert run.stderr.splitlines() == ["port_unavailable: --port 70000: give a port between 1 "
+                                       "and 65535"]
 
 
 def test_serve_says_where_it_listens_and_answers(tmp_path: Path,
