@@ -298,8 +298,9 @@ def _noise_of(pipeline: Pipeline, name: str, table: Table, sql: str) -> dict[str
         plan = trial.explain("", QueryRequest(sql=sql))
     except Exception:  # noqa: BLE001 - a statement the planner refuses shows no figure
         return None
-    out = plan.outputs[0]
-    if out.scale is None or out.ci95_halfwidth is None:
+    out = next((o for o in plan.outputs if o.scale is not None and o.ci95_halfwidth is not None),
+               None)
+    if out is None or out.scale is None or out.ci95_halfwidth is None:
         return None
     return {"scale": float(out.scale), "ci95_halfwidth": float(out.ci95_halfwidth),
             "epsilon": float(plan.charge.epsilon)}
@@ -426,9 +427,17 @@ def suggest(name: str, table: Table, *, engine: Engine, ledger: Ledger, pipeline
     source = exp.Table(this=_ident(name))
     count = _noise_of(pipeline, name, proposed,
                       exp.select(exp.Count(this=exp.Star())).from_(source.copy()).sql())
+    per_group = None
+    if group:
+        grouped = (exp.select(_col(group), exp.Count(this=exp.Star())).from_(source.copy())
+                   .group_by(_col(group)))
+        per_group = _noise_of(pipeline, name, proposed, grouped.sql())
     final: list[Proposal] = []
     for p in proposals:
         sum_noise = None
+        if p.setting == "max_groups_per_unit":
+            final.append(_worded(p, per_group, None, pipeline, confidence, group))
+            continue
         if p.setting.startswith("columns."):
             column = p.setting.removeprefix("columns.")
             total = exp.select(exp.Sum(this=_col(column))).from_(source.copy())
@@ -439,7 +448,7 @@ def suggest(name: str, table: Table, *, engine: Engine, ledger: Ledger, pipeline
 
 
 def _worded(p: Proposal, count: dict[str, float] | None, sum_noise: dict[str, float] | None,
-            pipeline: Pipeline, confidence: float) -> Proposal:
+            pipeline: Pipeline, confidence: float, group: str | None = None) -> Proposal:
     eps = float(pipeline.privacy.default_epsilon)  # type: ignore[arg-type]
     share = (f"about {_pct(p.share)} of {p.what} ({confidence * 100:g} % interval "
              f"{_pct(p.interval[0])} to {_pct(p.interval[1])})")
@@ -455,6 +464,10 @@ def _worded(p: Proposal, count: dict[str, float] | None, sum_noise: dict[str, fl
             text += (f"; a COUNT(*) at ε = {eps:g} then carries noise of scale "
                      f"{count['scale']:,.1f} (95 % within ±{count['ci95_halfwidth']:,.0f}); "
                      "a larger cap drops fewer rows and adds proportionally more noise")
+        elif count and group:
+            text += (f"; each group's COUNT(*) in a GROUP BY {group} at ε = {eps:g} then "
+                     f"carries noise of scale {count['scale']:,.1f} (95 % within "
+                     f"±{count['ci95_halfwidth']:,.0f})")
     return Proposal(p.setting, p.current, p.proposed, p.what, p.share, p.interval,
                     count if not p.setting.startswith("columns.") else None, sum_noise, text)
 

@@ -66,6 +66,7 @@ def test_the_assistant_on_the_demo_data(owner_proxy: Proxy, demo_db: Path) -> No
         demo_db, "SELECT COUNT(DISTINCT city) AS c FROM visits GROUP BY person_id",
         groups["proposed"])
     assert groups["interval"][0] <= exact <= groups["interval"][1], (groups, exact)
+    assert "COUNT(*) in a GROUP BY city" in groups["words"] and groups["count_noise"]["scale"] > 0
 
     amount = found["columns.amount"]
     lower, upper = amount["proposed"]
