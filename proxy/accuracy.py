@@ -180,6 +180,9 @@ def propagate(node: exp.Expression, env: Mapping[str, tuple[float, float]]) -> t
         if not any(node.to.sql().upper().startswith(t) for t in _NUMERIC_CASTS):
             raise NoInterval(f"it casts to {node.to.sql()}")
         return propagate(node.this, env)
+    if isinstance(node, exp.Nullif):
+        # NULLIF(x, c) is x or NULL; a NULL answer has no interval to state
+        return propagate(node.this, env)
     if isinstance(node, exp.Anonymous) and node.name.upper() == "TRY" and node.expressions:
         return propagate(node.expressions[0], env)  # the rewriter's guard, not arithmetic
     if isinstance(node, exp.Add | exp.Sub | exp.Mul | exp.Div):
@@ -209,6 +212,8 @@ def expression_cells(tree: exp.Expression, released: Sequence[Any],
     for value, row in zip(released, cells, strict=True):
         env: dict[str, tuple[float, float]] = {}
         for name, cell in row.items():
+            if name not in names:
+                continue
             if _is_key(cell):
                 if isinstance(cell.value, int | float) and not isinstance(cell.value, bool):
                     env[name] = (float(cell.value), float(cell.value))
@@ -276,11 +281,12 @@ def rank_words(out: Output, spec: QuantileSpec, bin_width: float) -> str:
         high = math.ceil(spec.offset + spec.rank_halfwidth)
         return (f"DP never shows the exact {word} (one person's value): this is a value with "
                 f"about {spec.offset:,} of the bounded rows {side} it, 95 % of the time between "
-                f"{low:,} and {high:,} (to within one step of {step}); with fewer rows than "
-                f"that it says little")
+                f"{low:,} and {high:,} (read in steps of {step}); with fewer rows than that it "
+                "says little")
     name = "median" if spec.alpha == Fraction(1, 2) else f"{float(spec.alpha):g} quantile"
-    return (f"95 % of the time, at most {plain(spec.rank_halfwidth)} rows lie between this "
-            f"value and the exact {name} of the bounded data (read in steps of {step})")
+    return (f"this is the middle of a step of {step} that, 95 % of the time, holds values "
+            f"within {plain(spec.rank_halfwidth)} rows (in rank) of the exact {name} of the "
+            "bounded data")
 
 
 def expression_words(half: float | None, reason: str | None) -> str:

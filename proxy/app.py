@@ -27,6 +27,7 @@ from .errors import DpsqlError, FailedAfterCharge, error_body, error_response
 from .middleware import AccessLog, BodyLimit
 from .pipeline import Clock, Pipeline, PrivacyDefaults, utc_now
 from .tables import TableStore, schema_problems, seed_tables
+from .trino import router as trino_router
 
 log = logging.getLogger("dpsql")
 
@@ -90,6 +91,7 @@ def start_services(config: Config, clock: Clock = utc_now) -> Services:
         default_delta=config.privacy.default_query_delta,
         max_epsilon=config.privacy.max_query_epsilon,
         max_delta=config.privacy.max_query_delta,
+        diagnostics_share=config.privacy.diagnostics_share,
     )
     pipeline = Pipeline(catalog=tables.catalog, engine=engine, ledger=ledger, privacy=privacy,
                         clock=clock, limits=config.limits.limits(),
@@ -122,6 +124,7 @@ def create_app(config: Config, *, clock: Clock = utc_now,
     app.include_router(routes.analyst)
     app.include_router(routes.compliance)
     app.include_router(routes.owner)
+    app.include_router(trino_router)  # BI tools: the Trino client protocol
 
     @app.get("/health", include_in_schema=False)
     def health() -> dict[str, str]:

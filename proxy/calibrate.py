@@ -72,7 +72,7 @@ def weights(plan: Plan, accounting: Accounting) -> list[Fraction]:
     rationals, so the shares still sum to exactly the query's cost.
     """
     result: list[Fraction] = []
-    for measure in plan.measures:
+    for measure in plan.output_measures:
         s = normalized_sensitivity(measure)
         if accounting is Accounting.PURE:
             w = Fraction(float(s) ** (2 / 3)).limit_denominator(10**6)
@@ -85,17 +85,25 @@ def weights(plan: Plan, accounting: Accounting) -> list[Fraction]:
 def calibrate(plan: Plan, cost: Cost, accounting: Accounting) -> dict[str, Calibrated]:
     """Split the query's cost over its measures (`weights`) and size each one's noise.
 
-    Measures are released together, so their shares compose by addition (pure ε)
-    or by addition of ρ (zCDP); the split never hands out more than the cost.
+    The bounding diagnostics get `plan.diagnostics_share` of the cost, in equal
+    parts; the outputs' measures the rest, by `weights`. Measures are released
+    together, so their shares compose by addition (pure ε) or by addition of ρ
+    (zCDP); the split never hands out more than the cost.
     """
-    shares = split(cost, weights(plan, accounting))
+    outputs, diagnostics = plan.output_measures, plan.diagnostic_measures
+    main = weights(plan, accounting)
+    total = sum(main, Fraction(0))
+    share = plan.diagnostics_share if diagnostics else Fraction(0)
+    scaled = [w / total * (1 - share) for w in main]
+    scaled += [share / len(diagnostics) for _ in diagnostics]
+    shares = split(cost, scaled)
     calibrated: dict[str, Calibrated] = {}
-    for measure, share in zip(plan.measures, shares, strict=True):
+    for measure, share in zip(outputs + diagnostics, shares, strict=True):
         noise: NoiseSpec | QuantileSpec
         if measure.kind == "hist":
             assert measure.quantile is not None
             # one selection per group; a unit's R rows bound all of them together
-            noise = quantile_for(measure.quantile, measure.l1, measure.bins + 1, share,
+            noise = quantile_for(measure.quantile, measure.l1, measure.bins, share,
                                  "pure" if accounting is Accounting.PURE else "zcdp")
         elif accounting is Accounting.PURE:
             noise = laplace_for(measure.l1, share)

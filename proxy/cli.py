@@ -51,11 +51,13 @@ def _serve(args: argparse.Namespace) -> int:
     loud()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     host = f"[{args.host}]" if ":" in args.host else args.host
-    print(f"dpsql {__version__} listening on http://{host}:{args.port} "
+    tls = config.tls.uvicorn_options() if config.tls else {}
+    scheme = "https" if tls else "http"
+    print(f"dpsql {__version__} listening on {scheme}://{host}:{args.port} "
           f"({config.engine.kind}, {len(services.tables.catalog.tables)} tables; Ctrl-C stops)",
           file=sys.stderr, flush=True)
     server = uvicorn.Server(uvicorn.Config(create_app(config, services=services),
-                                           log_level="warning"))
+                                           log_level="warning", **tls))
     server.run(sockets=[sock])
     return 0
 

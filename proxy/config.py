@@ -46,6 +46,7 @@ __all__ = [
     "LimitsConfig",
     "LoggingConfig",
     "PrivacyConfig",
+    "TlsConfig",
     "load_config",
     "parse_config",
 ]
@@ -179,6 +180,9 @@ class PrivacyConfig(_Section):
     max_query_epsilon: PositiveAmount = Decimal("10")
     max_query_delta: Delta = Decimal("1e-5")
     dataset_budget: Budget | None = None
+    # the share of each query's own charge that estimates what the per-person caps
+    # and the clamping removed (proxy/diagnostics.py); 0 turns the estimates off
+    diagnostics_share: Decimal = Field(default=Decimal("0.05"), ge=0, le=Decimal("0.5"))
 
     @model_validator(mode="after")
     def _defaults_within_caps(self) -> PrivacyConfig:
@@ -223,6 +227,18 @@ class LoggingConfig(_Section):
     engine_errors: bool = False
 
 
+class TlsConfig(_Section):
+    """HTTPS for the server: Trino clients and BI tools send an API key only over
+    TLS (README, "Connect a BI tool"). PEM files; relative paths are relative to
+    dpsql.yaml."""
+
+    certfile: Path
+    keyfile: Path
+
+    def uvicorn_options(self) -> dict[str, str]:
+        return {"ssl_certfile": str(self.certfile), "ssl_keyfile": str(self.keyfile)}
+
+
 class AnalystConfig(_Section):
     role: Literal["analyst", "owner", "compliance"]
     api_key_sha256: str
@@ -254,6 +270,7 @@ class Config(_Section):
     privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    tls: TlsConfig | None = None
     tables: dict[str, Table] = Field(default_factory=dict)
     analysts: dict[str, AnalystConfig] = Field(default_factory=dict)
 
@@ -504,7 +521,12 @@ def _resolve(config: Config, folder: Path) -> Config:
         target = ledger.url.removeprefix(_SQLITE_PREFIX)
         if target != ":memory:" and not Path(target).is_absolute():
             ledger = ledger.model_copy(update={"url": _SQLITE_PREFIX + str(folder / target)})
-    return config.model_copy(update={"engine": engine, "ledger": ledger})
+    tls = config.tls
+    if tls is not None:
+        tls = tls.model_copy(update={
+            "certfile": tls.certfile if tls.certfile.is_absolute() else folder / tls.certfile,
+            "keyfile": tls.keyfile if tls.keyfile.is_absolute() else folder / tls.keyfile})
+    return config.model_copy(update={"engine": engine, "ledger": ledger, "tls": tls})
 
 
 def load_config(path: str | Path) -> Config:

@@ -38,13 +38,16 @@ from rewriter.public import PublicQuery, public_query
 
 from .accuracy import Accuracy
 from .calibrate import Calibrated, Selection, price
+from .diagnostics import Bounding, Estimate
 from .engines.base import Engine, EngineError, EngineTimeout
 from .errors import FailedAfterCharge
 from .public_answer import answer_public, explain_public
 from .release import accuracy, release
 from .schemas import (
     AccuracyInfo,
+    BoundingInfo,
     ColumnInfo,
+    EstimateInfo,
     ExplainResponse,
     OutputPlan,
     QueryRequest,
@@ -69,6 +72,7 @@ class PrivacyDefaults:
     default_delta: object
     max_epsilon: object
     max_delta: object
+    diagnostics_share: object = 0
 
 
 def spend(budget: Budget | None) -> Spend:
@@ -146,7 +150,8 @@ class Pipeline:
         self, request: QueryRequest
     ) -> tuple[Plan, Cost, dict[str, Calibrated], Selection | None]:
         epsilon, delta = self._parameters(request)
-        plan = plan_query(request.sql, self.catalog, self.input_dialect, self.limits)
+        plan = plan_query(request.sql, self.catalog, self.input_dialect, self.limits,
+                          to_fraction(self.privacy.diagnostics_share))
         if plan.selection and delta <= 0:
             hidden = [c for c, d in zip(plan.shape.group_columns, plan.shape.declared,
                                         strict=True) if d is None]
@@ -218,7 +223,8 @@ class Pipeline:
             charged=Spend(epsilon=float(cost.epsilon), delta=float(cost.delta)),
             remaining=spend(status.remaining),
             dataset_remaining=dataset_spend(status),
-            accuracy=[_accuracy_info(a) for a in released.accuracy],
+            accuracy=[_accuracy_info(a, released.bounding) for a in released.accuracy],
+            bounding=_bounding_info(released.bounding),
             cached=False,
             chosen_epsilon=float(cost.epsilon) if request.accuracy else None,
         )
@@ -287,6 +293,7 @@ class Pipeline:
             blocked_by=blocked,
             remaining=spend(status.remaining),
             dataset_remaining=dataset_spend(status),
+            diagnostics_share=float(plan.diagnostics_share) if plan.diagnostic_measures else 0,
             selection_threshold=selection.threshold if selection else None,
             selection_delta=float(selection.delta) if selection else None,
             conversion_delta=_conversion_delta(cost, selection),
@@ -326,11 +333,26 @@ def _conversion_delta(cost: Cost, selection: Selection | None) -> float | None:
     return float(selection.conversion_delta)
 
 
-def _accuracy_info(a: Accuracy) -> AccuracyInfo:
+def _accuracy_info(a: Accuracy, bounding: Bounding | None = None) -> AccuracyInfo:
+    words = a.words
+    if bounding is not None and bounding.material:
+        words += "; beyond the noise, " + bounding.words
     return AccuracyInfo(
         column=a.column, mechanism=a.mechanism, interval=a.interval, scale=a.scale,
         ci95_halfwidth=a.ci95_halfwidth,
         ci95_halfwidths=list(a.cells) if a.interval == "value" else None,
-        rank_halfwidth=a.rank_halfwidth, reason=a.reason, words=a.words,
+        rank_halfwidth=a.rank_halfwidth, reason=a.reason, words=words,
         approximate=a.approximate,
     )
+
+
+def _estimate_info(e: Estimate) -> EstimateInfo:
+    return EstimateInfo(what=e.what, column=e.column, share=e.share,  # type: ignore[arg-type]
+                        ci95=(e.low, e.high), material=e.material, words=e.words)
+
+
+def _bounding_info(b: Bounding | None) -> BoundingInfo | None:
+    if b is None:
+        return None
+    return BoundingInfo(budget_share=b.budget_share, dropped_rows=_estimate_info(b.dropped),
+                        clamped_values=[_estimate_info(e) for e in b.clamped], words=b.words)

@@ -20,7 +20,7 @@ from typing import Any
 from sqlglot import exp
 
 from accountant import add_noise
-from accountant.mechanisms.quantile import QuantileSpec, select_edge
+from accountant.mechanisms.quantile import QuantileSpec, bin_point, select_bin
 from rewriter import Output, Plan
 from rewriter.keys import INT64, UNREPRESENTABLE, canonical_key, json_key
 from rewriter.planner import is_direct, noisy_columns
@@ -41,6 +41,7 @@ from .accuracy import (
     value_words,
 )
 from .calibrate import Calibrated
+from .diagnostics import Bounding, diagnose
 from .engines.base import Result
 
 
@@ -92,15 +93,16 @@ def true_vectors(plan: Plan, result: Result) -> tuple[list[tuple[Any, ...]], dic
 class _Noisy:
     """Noisy measures, read in the measure's own units."""
 
-    def __init__(self, plan: Plan, noisy: dict[str, list[int]]) -> None:
-        self.plan, self.noisy = plan, noisy
+    def __init__(self, plan: Plan, noisy: dict[str, list[int]],
+                 calibrated: dict[str, Calibrated]) -> None:
+        self.plan, self.noisy, self.calibrated = plan, noisy, calibrated
 
     def value(self, name: str, slot: int) -> Fraction:
         m = self.plan.measure(name)
         return Fraction(self.noisy[name][slot]) / m.grid_scale
 
-    def edge(self, name: str, slot: int) -> int:
-        """The bin edge (0 … bins) the quantile selection chose for a group."""
+    def bin(self, name: str, slot: int) -> int:
+        """The bin (0 … bins − 1) the quantile selection chose for a group."""
         return self.noisy[name][slot]
 
 
@@ -133,11 +135,12 @@ def _variance(out: Output, n: Fraction, s: Fraction, ss: Fraction) -> float:
     return float(_clip(pop, Fraction(0), ceiling))
 
 
-def _edge_value(out: Output, bins: int, edge: int) -> float:
-    """The value at edge `edge` of `bins` equal-width bins over [lower, upper]."""
+def _bin_value(out: Output, c: Calibrated, index: int) -> float:
+    """The answer read from the selected bin of `bins` equal-width bins over [lower, upper]."""
     assert out.lower is not None and out.upper is not None
+    assert isinstance(c.noise, QuantileSpec)
     lo, hi = Fraction(out.lower), Fraction(out.upper)
-    return finite(lo + (hi - lo) * edge / bins)
+    return finite(lo + (hi - lo) * bin_point(c.noise, index) / c.measure.bins)
 
 
 def value_rows(
@@ -173,19 +176,19 @@ def value_rows(
                 var = _variance(out, n, s, ss)
                 row.append(var if out.kind == "var" else math.sqrt(var))
             else:
-                measure = plan.measure(out.measures[0])
-                row.append(_edge_value(out, measure.bins, noisy.edge(measure.name, slot)))
+                name = out.measures[0]
+                row.append(_bin_value(out, noisy.calibrated[name], noisy.bin(name, slot)))
         rows.append(row)
     return rows
 
 
-def _select_edges(values: list[int], slots: range | list[int], spec: QuantileSpec,
-                  bins: int) -> list[int]:
-    """One selected edge per group (for `slots` only; the others are never read)
+def _select_bins(values: list[int], slots: range | list[int], spec: QuantileSpec,
+                 bins: int) -> list[int]:
+    """One selected bin per group (for `slots` only; the others are never read)
     from the exact histograms in `values`, which are never released."""
     out = [0] * (len(values) // bins)
     for slot in slots:
-        out[slot] = select_edge(values[slot * bins:(slot + 1) * bins], spec)
+        out[slot] = select_bin(values[slot * bins:(slot + 1) * bins], spec)
     return out
 
 
@@ -194,7 +197,7 @@ def _noised(values: list[int], slots: range | list[int], measure_width: int,
     """A measure's exact vector made private: noise, or for a histogram the
     quantile selection, for the groups at `slots`."""
     if isinstance(calibrated.noise, QuantileSpec):
-        return _select_edges(values, slots, calibrated.noise, calibrated.measure.bins)
+        return _select_bins(values, slots, calibrated.noise, calibrated.measure.bins)
     if isinstance(slots, range) and len(slots) * measure_width == len(values):
         return add_noise(values, calibrated.noise)
     return _noise_slots(values, list(slots), measure_width, calibrated)
@@ -228,6 +231,8 @@ def release(
     number of candidates the data holds (SPEC §4.7).
     """
     groups, exact = true_vectors(plan, result)
+    bounding = diagnose(plan, exact, calibrated)
+    exact = {m.name: exact[m.name] for m in plan.output_measures}
     released: list[int] | None = None
     if plan.selection:
         units = plan.units_measure()
@@ -245,7 +250,7 @@ def release(
                                len(plan.measure(name).columns()), calibrated[name])
                  for name, values in exact.items()}
     counts: dict[tuple[str, int], Fraction] = {}
-    table = value_rows(plan, _Noisy(plan, noisy), counts, groups, released)
+    table = value_rows(plan, _Noisy(plan, noisy, calibrated), counts, groups, released)
     cells = _cells(plan, calibrated, table, counts)
     if is_direct(plan.shape):
         # each output is a key or an aggregate unchanged: pick the columns
@@ -258,13 +263,15 @@ def release(
         with_slot = plan.post.copy().select(exp.column(SLOT, quoted=True), copy=False)
         _, out = run_post(with_slot, noisy_columns(plan.values), table)
         rows, slots = [r[:-1] for r in out], [r[-1] for r in out]
-    return Released(rows, answer_accuracy(plan, calibrated, rows, slots, cells, counts))
+    return Released(rows, answer_accuracy(plan, calibrated, rows, slots, cells, counts),
+                    bounding)
 
 
 @dataclass(frozen=True)
 class Released:
     rows: list[list[Any]]
     accuracy: list[Accuracy]
+    bounding: Bounding | None = None
 
     def rounded(self, names: list[str]) -> list[list[Any]]:
         return rounded_rows(self.rows, self.accuracy, names)

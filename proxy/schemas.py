@@ -80,6 +80,27 @@ class AccuracyInfo(BaseModel):
     approximate: bool = False
 
 
+class EstimateInfo(BaseModel):
+    what: Literal["dropped_rows", "clamped_values"]
+    column: str | None = None
+    share: float = Field(description="The estimated share (0–1), differentially private.")
+    ci95: tuple[float, float] = Field(description="95 % interval of the share.")
+    material: bool = Field(description="Large enough to change how the answer reads.")
+    words: str
+
+
+class BoundingInfo(BaseModel):
+    """What the per-person caps and the clamping removed (the intervals in
+    `accuracy` do not cover it), estimated from a share of the query's own charge."""
+
+    budget_share: float = Field(description=(
+        "The fraction of this query's charge spent on these estimates "
+        "(`privacy.diagnostics_share`)."))
+    dropped_rows: EstimateInfo
+    clamped_values: list[EstimateInfo]
+    words: str
+
+
 class QueryResponse(BaseModel):
     query_id: str
     columns: list[ColumnInfo]
@@ -90,6 +111,7 @@ class QueryResponse(BaseModel):
     accuracy: list[AccuracyInfo]
     rounded_rows: list[list[Any]] | None = Field(default=None, description=(
         "`rows` with each noisy value rounded to the digits its interval supports."))
+    bounding: BoundingInfo | None = None
     cached: bool
     chosen_epsilon: float | None = Field(
         default=None, description="The ε dpsql picked to meet the request's accuracy target."
@@ -127,6 +149,9 @@ class ExplainResponse(BaseModel):
     blocked_by: Literal["analyst", "dataset", "expired"] | None = None
     remaining: Spend
     dataset_remaining: Spend | None = None
+    diagnostics_share: float = Field(default=0, description=(
+        "The fraction of the charge spent estimating what the per-person caps and the "
+        "clamping remove (the answer's `bounding`); the outputs get the rest."))
     selection_threshold: int | None = Field(
         default=None,
         description="Partition selection: a group is released only if its noisy count of "

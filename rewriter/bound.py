@@ -34,7 +34,7 @@ from .expressions import clamp
 from .keys import representable
 from .measures import groups_touched
 from .metadata import KeyValue
-from .plan import Measure
+from .plan import DIAGNOSTIC_CLIP, Measure
 from .shape import CappedSource, Shape
 
 UNIT = "__unit"
@@ -248,6 +248,9 @@ def bounded_query(
         )
         query_with.append(("__partial", partial))
         for m in measures:
+            if m.kind == "raw":
+                final_items.append(_raw_rows(shape, m))
+                continue
             for column in m.columns():
                 total: exp.Expression = (
                     exp.Count(this=exp.Star()) if m.kind == "units" else exp.Sum(this=_col(column))
@@ -257,6 +260,7 @@ def bounded_query(
     else:
         # counts, sums and histograms add up the same with or without per-unit partials
         final_items += _row_aggregates(measures)
+        final_items += [_raw_rows(shape, m) for m in measures if m.kind == "raw"]
         final = (exp.select(*final_items).from_(exp.Table(this=_id("__rows")), copy=False)
                  .where(kept, copy=False))
     if groups:
@@ -270,7 +274,7 @@ def _row_aggregates(measures: tuple[Measure, ...]) -> list[exp.Expression]:
     """Each measure's aggregate over kept rows, one column per measure column."""
     items: list[exp.Expression] = []
     for m in measures:
-        if m.kind == "units":
+        if m.kind in ("units", "raw"):
             continue
         if m.kind == "hist":
             for k, column in enumerate(m.columns()):
@@ -290,6 +294,21 @@ def _row_aggregates(measures: tuple[Measure, ...]) -> list[exp.Expression]:
             agg = exp.Sum(this=_col(_value_alias(m)))
         items.append(exp.alias_(agg, m.name, quoted=True))
     return items
+
+
+def _raw_rows(shape: Shape, m: Measure) -> exp.Expression:
+    """The diagnostics' rows before the caps: Σ over units of min(rows, DIAGNOSTIC_CLIP·R)
+    in `__base` (after WHERE, before either cap), as one number on every result row."""
+    per_unit = (exp.select(exp.alias_(exp.Count(this=exp.Star()), "__n", quoted=True))
+                .from_(exp.Table(this=_id("__base")), copy=False)
+                .group_by(_col(UNIT), copy=False))
+    clipped = exp.Least(this=_col("__n"),
+                        expressions=[_number(DIAGNOSTIC_CLIP * shape.max_rows_per_unit)],
+                        ignore_nulls=True)
+    total = (exp.select(exp.Sum(this=clipped))
+             .from_(exp.Subquery(this=per_unit, alias=exp.TableAlias(this=_id("__per_unit"))),
+                    copy=False))
+    return exp.alias_(exp.Subquery(this=total), m.name, quoted=True)
 
 
 def _group_hash(dialect: str, groups: list[str]) -> exp.Expression:
@@ -323,7 +342,7 @@ def counts_rows_only(shape: Shape, measures: tuple[Measure, ...]) -> bool:
     which costs several times the aggregation itself.
     """
     return not shape.group_exprs and all(
-        m.kind == "units" or (m.kind == "count" and m.arg is None) for m in measures
+        m.kind in ("units", "raw") or (m.kind == "count" and m.arg is None) for m in measures
     )
 
 
@@ -337,9 +356,11 @@ def _counted_query(
         if m.kind == "units":
             final_items.append(exp.alias_(exp.Count(this=exp.Star()), m.name, quoted=True))
             continue
+        cap = DIAGNOSTIC_CLIP * shape.max_rows_per_unit if m.kind == "raw" \
+            else shape.max_rows_per_unit
         # COUNT(*) is never NULL, so the NULL-skipping forms of LEAST agree
         capped = exp.Least(this=exp.Count(this=exp.Star()),
-                           expressions=[_number(shape.max_rows_per_unit)], ignore_nulls=True)
+                           expressions=[_number(cap)], ignore_nulls=True)
         partial_items.append(exp.alias_(capped, m.name, quoted=True))
         final_items.append(exp.alias_(exp.Sum(this=_col(m.name)), m.name, quoted=True))
     partial = (

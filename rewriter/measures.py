@@ -20,7 +20,7 @@ from __future__ import annotations
 from sqlglot import exp
 
 from .expressions import double, snap
-from .plan import HIST_BINS, Measure, Output, grid_bound, grid_scale
+from .plan import DIAGNOSTIC_CLIP, HIST_BINS, Measure, Output, grid_bound, grid_scale
 from .post import key_column, value_column
 from .shape import Aggregate, Shape
 
@@ -46,9 +46,10 @@ def _square(agg: Aggregate) -> tuple[exp.Expression, float, float]:
 
 
 def plan_measures(
-    shape: Shape, key_types: tuple[str, ...]
+    shape: Shape, key_types: tuple[str, ...], diagnostics: bool = False
 ) -> tuple[tuple[Measure, ...], tuple[Output, ...]]:
-    """The measures, and the noisy table's columns (`values`) computed from them."""
+    """The measures, and the noisy table's columns (`values`) computed from them;
+    with `diagnostics`, also those of the bounding diagnostics."""
     rows = shape.max_rows_per_unit
     measures: dict[tuple[str, str | None, float | None], Measure] = {}
 
@@ -119,4 +120,49 @@ def plan_measures(
             values.append(Output(name, "quantile", "float", measures=(hist,), lower=lo,
                                  upper=hi, quantile=agg.quantile))
     # a plain SUM whose measure a VAR also uses keeps one measure: `need` dedupes by key
-    return tuple(measures.values()), tuple(values)
+    found = tuple(measures.values())
+    return (found + diagnostic_measures(shape, found) if diagnostics else found), tuple(values)
+
+
+def diagnostic_measures(shape: Shape, measures: tuple[Measure, ...]) -> tuple[Measure, ...]:
+    """What the bounding diagnostics count (each summed over all groups, so one
+    unit moves each total by its bound below, whatever the groups):
+
+    * ``rows kept``: the kept rows (≤ R per unit);
+    * ``rows before the caps``: Σ min(rows of the unit, DIAGNOSTIC_CLIP·R) over the
+      rows passing WHERE, before either cap (≤ DIAGNOSTIC_CLIP·R);
+    * per bounded argument: the kept rows whose value lies outside its bounds,
+      and the kept rows with a value (≤ R each).
+    """
+    rows = shape.max_rows_per_unit
+    clip = DIAGNOSTIC_CLIP * rows
+    out = [
+        Measure("__d_kept", "count", "rows kept", l1=rows, l2_squared=rows * rows,
+                diagnostic=True),
+        Measure("__d_raw", "raw", "rows before the caps", l1=clip, l2_squared=clip * clip,
+                diagnostic=True),
+    ]
+    seen: set[str | None] = set()
+    for m in measures:
+        if m.kind not in ("sum", "hist") or m.column in seen or m.column is None:
+            continue
+        if m.column.endswith(" ^ 2"):
+            continue  # a VAR's squares: the same rows as its argument
+        seen.add(m.column)
+        assert m.arg is not None and m.lower is not None and m.upper is not None
+        value = double(m.arg.copy())
+        outside = exp.Case(ifs=[exp.If(
+            this=exp.or_(exp.LT(this=value.copy(), expression=_number(m.lower)),
+                         exp.GT(this=value.copy(), expression=_number(m.upper))),
+            true=exp.Literal.number(1))])
+        i = len(seen) - 1
+        out.append(Measure(f"__d_out{i}", "count", m.column, l1=rows, l2_squared=rows * rows,
+                           arg=outside, lower=m.lower, upper=m.upper, diagnostic=True))
+        out.append(Measure(f"__d_has{i}", "count", m.column, l1=rows, l2_squared=rows * rows,
+                           arg=m.arg.copy(), diagnostic=True))
+    return tuple(out)
+
+
+def _number(value: float) -> exp.Expression:
+    """A DOUBLE constant (bounds are compared in DOUBLE, like the clamp)."""
+    return exp.cast(exp.Literal.number(repr(float(value))), exp.DataType.build("DOUBLE"))

@@ -18,11 +18,14 @@ from sqlglot import exp
 from .metadata import KeyValue
 from .shape import Shape
 
-MeasureKind = Literal["count", "sum", "units", "hist"]
+MeasureKind = Literal["count", "sum", "units", "hist", "raw"]
 OutputKind = Literal[
     "key", "count", "sum", "avg", "units", "var", "stddev", "quantile", "expression"
 ]
 HIST_BINS = 64
+# Bounding diagnostics count at most this many times R rows per person before
+# the caps: the "rows before the caps" total needs a bounded sensitivity too.
+DIAGNOSTIC_CLIP = 4
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,10 @@ class Measure:
     # histograms: the quantile fraction whose edge is selected from them (0 = MIN, 1 = MAX);
     # the bins themselves are never released
     quantile: float | None = None
+    # bounding diagnostics: summed over the groups into one number before noise
+    # (kind "raw" is already one number: rows before the caps, ≤ DIAGNOSTIC_CLIP·R
+    # per unit); paid from the plan's diagnostics share
+    diagnostic: bool = False
 
     def __post_init__(self) -> None:
         if self.l1 < 1 or self.l2_squared < 1:
@@ -94,6 +101,16 @@ class Plan:
     # the noisy table: keys `__g<i>` then aggregates `__a<j>`, each an Output
     values: tuple[Output, ...] = ()
     post: exp.Select | None = field(default=None, compare=False, repr=False)
+    # the share of the query's budget the bounding diagnostics spend (0: none)
+    diagnostics_share: Fraction = Fraction(0)
+
+    @property
+    def output_measures(self) -> tuple[Measure, ...]:
+        return tuple(m for m in self.measures if not m.diagnostic)
+
+    @property
+    def diagnostic_measures(self) -> tuple[Measure, ...]:
+        return tuple(m for m in self.measures if m.diagnostic)
 
     @property
     def group_keys(self) -> tuple[tuple[KeyValue, ...], ...]:

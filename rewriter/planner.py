@@ -4,6 +4,7 @@ post-processing: the rewriter's one entry point."""
 from __future__ import annotations
 
 from dataclasses import replace
+from fractions import Fraction
 
 from sqlglot import exp
 
@@ -41,17 +42,22 @@ def noisy_columns(values: tuple[Output, ...]) -> list[tuple[str, str]]:
 
 
 def plan_query(sql: str, catalog: Catalog, dialect: str | None = None,
-               limits: Limits | None = None) -> Plan:
+               limits: Limits | None = None, diagnostics: Fraction | float = 0) -> Plan:
     """Plan a query, or raise a `RewriteError` that says why it is refused.
 
     `dialect` is the SQL dialect the analyst writes in (sqlglot's name); the plan
     can be generated for any engine dialect. `limits` bound the work (defaults:
     `Limits()`); every limit is checked before the plan is priced or charged,
     and before the expensive steps below (the dry run, the rewritten SQL).
+    `diagnostics` is the share of the query's budget the bounding diagnostics
+    spend (0: no diagnostics).
     """
     limits = limits or Limits()
+    share = Fraction(str(diagnostics)) if isinstance(diagnostics, float) else Fraction(diagnostics)
+    if not 0 <= share < 1:
+        raise ValueError(f"the diagnostics share must be in [0, 1), got {diagnostics}")
     try:
-        return _plan(sql, catalog, dialect, limits)
+        return _plan(sql, catalog, dialect, limits, share)
     except RecursionError:  # a backstop: the nesting limits keep trees shallow
         raise QueryRefused(
             "the query nests too deeply to be planned; the limit is "
@@ -59,15 +65,17 @@ def plan_query(sql: str, catalog: Catalog, dialect: str | None = None,
         ) from None
 
 
-def _plan(sql: str, catalog: Catalog, dialect: str | None, limits: Limits) -> Plan:
+def _plan(sql: str, catalog: Catalog, dialect: str | None, limits: Limits,
+          diagnostics: Fraction) -> Plan:
     tree = parse(sql, dialect, limits)
     inlined = inline(tree, catalog, sql)
     check_joins(inlined, limits, " (with its CTEs and subqueries expanded)")
     shape = validate(inlined, catalog, sql)
     key_types = shape.group_types
-    measures, values = plan_measures(shape, key_types)
+    measures, values = plan_measures(shape, key_types, diagnostics > 0)
+    # diagnostics are summed over the groups before noise: not cells
     check_noise_cells(None if shape.selection else len(shape.group_keys),
-                      sum(len(m.columns()) for m in measures), limits)
+                      sum(len(m.columns()) for m in measures if not m.diagnostic), limits)
     post = post_query(shape)
     # Type the outputs, and make sure the post-processing runs on the public keys,
     # before anything is charged: a dry run with every noisy value at zero.
@@ -95,6 +103,7 @@ def _plan(sql: str, catalog: Catalog, dialect: str | None, limits: Limits) -> Pl
         tree=bounded_query(shape, measures, key_types),
         values=values,
         post=post,
+        diagnostics_share=diagnostics,
     )
 
 

@@ -1,46 +1,51 @@
-"""DP quantiles: the exponential mechanism over the edges of a histogram.
+"""DP quantiles: the exponential mechanism over the bins of a histogram.
 
 The engine computes, per group, the exact count of (bounded, clamped) values in
 each of B equal-width bins over [lower, upper]. Nothing of that histogram is
-released. Instead one of the K = B + 1 bin edges is *selected* by the
-exponential mechanism, with OpenDP's vetted ``make_noisy_max`` doing the
-sampling (exact arithmetic, a secure RNG), so no home-made sampling code
-carries the guarantee.
+released. Instead one bin is *selected* by the exponential mechanism, with
+OpenDP's vetted ``make_noisy_max`` doing the sampling (exact arithmetic, a
+secure RNG), so no home-made sampling code carries the guarantee. The answer
+is a point of the selected bin: its lower edge for MIN, its upper edge for
+MAX, its middle otherwise.
 
-Scores (lower is better), with ``lt_k`` the number of values below edge k and
-``n`` the number of values:
+Bin j holds the values of ranks lt_j … lt_j + c_j (lt_j values below it, c_j
+in it, n in all). A bin's score (lower is better) is how far its ranks are
+from the target rank:
 
-* α-quantile, α = p/q in (0, 1): ``|q·lt_k − p·n|`` = q·|lt_k − α·n|, the
-  score of OpenDP's ``make_quantile_score_candidates`` (Smith 2011);
-* MIN: ``|lt_k − m|`` and MAX: ``|gt_k − m|`` with gt_k = n − lt_k, where m is
-  twice the mechanism's own 95 % rank error (see :func:`extreme_offset`).
+* α-quantile, α = p/q in (0, 1): ``max(0, q·lt_j − p·n, p·n − q·(lt_j + c_j))``,
+  i.e. q times the distance from α·n to the bin's ranks (OpenDP's
+  ``make_quantile_score_candidates`` scores points the same way);
+* MIN: the distance from rank m to the bin's ranks; MAX: the same counted
+  from the top, where m is the mechanism's own 95 % rank error (see
+  :func:`extreme_offset`).
 
-Why MIN and MAX are not α = 0 and α = 1: every edge above the largest value
-has the same α = 1 score, so the exponential mechanism picks uniformly among
-them, and "MAX" lands anywhere between the data's maximum and the upper bound.
-Aiming m rows inside the data instead makes every edge beyond the extreme
-score m while the best edge scores at most its bin's share of the distance:
-with m = 2t (t the 95 % tail below) the edges beyond the extreme lose by at
-least t even when the best edge sits a half-empty bin away, so all of them
-together are chosen less than 5 % of the time. The answer to MAX is therefore
-"a value with about m of the rows above it": no DP answer can be the exact
-maximum, which is one person's value.
+Why bins and not edges, and why MIN and MAX are not α = 0 and α = 1: every
+point above the largest value has the same rank, so a rank score cannot tell
+them apart, and with α = 1 the mechanism picks uniformly among all of them:
+"MAX" would land anywhere between the data's maximum and the upper bound. The
+bin that holds the target rank scores 0, and aiming m rows inside the data
+makes every empty bin beyond the extreme score m: together they are selected
+less than 5 % of the time. The answer to MAX is therefore "a value with about
+m of the rows above it": no DP answer can be the exact maximum, which is one
+person's value.
 
 Guarantee
 ---------
 Adding or removing one privacy unit adds or removes at most R rows (the
 per-person row cap), spread over the groups, r_g rows in group g (Σ r_g ≤ R).
-One row moves every score of its group by at most c = max(p, q − p) (c = 1 for
-MIN and MAX). The scores are not monotone in the data, so with temperature s
-(P(k) ∝ exp(−score_k / s)) the selection in group g is (2·c·r_g / s)-DP, and,
-being (2·c·r_g / s)-bounded-range, (2·c·r_g / s)² / 8-zCDP (Cesar & Rogers
-2021). Summed over the groups: ε = 2·c·R / s, ρ = (2·c·R / s)² / 8 at most
-(Σ r_g² ≤ R²). :func:`quantile_for` picks s from the share and checks the
-result against OpenDP's own privacy map.
+One row changes n by 1 and lt_j, c_j by 0 or 1, so it moves every score of
+its group by at most c = max(p, q − p) (c = 1 for MIN and MAX: max(0, a, b)
+moves no more than a and b do). The scores are not monotone in the data, so
+with temperature s (P(j) ∝ exp(−score_j / s)) the selection in group g is
+(2·c·r_g / s)-DP, and, being (2·c·r_g / s)-bounded-range,
+(2·c·r_g / s)² / 8-zCDP (Cesar & Rogers 2021). Summed over the groups:
+ε = 2·c·R / s, ρ = (2·c·R / s)² / 8 at most (Σ r_g² ≤ R²).
+:func:`quantile_for` picks s from the share and checks the result against
+OpenDP's own privacy map.
 
-Accuracy: P(score_chosen ≥ OPT + t) ≤ K·exp(−t / s), so with t = s·ln(K/0.05)
-the chosen edge's rank is within t/q of the target's best edge 95 % of the
-time, and the best edge is at most one bin away from the true quantile.
+Accuracy: some bin scores 0 (whenever n ≥ 1, and for MIN and MAX n ≥ m), and
+P(score_chosen ≥ t) ≤ K·exp(−t / s); with t = s·ln(K/0.05), 95 % of the time
+the selected bin holds ranks within t/q of the target.
 """
 
 from __future__ import annotations
@@ -85,7 +90,7 @@ def per_row(alpha: Fraction) -> int:
 class QuantileSpec:
     """One exponential-mechanism selection per group.
 
-    ``scale`` is the temperature s in score units; ``candidates`` is K (edges);
+    ``scale`` is the temperature s in score units; ``candidates`` is K (bins);
     ``offset`` is m, the target rank from the end for MIN and MAX (0 otherwise).
     """
 
@@ -106,8 +111,8 @@ class QuantileSpec:
 
 
 def extreme_offset(scale: Fraction, candidates: int) -> int:
-    """m for MIN and MAX: twice the 95 % rank error t = s·ln(K / 0.05), rounded up."""
-    return math.ceil(2 * float(scale) * math.log(candidates / _TAIL))
+    """m for MIN and MAX: the 95 % rank error t = s·ln(K / 0.05), rounded up."""
+    return math.ceil(float(scale) * math.log(candidates / _TAIL))
 
 
 def quantile_for(alpha: float | Fraction, rows: int, candidates: int, share: Fraction,
@@ -156,23 +161,27 @@ def _measurement(scale: float, accounting: str) -> Any:
 
 
 def scores(counts: Sequence[int], spec: QuantileSpec) -> list[int]:
-    """The score of each of the B + 1 edges from the B exact bin counts."""
+    """The score of each bin from the exact bin counts."""
     n = sum(counts)
-    below = [0]
+    out: list[int] = []
+    lt = 0
     for c in counts:
-        below.append(below[-1] + c)
-    if spec.alpha == 0:
-        return [abs(lt - spec.offset) for lt in below]
-    if spec.alpha == 1:
-        return [abs(n - lt - spec.offset) for lt in below]
-    p, q = spec.alpha.numerator, spec.alpha.denominator
-    return [abs(q * lt - p * n) for lt in below]
+        if spec.alpha == 0:
+            low, high, target = lt, lt + c, spec.offset
+        elif spec.alpha == 1:
+            low, high, target = n - lt - c, n - lt, spec.offset
+        else:
+            q = spec.alpha.denominator
+            low, high, target = q * lt, q * (lt + c), spec.alpha.numerator * n
+        out.append(max(0, low - target, target - high))
+        lt += c
+    return out
 
 
-def select_edge(counts: Sequence[int], spec: QuantileSpec) -> int:
-    """The index (0 … B) of the edge the exponential mechanism selects."""
-    if len(counts) + 1 != spec.candidates:
-        raise InvalidParameter(f"expected {spec.candidates - 1} bins, got {len(counts)}")
+def select_bin(counts: Sequence[int], spec: QuantileSpec) -> int:
+    """The index (0 … B − 1) of the bin the exponential mechanism selects."""
+    if len(counts) != spec.candidates:
+        raise InvalidParameter(f"expected {spec.candidates} bins, got {len(counts)}")
     if any(c < 0 for c in counts):
         raise InvalidParameter("bin counts are never negative")
     # OpenDP samples differently per measure (exponential noise, i.e. permute-and-
@@ -180,3 +189,13 @@ def select_edge(counts: Sequence[int], spec: QuantileSpec) -> int:
     # the map checked in quantile_for holds for the measurement used here
     measurement = _measurement(float_scale_up(spec.scale), spec.accounting)
     return int(measurement(scores(counts, spec)))
+
+
+def bin_point(spec: QuantileSpec, index: int) -> Fraction:
+    """Where in the selected bin the answer lies, as a fraction of a bin from its
+    lower edge: MIN its lower edge, MAX its upper edge, otherwise its middle."""
+    if spec.alpha == 0:
+        return Fraction(index)
+    if spec.alpha == 1:
+        return Fraction(index + 1)
+    return index + Fraction(1, 2)
