@@ -2,25 +2,28 @@
 caps assistant (`proxy/suggest.py`, issue #19), on top of the query path's
 mechanism (`accountant.mechanisms.quantile`).
 
-The candidates are the inner edges of a histogram, as there (with one edge below
-and one above them all): the engine counts the values below each candidate,
+The candidates c_0 < … < c_{K−1} cut the line into K + 1 bins, as the query
+path's histogram bins: the engine counts, per candidate, the values below it
+(`x < c`, for a lower bound) or up to it (`x ≤ c`, for an upper bound or a cap);
 `quantile_for` calibrates the selection for one value per person (R = 1) and
-checks it against OpenDP's own privacy map, `scores` gives each edge its
-|q·lt − p·n| score, and OpenDP's `make_noisy_max` selects.
+checks it against OpenDP's own privacy map; `scores` gives each bin the distance
+of its ranks from the target rank; OpenDP's `make_noisy_max` selects a bin. The
+bound is the bin's edge on the outer side: the upper edge for an upper bound (all
+of the bin's values lie at or below it), the lower edge for a lower bound.
 
 The one addition is a tie-break for tail quantiles. The grid spans round numbers
-from 10⁻² to 10¹⁰ because nothing about the data may choose it, so every edge
-beyond the largest value (for an upper bound) has the same score, and without a
-tie-break the selection would land anywhere among them. Each edge gets
-`step · (its distance, in edges, outwards)` added to its score, with `step` three
-times the selection's own temperature: among tied edges, one a step further out is
+from 10⁻² to 10¹⁰ because nothing about the data may choose it, so every empty bin
+beyond the largest value (for an upper bound) has the same score, and with few
+people the selection would land anywhere among them. Each bin gets
+`step · (its distance, in bins, outwards)` added to its score, with `step` three
+times the selection's own temperature: among tied bins, one a step further out is
 then about e³ ≈ 20 times less likely, and the bias inwards stays below three noise
-units of rows per edge (for the demo's 100,000 people, well under 0.1 % of them).
+units of rows per bin (for the demo's 100,000 people, well under 0.1 % of them).
 
 Guarantee
 ---------
-The added term depends on the candidates' order and the budget only, never on the
-data, so the scores' sensitivity, and with it `quantile_for`'s guarantee (ε-DP, or
+The added term depends on the bins' order and the budget only, never on the data,
+so the scores' sensitivity, and with it `quantile_for`'s guarantee (ε-DP, or
 ε²/8-zCDP, for one selection when each person contributes one value), is unchanged.
 """
 
@@ -30,7 +33,7 @@ import math
 from collections.abc import Sequence
 from fractions import Fraction
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 
 import opendp.prelude as dp
 
@@ -41,48 +44,48 @@ from accountant.mechanisms.sampler import float_scale_up
 
 dp.enable_features("contrib")
 
-__all__ = ["edge_counts", "select_quantile", "tie_broken_scores"]
+__all__ = ["bin_counts", "select_quantile", "tie_broken_scores"]
 
-_TIE_BREAK = 3  # noise units per edge outwards
+_TIE_BREAK = 3  # noise units per bin outwards
+Side = Literal["lower", "upper"]
 
 
-def edge_counts(below: Sequence[int], n: int) -> list[int]:
-    """The histogram `scores` reads, from #(x < c) for each of the K candidates: the
-    candidates are its inner edges, with one edge below them all and one above, so
-    that `scores` sees #(x < c_i) at edge i + 1 exactly (edge 0 sees 0, edge K + 1
-    sees n). K + 1 bins."""
-    if not below:
+def bin_counts(cumulative: Sequence[int], n: int) -> list[int]:
+    """The K + 1 bins the K candidates cut, from the count of values below (or up to)
+    each candidate: the first bin before c_0, one between each pair, the last after."""
+    if not cumulative:
         raise InvalidParameter("a quantile needs at least one candidate")
-    counts = [below[0]] + [below[i] - below[i - 1] for i in range(1, len(below))]
-    return [*counts, n - below[-1]]
+    inner = [cumulative[i] - cumulative[i - 1] for i in range(1, len(cumulative))]
+    return [cumulative[0], *inner, n - cumulative[-1]]
 
 
-def tie_broken_scores(counts: Sequence[int], spec: QuantileSpec) -> list[int]:
-    """`scores` plus a data-independent penalty growing outwards from the median side."""
+def tie_broken_scores(counts: Sequence[int], spec: QuantileSpec, side: Side) -> list[int]:
+    """`scores` plus a data-independent penalty growing outwards."""
     base = scores(counts, spec)
     step = max(1, math.ceil(_TIE_BREAK * spec.scale))
     last = len(base) - 1
-    upper = spec.alpha > Fraction(1, 2)
-    return [s + step * (i if upper else last - i) for i, s in enumerate(base)]
+    return [s + step * (i if side == "upper" else last - i) for i, s in enumerate(base)]
 
 
 @lru_cache(maxsize=64)
 def _measurement(scale: float, accounting: str) -> Any:
-    # the measurement `quantile_for` checked its calibration against
+    # the same measurement `quantile_for` checked its calibration against
     space = dp.vector_domain(dp.atom_domain(T="u64")), dp.linf_distance(T="u64")
     measure = dp.max_divergence() if accounting == "pure" else dp.zero_concentrated_divergence()
     return dp.m.make_noisy_max(*space, measure, scale=scale, negate=True)
 
 
-def select_quantile(below: Sequence[int], n: int, alpha: Fraction, accounting: Accounting,
-                    budget: Fraction) -> int:
+def select_quantile(cumulative: Sequence[int], n: int, alpha: Fraction, side: Side,
+                    accounting: Accounting, budget: Fraction) -> int:
     """The index of the candidate chosen as the α-quantile of n values (one per person),
-    spending `budget` (ε under pure accounting, ρ under zCDP)."""
+    spending `budget` (ε under pure accounting, ρ under zCDP). `cumulative[i]` counts
+    the values below c_i for a lower bound, up to c_i for an upper bound."""
     if not 0 < alpha < 1:
         raise InvalidParameter(f"the assistant's quantiles lie in (0, 1), got {alpha}")
-    counts = edge_counts(below, n)
-    spec = quantile_for(alpha, 1, len(counts) + 1, budget, accounting.value)
+    counts = bin_counts(cumulative, n)
+    spec = quantile_for(alpha, 1, len(counts), budget, accounting.value)
     measurement = _measurement(float_scale_up(spec.scale), spec.accounting)
-    edge = int(measurement(tie_broken_scores(counts, spec)))
-    # the outer edges stand for "below every candidate" and "above every candidate"
-    return min(max(edge - 1, 0), len(below) - 1)
+    chosen = int(measurement(tie_broken_scores(counts, spec, side)))
+    # bin j lies between c_{j-1} and c_j: its upper edge is c_j, its lower edge c_{j-1}
+    last = len(cumulative) - 1
+    return min(chosen, last) if side == "upper" else max(chosen - 1, 0)

@@ -201,11 +201,14 @@ class _Budget:
         return self.share * _QUANTILE_WEIGHT
 
 
-def _quantile(below: list[int], n: int, alpha: float, budget: _Budget) -> int:
-    """The index of the grid candidate chosen as the α-quantile; `below[i]` counts the
-    values under (or up to) candidate i, which decides how ties at a candidate count."""
+def _quantile(cumulative: list[int], n: int, alpha: float, budget: _Budget) -> int:
+    """The index of the grid candidate chosen as the α-quantile: for α above ½ an upper
+    bound (`cumulative[i]` counts the values up to candidate i), below ½ a lower bound
+    (it counts those below)."""
     a = min(_D - 1, max(1, round(alpha * _D)))
-    return select_quantile(below, n, Fraction(a, _D), budget.accounting, budget.quantile_share)
+    side = "upper" if 2 * a > _D else "lower"
+    return select_quantile(cumulative, n, Fraction(a, _D), side, budget.accounting,
+                           budget.quantile_share)
 
 
 def _noisy(values: list[int], sensitivity: int, budget: _Budget) -> tuple[np.ndarray, Any]:
