@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from accountant import AccountantError, Accounting, Budget, Ledger, open_ledger
@@ -18,6 +19,7 @@ from accountant.ledger import seed_ledger as seed_declared
 from rewriter import RewriteError
 
 from . import __version__, routes
+from .attempts import record_invalid_body
 from .auth import KeyRing
 from .config import Config, ConfigError, grant_expiry
 from .deps import Services
@@ -28,6 +30,7 @@ from .middleware import AccessLog, BodyLimit
 from .pipeline import Clock, Pipeline, PrivacyDefaults, utc_now
 from .tables import TableStore, schema_problems, seed_tables
 from .trino import router as trino_router
+from .trust import schedule, start_trusted
 
 log = logging.getLogger("dpsql")
 
@@ -68,6 +71,8 @@ def start_services(config: Config, clock: Clock = utc_now) -> Services:
         engine.close()
         raise
     try:
+        # before anything is written: a ledger that does not verify is not used at all
+        notary = start_trusted(config, ledger)
         seed_ledger(config, ledger)
         seed_tables(config.tables, ledger)
         mismatched = schema_problems(ledger, engine)
@@ -96,17 +101,20 @@ def start_services(config: Config, clock: Clock = utc_now) -> Services:
     pipeline = Pipeline(catalog=tables.catalog, engine=engine, ledger=ledger, privacy=privacy,
                         clock=clock, limits=config.limits.limits(),
                         log_details=config.logging.engine_errors)
-    return Services(config, engine, ledger, pipeline, KeyRing(ledger), clock, tables)
+    return Services(config, engine, ledger, pipeline, KeyRing(ledger), clock, tables, notary)
 
 
 def create_app(config: Config, *, clock: Clock = utc_now,
                services: Services | None = None) -> FastAPI:
-    """The app for one deployment; engine and ledger open when it starts (or were
-    opened by `dpsql serve`, which reports a failure in one line first)."""
+    """The app for one deployment; engine and ledger open when it starts (``services``:
+    already opened, so that `dpsql serve` reports any start-up failure in one line
+    before serving)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> Any:
         app.state.services = services or start_services(config, clock)
+        app.state.services.checkpointer = schedule(config, app.state.services.ledger,
+                                                   app.state.services.notary)
         try:
             yield
         finally:
@@ -144,12 +152,15 @@ def _install_error_handlers(app: FastAPI, *, log_details: bool = False) -> None:
         return JSONResponse(body, status_code=status)
 
     @app.exception_handler(RequestValidationError)
-    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = []
         for err in exc.errors()[:5]:
             where = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
             problems.append(f"{where}: {err.get('msg', 'invalid')}")
         message = "; ".join(problems) or "the request body is not valid JSON"
+        await run_in_threadpool(record_invalid_body, getattr(request.app.state, "services", None),
+                                request.url.path, request.headers.get("authorization"),
+                                exc.body)
         return JSONResponse(error_body("invalid_parameter", message), status_code=400)
 
     @app.exception_handler(StarletteHTTPException)

@@ -23,6 +23,7 @@ from .config import Config, ConfigError, load_config, parse_expiry
 
 if TYPE_CHECKING:
     from accountant import Budget, Entry, Ledger
+    from accountant.presentation import Shown
 
 
 def _fail(code: str, message: str) -> int:
@@ -162,14 +163,35 @@ def _suggest(args: argparse.Namespace) -> int:
 
 
 def _ledger_verify(args: argparse.Namespace) -> int:
-    with _ledger(args) as (_, ledger):
-        report = ledger.verify()
-    print(json.dumps({"ok": report.ok, "entries": report.entries, "head": report.head,
-                      "first_bad": report.first_bad, "reason": report.reason}))
+    from .trust import notary_for, unchecked
+
+    with _ledger(args) as (config, ledger):
+        notary = notary_for(config)  # never created here: a verifier that finds none says so
+        unchecked(config, ledger, notary)
+        report = ledger.verify(notary, expect_entries=args.expect_entries,
+                               expect_head=args.expect_head)
+    print(json.dumps({"ok": report.ok, "entries": report.entries, "checked": report.checked,
+                      "head": report.head, "first_bad": report.first_bad,
+                      "reason": report.reason, "attempts": report.attempts,
+                      "attempts_head": report.attempts_head,
+                      "checkpoints": report.checkpoints}))
     if not report.ok:
         where = f"entry {report.first_bad}" if report.first_bad else "ledger"
         return _fail("ledger_tampered", f"{where}: {report.reason}")
     return 0
+
+
+def _head_hash(text: str) -> str:
+    if len(text) != 64 or any(c not in "0123456789abcdef" for c in text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a head hash (64 lowercase hex digits, as in a receipt)")
+    return text
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of entries")
+    return int(text)
 
 
 # --- ledger and budgets ---------------------------------------------------------
@@ -181,12 +203,18 @@ def _ledger_verify(args: argparse.Namespace) -> int:
 def _ledger(args: argparse.Namespace, *, seed: bool = False) -> Iterator[tuple[Config, Ledger]]:
     from accountant import Accounting, open_ledger
 
+    from .trust import start_trusted
+
     config = load_config(args.config)
     ledger = open_ledger(config.ledger.url, Accounting(config.privacy.accounting))
     try:
-        if seed:
+        notary = None
+        if seed:  # a change is written only to a ledger that verifies, as by the server
+            notary = start_trusted(config, ledger)
             _seed(config, ledger)
         yield config, ledger
+        if notary is not None:
+            ledger.checkpoint(if_moved=True)  # the change is covered before the command ends
     finally:
         ledger.close()
 
@@ -263,8 +291,9 @@ def _entry_record(entry: Entry) -> dict[str, Any]:
 
 
 def _summary(config: Config, ledger: Ledger, analyst: str | None) -> list[dict[str, str]]:
-    """One row per analyst (granted, spent, remaining, share of the dataset-wide spend),
-    then the dataset-wide budget."""
+    """One row per analyst (granted, spent, remaining, the share of its grant used, its
+    share of the dataset-wide spend), then the dataset-wide budget; spent + remaining =
+    granted, as in the API (:mod:`accountant.presentation`)."""
     now = dt.datetime.now(dt.UTC)
     roles = {r.name: r for r in ledger.analysts()}
     shares = {s.analyst: s.share for s in ledger.shares(now)}
@@ -283,6 +312,7 @@ def _summary(config: Config, ledger: Ledger, analyst: str | None) -> list[dict[s
             "granted": _pair(status.granted),
             "spent": _pair(status.spent),
             "remaining": _pair(status.remaining) + (" (expired)" if status.expired else ""),
+            "used": _used(status.shown),
             "expires": status.expires.isoformat() if status.expires else "-",
             "share_of_dataset": f"{float(shares.get(name, 0)) * 100:.1f}%",
         })
@@ -293,9 +323,16 @@ def _summary(config: Config, ledger: Ledger, analyst: str | None) -> list[dict[s
             "granted": _pair(probe.dataset_granted) if probe.dataset_granted else "no limit",
             "spent": _pair(probe.dataset_spent) if probe.dataset_spent else "-",
             "remaining": _pair(probe.dataset_remaining) if probe.dataset_remaining else "-",
+            "used": _used(probe.dataset_shown),
             "expires": "-", "share_of_dataset": "100.0%" if shares else "-",
         })
     return rows
+
+
+def _used(shown: Shown | None) -> str:
+    from accountant.presentation import share_text
+
+    return "-" if shown is None else share_text(shown.share).replace(" %", "%")
 
 
 def _pair(budget: Budget | None) -> str:
@@ -314,15 +351,22 @@ def _table(rows: list[dict[str, str]]) -> str:
 
 
 def _ledger_export(args: argparse.Namespace) -> int:
+    from accountant.ledger.records import ENTRY_KINDS
+
+    if _usage_choice("--kind", args.kind, ENTRY_KINDS):
+        return 2
     with _ledger(args) as (config, ledger):
         if args.format == "summary":
-            if args.since or args.until:
-                print("usage_error: --since/--until apply to csv and json; the summary shows "
-                      "budgets as they stand", file=sys.stderr)
+            if args.since or args.until or args.kind:
+                print("usage_error: --since/--until/--kind apply to csv and json; the summary "
+                      "shows budgets as they stand", file=sys.stderr)
                 return 2
             print(_table(_summary(config, ledger, args.analyst)))
             return 0
-        entries = ledger.entries(args.analyst, args.since, args.until)
+        if problem := _unknown_analyst(ledger, args.analyst):
+            return _fail("invalid_parameter", problem)
+        entries = [e for e in ledger.entries(args.analyst, args.since, args.until)
+                   if args.kind is None or e.kind == args.kind]
     records = [_entry_record(e) for e in entries]
     if args.format == "json":
         print(json.dumps(records, ensure_ascii=False, indent=1))
@@ -331,6 +375,63 @@ def _ledger_export(args: argparse.Namespace) -> int:
     writer.writeheader()
     for record in records:
         writer.writerow({**record, "detail": json.dumps(record["detail"], sort_keys=True)})
+    return 0
+
+
+def _unknown_analyst(ledger: Ledger, analyst: str | None) -> str | None:
+    """A misspelt --analyst must not read as "nothing happened"."""
+    names = sorted(r.name for r in ledger.analysts())
+    if analyst is None or analyst in names or ledger.latest_entry("grant", analyst=analyst):
+        return None
+    return (f"--analyst: there is no analyst {analyst!r} in the ledger; known: "
+            f"{', '.join(names) or '(none yet)'}")
+
+
+_ATTEMPT_FIELDS = ("seq", "timestamp", "analyst", "endpoint", "outcome", "code", "query_id",
+                   "sql", "epsilon", "delta", "prev_hash", "hash")
+
+
+def _usage_choice(name: str, value: str | None, valid: tuple[str, ...]) -> bool:
+    """Checked here, not by argparse, so `dpsql --help` need not import the accountant."""
+    if value is None or value in valid:
+        return False
+    print(f"usage_error: {name}: {value!r} is not one of {', '.join(valid)}", file=sys.stderr)
+    return True
+
+
+def _ledger_attempts(args: argparse.Namespace) -> int:
+    from accountant.ledger.attempts import OUTCOMES
+
+    if _usage_choice("--outcome", args.outcome, OUTCOMES):
+        return 2
+    with _ledger(args) as (_, ledger):
+        if problem := _unknown_analyst(ledger, args.analyst):
+            return _fail("invalid_parameter", problem)
+        found = ledger.attempts(args.analyst, args.since, args.until, args.outcome, args.code)
+    records = [{name: getattr(a, name) for name in _ATTEMPT_FIELDS} for a in found]
+    if args.format == "json":
+        print(json.dumps(records, ensure_ascii=False, indent=1))
+        return 0
+    writer = csv.DictWriter(sys.stdout, fieldnames=_ATTEMPT_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(records)
+    return 0
+
+
+def _ledger_receipt(args: argparse.Namespace) -> int:
+    from .trust import notary_for
+
+    with _ledger(args) as (config, ledger):
+        notary = notary_for(config)
+        if notary is None:
+            return _fail("invalid_parameter", "no checkpoint signing key is configured "
+                                              "(ledger.checkpoints.key_file or key_env)")
+        ledger.use_notary(notary, 0)
+        cp = ledger.checkpoint()
+    assert cp is not None
+    print(json.dumps({**cp.as_json(), "public_key": notary.public_key_hex}))
+    print(f"keep this receipt outside dpsql; check the ledger against it with: dpsql ledger "
+          f"verify --expect-entries {cp.entries} --expect-head {cp.head}", file=sys.stderr)
     return 0
 
 
@@ -530,12 +631,28 @@ def parser() -> argparse.ArgumentParser:
     helper.set_defaults(run=_suggest)
 
     ledger = _group(sub, "ledger", "inspect the ledger")
-    _action(ledger, "verify", "recompute the hash chain", _ledger_verify)
+    check = _action(ledger, "verify", "recompute the hash chain, totals, attempts log and "
+                                      "checkpoints", _ledger_verify)
+    check.add_argument("--expect-entries", type=_positive,
+                       help="from a receipt: the ledger had at least this many entries")
+    check.add_argument("--expect-head", type=_head_hash,
+                       help="from a receipt: the head hash (with --expect-entries: of that entry)")
     export = _action(ledger, "export", "entries as csv/json, or a budget summary", _ledger_export)
     export.add_argument("--format", choices=("csv", "json", "summary"), default="json")
     export.add_argument("--analyst", help="only this analyst's entries")
     export.add_argument("--since", type=_moment, help="entries at or after (ISO date/time, UTC)")
     export.add_argument("--until", type=_moment, help="entries before (ISO date/time, UTC)")
+    export.add_argument("--kind", help="only entries of this kind (grant, charge, ...)")
+    tried = _action(ledger, "attempts", "every analyst request's outcome, as csv/json",
+                    _ledger_attempts)
+    tried.add_argument("--format", choices=("csv", "json"), default="json")
+    tried.add_argument("--analyst", help="only this analyst's attempts")
+    tried.add_argument("--since", type=_moment, help="attempts at or after (ISO date/time, UTC)")
+    tried.add_argument("--until", type=_moment, help="attempts before (ISO date/time, UTC)")
+    tried.add_argument("--outcome", help="only attempts with this outcome (refused, ...)")
+    tried.add_argument("--code", help="only attempts refused with this error code")
+    _action(ledger, "receipt", "sign where the ledger stands, to keep elsewhere",
+            _ledger_receipt)
 
     analysts = _group(sub, "analysts", "manage analysts and their budgets")
     add = _action(analysts, "add", "create an analyst; prints its key once", _analysts_add)
@@ -575,6 +692,8 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     args.debug = args.debug or bool(os.environ.get("DPSQL_DEBUG"))
+    # stderr carries `code: message` only; the server's notes go to its log (`serve`)
+    logging.getLogger("dpsql").addHandler(logging.NullHandler())
     try:
         return int(args.run(args))
     except ConfigError as exc:

@@ -42,6 +42,7 @@ __all__ = [
     "Config",
     "ConfigError",
     "EngineConfig",
+    "CheckpointConfig",
     "LedgerConfig",
     "LimitsConfig",
     "LoggingConfig",
@@ -148,8 +149,33 @@ class EngineConfig(_Section):
         return self
 
 
+class CheckpointConfig(_Section):
+    """Signed checkpoints of the ledger's head, kept outside its database.
+
+    Unset with a SQLite ledger: a key ``<ledger>.key`` and a file
+    ``<ledger>.checkpoints`` are made next to it. With PostgreSQL name them here.
+    """
+
+    key_file: Path | None = Field(
+        default=None, description="Ed25519 private key (PEM); readable by the proxy only")
+    key_env: str | None = Field(
+        default=None, description="or: an environment variable holding the key (PEM or hex)")
+    file: Path | None = Field(
+        default=None, description="append-only file every checkpoint is added to")
+    every_entries: int = Field(default=100, ge=1, description="sign after this many entries")
+    every_seconds: float = Field(default=60, gt=0, allow_inf_nan=False,
+                                 description="and on this schedule when the ledger moved")
+
+    @model_validator(mode="after")
+    def _one_key(self) -> CheckpointConfig:
+        if self.key_file is not None and self.key_env is not None:
+            raise ValueError("give the signing key as `key_file` or `key_env`, not both")
+        return self
+
+
 class LedgerConfig(_Section):
     url: str = "sqlite:///dpsql-ledger.db"
+    checkpoints: CheckpointConfig | None = None
 
     @field_validator("url")
     @classmethod
@@ -526,6 +552,12 @@ def _resolve(config: Config, folder: Path) -> Config:
         tls = tls.model_copy(update={
             "certfile": tls.certfile if tls.certfile.is_absolute() else folder / tls.certfile,
             "keyfile": tls.keyfile if tls.keyfile.is_absolute() else folder / tls.keyfile})
+    if ledger.checkpoints is not None:
+        paths = {name: folder / value for name in ("key_file", "file")
+                 if (value := getattr(ledger.checkpoints, name)) is not None
+                 and not value.is_absolute()}
+        ledger = ledger.model_copy(
+            update={"checkpoints": ledger.checkpoints.model_copy(update=paths)})
     return config.model_copy(update={"engine": engine, "ledger": ledger, "tls": tls})
 
 

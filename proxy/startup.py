@@ -9,6 +9,7 @@ the HTTP error codes), documented in the README:
     engine_unavailable  the DuckDB file or the PostgreSQL server/database cannot be opened
     engine_role_unsafe  the PostgreSQL role may do more than read
     ledger_unavailable  the ledger cannot be opened
+    ledger_tampered     the ledger does not verify (signed checkpoints, chain, totals)
     port_unavailable    the address cannot be listened on
     startup_failed      anything else (its class and message)
 
@@ -73,8 +74,10 @@ def prepare(config: Config) -> Services:
         raise _unavailable(exc) from exc
     except AccountantError as exc:
         text = str(exc)
-        raise StartupError(text if text.startswith("ledger.url") else f"ledger.url: {text}",
-                           code="ledger_unavailable") from exc
+        code = exc.code if exc.code not in ("internal", "invalid_parameter") else (
+            "ledger_unavailable")  # e.g. ledger_tampered stays what it is
+        raise StartupError(text if text.startswith("ledger.url") or code != "ledger_unavailable"
+                           else f"ledger.url: {text}", code=code) from exc
     except Exception as exc:
         if "ledger" in type(exc).__module__ or "sqlite3" in type(exc).__module__:
             raise StartupError(f"ledger.url: {_without_password(config.ledger.url)}: {exc}",
