@@ -405,17 +405,7 @@ class SqlLedger(Ledger):
         since: datetime | None = None,
         until: datetime | None = None,
     ) -> list[Entry]:
-        clauses, params = [], []
-        if analyst is not None:
-            clauses.append("analyst = ?")
-            params.append(analyst)
-        if since is not None:
-            clauses.append("timestamp >= ?")
-            params.append(iso(since))
-        if until is not None:
-            clauses.append("timestamp < ?")
-            params.append(iso(until))
-        where = " WHERE " + " AND ".join(clauses) if clauses else ""
+        where, params = _filters({"analyst": analyst}, since, until)
         with self._read() as conn:
             rows = conn.execute("SELECT * FROM entries" + where + " ORDER BY seq", params)
             return [entry_from_row(row) for row in rows.fetchall()]
@@ -652,18 +642,8 @@ class SqlLedger(Ledger):
         outcome: str | None = None,
         code: str | None = None,
     ) -> list[Attempt]:
-        clauses, params = [], []
-        for column, value in (("analyst", analyst), ("outcome", outcome), ("code", code)):
-            if value is not None:
-                clauses.append(f"{column} = ?")
-                params.append(value)
-        if since is not None:
-            clauses.append("timestamp >= ?")
-            params.append(iso(since))
-        if until is not None:
-            clauses.append("timestamp < ?")
-            params.append(iso(until))
-        where = " WHERE " + " AND ".join(clauses) if clauses else ""
+        where, params = _filters({"analyst": analyst, "outcome": outcome, "code": code},
+                                 since, until)
         with self._read() as conn:
             rows = conn.execute("SELECT * FROM attempts" + where + " ORDER BY seq", params)
             return [attempt_from_row(row) for row in rows.fetchall()]
@@ -837,3 +817,22 @@ def _append(
     )
     conn.execute("UPDATE head SET seq = ?, hash = ? WHERE id = 1", (row["seq"], row["hash"]))
     return row["seq"], row["hash"], row["timestamp"]
+
+
+def _filters(equal: dict[str, str | None], since: datetime | None,
+             until: datetime | None) -> tuple[str, list[Any]]:
+    """A WHERE clause (or "") and its parameters: each given column equal to its
+    value, timestamps in [since, until). Column names are ours, never input."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    for column, value in equal.items():
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    if since is not None:
+        clauses.append("timestamp >= ?")
+        params.append(iso(since))
+    if until is not None:
+        clauses.append("timestamp < ?")
+        params.append(iso(until))
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params

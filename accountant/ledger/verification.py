@@ -64,10 +64,7 @@ def verify_whole(
                       on_row=take)
     a_walk = walk_chain(stream(conn, "SELECT * FROM attempts ORDER BY seq"),
                         hasher=attempt_hash, noun="attempt", on_row=take_attempt)
-    totals = {(t["scope"], t["name"]): spent_of(t)
-              for t in conn.execute("SELECT * FROM totals").fetchall()}
-    registry = {r["name"]: (r["role"], r["key_sha256"], bool(r["disabled"]))
-                for r in conn.execute("SELECT * FROM analysts").fetchall()}
+    totals, registry = _derived_tables(conn)
     head_known = expect_head is None or expect_entries is not None or (
         conn.execute("SELECT seq FROM entries WHERE hash = ?", (expect_head,))
         .fetchone() is not None)
@@ -86,18 +83,9 @@ def verify_whole(
     problem = head_problem(walk, head["seq"], head["hash"], walk.last_seq)
     if problem:
         return report(walk.last_seq + 1, problem)
-    try:
-        problem = (totals_problem(state, totals) or registry_problem(state, registry))
-    except LedgerTampered as exc:
-        problem = exc.message
+    problem = _derived_or_attempts_problem(state, totals, registry, a_walk, a_head)
     if problem:
         return report(None, problem)
-    if a_walk.reason is not None:
-        return report(None, f"the attempts log does not verify: {a_walk.reason}")
-    problem = head_problem(a_walk, a_head["seq"], a_head["hash"], a_walk.last_seq,
-                           noun="attempt")
-    if problem:
-        return report(None, f"the attempts log does not verify: {problem}")
     if notary is not None:
         if file_problem:
             return report(None, file_problem)
@@ -174,10 +162,7 @@ def verify_from_anchor(
         known, notary, entries=last if walk.reason is None else size,
         attempts=a_last if a_walk.reason is None else a_head["seq"],
         entry_hash_at=entry_hashes.get, attempt_hash_at=attempt_hashes.get)
-    totals = {(t["scope"], t["name"]): spent_of(t)
-              for t in conn.execute("SELECT * FROM totals").fetchall()}
-    registry = {r["name"]: (r["role"], r["key_sha256"], bool(r["disabled"]))
-                for r in conn.execute("SELECT * FROM analysts").fetchall()}
+    totals, registry = _derived_tables(conn)
 
     def report(first_bad: int | None, reason: str | None
                ) -> tuple[VerifyReport, ChainState]:
@@ -192,18 +177,37 @@ def verify_from_anchor(
     problem = problem or head_problem(walk, head["seq"], head["hash"], last)
     if problem:
         return report(None, problem)
+    problem = _derived_or_attempts_problem(state, totals, registry, a_walk, a_head)
+    if problem:
+        return report(None, problem)
+    return report(None, None)
+
+
+def _derived_tables(conn: Any) -> tuple[dict[Any, Any], dict[str, Any]]:
+    """The tables derived from the chain, as stored: running totals and the registry."""
+    totals = {(t["scope"], t["name"]): spent_of(t)
+              for t in conn.execute("SELECT * FROM totals").fetchall()}
+    registry = {r["name"]: (r["role"], r["key_sha256"], bool(r["disabled"]))
+                for r in conn.execute("SELECT * FROM analysts").fetchall()}
+    return totals, registry
+
+
+def _derived_or_attempts_problem(state: ChainState, totals: dict[Any, Any],
+                                 registry: dict[str, Any], a_walk: Any,
+                                 a_head: dict[str, Any]) -> str | None:
+    """What is wrong with the derived tables (against the replayed chain) or the
+    attempts log's chain and head, in that order; None when nothing is."""
     try:
         problem = totals_problem(state, totals) or registry_problem(state, registry)
     except LedgerTampered as exc:
         problem = exc.message
     if problem:
-        return report(None, problem)
+        return problem
     if a_walk.reason is not None:
-        return report(None, f"the attempts log does not verify: {a_walk.reason}")
-    problem = head_problem(a_walk, a_head["seq"], a_head["hash"], a_last, noun="attempt")
-    if problem:
-        return report(None, f"the attempts log does not verify: {problem}")
-    return report(None, None)
+        return f"the attempts log does not verify: {a_walk.reason}"
+    problem = head_problem(a_walk, a_head["seq"], a_head["hash"], a_walk.last_seq,
+                           noun="attempt")
+    return f"the attempts log does not verify: {problem}" if problem else None
 
 
 def _stream_after(stream: Stream, conn: Any, table: str, seq: int

@@ -118,7 +118,8 @@ def test_every_kind_of_attempt_is_on_record(serve: Callable[[], TestClient],
             response = ask(client, "SELECT AVG(age) AS a FROM employees", epsilon=0.125)
             assert response.status_code == {"timeout": 504, "failed": 500}[outcome]
             error = response.json()["error"]
-            assert error["charged"] == {"epsilon": 0.125, "delta": 1e-7}  # the default δ
+            # pure accounting, no partition selection: no δ is used, none is charged
+            assert error["charged"] == {"epsilon": 0.125, "delta": 0.0}
             failed_ids[outcome] = error["query_id"]
     pipeline.engine = real
     blocked = ask(client, "SELECT MAX(age) AS m FROM employees", epsilon=1.0)
@@ -217,7 +218,7 @@ def test_server_refuses_to_start_on_a_truncated_ledger(
     keep = fetch_row(url, f"SELECT hash FROM entries WHERE seq = {last - 1}")["hash"]
     for statement in (f"DELETE FROM entries WHERE seq = {last}",
                       f"UPDATE head SET seq = {last - 1}, hash = '{keep}'",
-                      "UPDATE totals SET epsilon = '0.25', delta = '0.0000001'",
+                      "UPDATE totals SET epsilon = '0.25', delta = '0'",  # pure: no δ used
                       "DELETE FROM checkpoints"):
         execute(url, statement, bypass_triggers=True)
     with pytest.raises(LedgerTampered, match="the ledger was truncated"):
