@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from rewriter.public import PublicQuery
 
 from .engines.base import EngineError, EngineTimeout
-from .schemas import ColumnInfo, ExplainResponse, OutputPlan, QueryResponse, Spend
+from .schemas import ColumnInfo, ExplainResponse, OutputPlan, QueryResponse
 
 if TYPE_CHECKING:
     from .pipeline import Pipeline
@@ -24,7 +24,6 @@ if TYPE_CHECKING:
 __all__ = ["answer_public", "explain_public"]
 
 log = logging.getLogger("dpsql.pipeline")
-_NO_CHARGE = Spend(epsilon=0.0, delta=0.0)
 
 
 def _type(values: list[Any]) -> str:
@@ -55,7 +54,7 @@ def _cell(value: Any) -> Any:
 
 
 def answer_public(plan: PublicQuery, pipeline: Pipeline, analyst: str) -> QueryResponse:
-    from .pipeline import dataset_spend, new_query_id, spend
+    from .pipeline import _free, budget_sides, dataset_spend, new_query_id, spend
 
     try:
         result = pipeline.engine.execute(plan.sql(pipeline.engine.dialect))
@@ -68,20 +67,23 @@ def answer_public(plan: PublicQuery, pipeline: Pipeline, analyst: str) -> QueryR
     status = pipeline.ledger.status(analyst, pipeline.clock())
     columns = [ColumnInfo(name=name, type=_type([row[i] for row in result.rows]))
                for i, name in enumerate(result.columns)]
+    mine, theirs = budget_sides(status)
     return QueryResponse(
         query_id=new_query_id(),
         columns=columns,
         rows=[[_cell(v) for v in row] for row in result.rows],
-        charged=_NO_CHARGE,
+        charged=_free(status),  # nothing, of either budget
         remaining=spend(status.remaining),
         dataset_remaining=dataset_spend(status),
+        budget=mine,
+        dataset_budget=theirs,
         accuracy=[],
         cached=False,
     )
 
 
 def explain_public(plan: PublicQuery, pipeline: Pipeline, analyst: str) -> ExplainResponse:
-    from .pipeline import EXPLAIN_DIALECTS, dataset_spend, spend
+    from .pipeline import EXPLAIN_DIALECTS, _free, budget_sides, dataset_spend, spend
 
     status = pipeline.ledger.status(analyst, pipeline.clock())
     outputs = [OutputPlan(column=item.alias_or_name, kind="exact (public tables only)")
@@ -92,10 +94,12 @@ def explain_public(plan: PublicQuery, pipeline: Pipeline, analyst: str) -> Expla
         outputs=outputs,
         groups=0,
         accounting=pipeline.privacy.accounting.value,
-        charge=_NO_CHARGE,
+        charge=_free(status),
         fits_budget=True,
         remaining=spend(status.remaining),
         dataset_remaining=dataset_spend(status),
+        budget=budget_sides(status)[0],
+        dataset_budget=budget_sides(status)[1],
     )
 
 

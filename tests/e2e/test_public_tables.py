@@ -42,7 +42,8 @@ def test_public_only_queries_are_exact_and_free(bare: Proxy, demo_db: Path) -> N
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["rows"] == [list(r) for r in exact_answers(demo_db, sql)]
-    assert body["charged"] == {"epsilon": 0.0, "delta": 0.0} and body["accuracy"] == []
+    assert body["charged"] == {"epsilon": 0.0, "delta": 0.0, "share": 0.0,
+                               "dataset_share": 0.0} and body["accuracy"] == []
     assert [c["type"] for c in body["columns"]] == ["integer", "integer", "text"]
     assert [c["name"] for c in body["columns"]] == ["floor", "n", "first"]
     unnamed = bare.query("SELECT COUNT(*), MAX(floor) FROM departments").json()
