@@ -14,8 +14,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# make demo PORT=9090 ENGINE=postgres
+PORT   ?= 8080
+ENGINE ?= duckdb
+
 demo: install
-	$(VENV)/bin/dpsql demo --dir demo
+	$(VENV)/bin/dpsql demo --dir demo --port $(PORT) --engine $(ENGINE)
 
 test: install
 	$(PY) -m ruff check rewriter accountant proxy tests bench

@@ -18,7 +18,7 @@ from accountant.ledger import Declared
 from accountant.ledger import seed_ledger as seed_declared
 from rewriter import RewriteError
 
-from . import routes
+from . import __version__, routes
 from .attempts import record_invalid_body
 from .auth import KeyRing
 from .config import Config, ConfigError, grant_expiry
@@ -28,7 +28,7 @@ from .engines.base import EngineError
 from .errors import DpsqlError, FailedAfterCharge, error_body, error_response
 from .middleware import AccessLog, BodyLimit
 from .pipeline import Clock, Pipeline, PrivacyDefaults, utc_now
-from .tables import TableStore, seed_tables
+from .tables import TableStore, schema_problems, seed_tables
 from .trino import router as trino_router
 from .trust import schedule, start_trusted
 
@@ -53,6 +53,14 @@ def seed_ledger(config: Config, ledger: Ledger) -> None:
                   Budget.of(dataset.epsilon, dataset.delta) if dataset else None)
 
 
+def _lines(problems: list[str]) -> str:
+    more = f" (and {len(problems) - 1} more: " + "; ".join(problems[1:]) + ")" \
+        if len(problems) > 1 else ""
+    return (f"the metadata does not match the database: {problems[0]}{more}. Fix dpsql.yaml; "
+            "a table declared through the owner API is changed with `dpsql tables delete "
+            "NAME --reason …` or the owner API of a server started without it")
+
+
 def start_services(config: Config, clock: Clock = utc_now) -> Services:
     """Open the engine and the ledger, record the config's grants, resolve keys."""
     engine = open_engine(config.engine, log_messages=config.logging.engine_errors)
@@ -67,12 +75,17 @@ def start_services(config: Config, clock: Clock = utc_now) -> Services:
         notary = start_trusted(config, ledger)
         seed_ledger(config, ledger)
         seed_tables(config.tables, ledger)
+        mismatched = schema_problems(ledger, engine)
+        if mismatched:
+            # an analyst's query over a misdeclared column would be charged and then
+            # fail in the engine: the database decides what exists (issue #19)
+            raise ConfigError(_lines(mismatched), code="metadata_mismatch")
         tables = TableStore(ledger, engine)
         problems = tables.verify()
         if problems:
             # a public table joined on a column that repeats more than declared would
             # let one person's rows multiply before any cap (SPEC §4.7): do not start
-            raise ConfigError("; ".join(problems))
+            raise ConfigError(_lines(problems), code="metadata_mismatch")
     except BaseException:
         ledger.close()
         engine.close()
@@ -94,7 +107,8 @@ def start_services(config: Config, clock: Clock = utc_now) -> Services:
 def create_app(config: Config, *, clock: Clock = utc_now,
                services: Services | None = None) -> FastAPI:
     """The app for one deployment; engine and ledger open when it starts (``services``:
-    already opened, so that `dpsql serve` reports a ledger it refuses before serving)."""
+    already opened, so that `dpsql serve` reports any start-up failure in one line
+    before serving)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> Any:
@@ -108,7 +122,7 @@ def create_app(config: Config, *, clock: Clock = utc_now,
 
     app = FastAPI(
         title="dpsql",
-        version="0.1.0",
+        version=__version__,
         summary="Differentially private SQL over HTTP.",
         description="Ask aggregate SQL questions of personal data; every answer is noised "
         "and charged to a privacy budget recorded in a tamper-evident ledger.",

@@ -32,17 +32,47 @@ def _fail(code: str, message: str) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    """Start-up runs before uvicorn, so every failure is one `code: message` line
+    (proxy/startup.py); then the server says where it listens."""
     import uvicorn
 
-    from .app import create_app, start_services
+    from . import __version__
+    from .app import create_app
+    from .startup import listen, loud, prepare, quiet_start_up
 
+    if not args.debug:
+        quiet_start_up()
     config = load_config(args.config)
+    sock = listen(args.host, args.port)
+    try:
+        services = prepare(config)
+    except BaseException:
+        sock.close()
+        raise
+    loud()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    host = f"[{args.host}]" if ":" in args.host else args.host
     tls = config.tls.uvicorn_options() if config.tls else {}
-    # opened here, not in the app's start-up, so a refused ledger is one `code: message` line
-    services = start_services(config)
-    uvicorn.run(create_app(config, services=services), host=args.host, port=args.port,
-                log_level="warning", **tls)
+    scheme = "https" if tls else "http"
+    print(f"dpsql {__version__} listening on {scheme}://{host}:{args.port} "
+          f"({config.engine.kind}, {len(services.tables.catalog.tables)} tables; Ctrl-C stops)",
+          file=sys.stderr, flush=True)
+    server = uvicorn.Server(uvicorn.Config(create_app(config, services=services),
+                                           log_level="warning", **tls))
+    server.run(sockets=[sock])
+    return 0
+
+
+def _config_check(args: argparse.Namespace) -> int:
+    """Validate dpsql.yaml and check its tables against the database; changes nothing."""
+    from .startup import check_deployment, quiet_start_up
+
+    if not args.debug:
+        quiet_start_up()
+    config = load_config(args.config)
+    for line in check_deployment(config):
+        print(line, file=sys.stderr)
+    print(f"ok: {args.config}")
     return 0
 
 
@@ -70,19 +100,66 @@ def _demo(args: argparse.Namespace) -> int:
             print(f"  {name:8s} {key}", file=sys.stderr)
         analyst_key = keys.get("alice", analyst_key)
     else:
+        from .demo import retarget_demo_config
+
+        before = retarget_demo_config(folder, database, dsn=dsn)
+        if before is not None:
+            print(f"{config_path}: engine switched from {before} to {args.engine} "
+                  "(keys unchanged)", file=sys.stderr)
         print(f"{config_path} exists: its keys were shown when it was made. Delete the "
               f"folder {folder} to start afresh, or set DPSQL_KEY to alice's key.", file=sys.stderr)
     url = f"http://{args.host}:{args.port}"
     body = json.dumps({"sql": "SELECT dept, COUNT(*) AS n, AVG(salary) AS avg_salary "
                               "FROM employees GROUP BY dept", "epsilon": 0.5})
     print("\nAsk a differentially private question:\n", file=sys.stderr)
-    print(f"curl -s {url}/v1/query -H 'Authorization: Bearer {analyst_key}' "
+    # double quotes: a pasted `$DPSQL_KEY` is expanded by the shell (a key has no `"`)
+    print(f"curl -s {url}/v1/query -H \"Authorization: Bearer {analyst_key}\" "
           f"-H 'Content-Type: application/json' -d '{body}'\n", file=sys.stderr)
     if args.no_serve:
         return 0
-    print(f"serving on {url} (Ctrl-C stops)", file=sys.stderr)
     args.config = str(config_path)
     return _serve(args)
+
+
+def _suggest(args: argparse.Namespace) -> int:
+    """The bounds and caps assistant (proxy/suggest.py) on one table; with --apply the
+    proposal becomes the table's metadata in the ledger, as PATCH would make it."""
+    import yaml
+
+    from .startup import prepare, quiet_start_up
+    from .suggest import suggest
+
+    if not args.debug:
+        quiet_start_up()
+    services = prepare(load_config(args.config))
+    try:
+        table = services.tables.catalog.tables.get(args.table)
+        if table is None:
+            return _fail("not_found", f"no table named {args.table!r} in the metadata")
+        result = suggest(args.table, table, engine=services.engine, ledger=services.ledger,
+                         pipeline=services.pipeline, owner=_actor(), epsilon=args.epsilon,
+                         delta=services.pipeline.privacy.default_delta, reason=args.reason,
+                         coverage=args.coverage, cap_quantile=args.cap_quantile,
+                         group_by=args.group_by, columns=args.columns)
+        print(f"spent ε = {result.charged_epsilon:g} of the dataset-wide budget "
+              f"(ledger {result.query_id})", file=sys.stderr)
+        for proposal in result.proposals:
+            print(f"- {proposal.words}")
+        for note in result.notes:
+            print(f"  note: {note}")
+        print(f"\nin dpsql.yaml, under tables.{args.table}:")
+        print(yaml.safe_dump(result.patch, sort_keys=False), end="")
+        if args.apply:
+            change = services.tables.patch(args.table, result.patch, actor=_actor(),
+                                           reason=f"{args.reason} (applied)")
+            print(f"applied to the ledger's metadata; loosens: {change.loosens or 'nothing'}; "
+                  f"tightens: {change.tightens or 'nothing'}", file=sys.stderr)
+        else:
+            print("\nnot applied: run again with --apply, PATCH /v1/admin/tables/"
+                  f"{args.table} with this patch, or edit dpsql.yaml", file=sys.stderr)
+    finally:
+        services.close()
+    return 0
 
 
 def _ledger_verify(args: argparse.Namespace) -> int:
@@ -175,6 +252,8 @@ def _expiry(text: str | None) -> dt.datetime | None:
 
 
 def _date_arg(text: str) -> str:
+    if text == "never":
+        return text
     try:
         _expiry(text)
     except (ValueError, argparse.ArgumentTypeError):
@@ -360,11 +439,15 @@ def _analysts_add(args: argparse.Namespace) -> int:
     from accountant import Budget
 
     from .auth import hash_key, new_key
+    from .grants import check_grant, check_name, expiry_of
 
     if args.role == "analyst" and args.epsilon is None:
         print("usage_error: an analyst needs a budget; give --epsilon (and --delta)",
               file=sys.stderr)
         return 2
+    check_name(args.name)
+    if args.epsilon is not None:  # the owner API's rules (proxy/grants.py)
+        check_grant(args.role, expiry_of(args.expires), dt.datetime.now(dt.UTC))
     with _ledger(args, seed=True) as (_, ledger):
         if any(r.name == args.name for r in ledger.analysts()):
             return _fail("analyst_exists", f"an analyst named {args.name!r} exists; choose "
@@ -378,7 +461,7 @@ def _analysts_add(args: argparse.Namespace) -> int:
         ledger.register_analyst(args.name, args.role, hash_key(key), actor=_actor(),
                                 reason=args.reason)
         if budget is not None:
-            ledger.set_grant(args.name, budget, _expiry(args.expires), actor=_actor(),
+            ledger.set_grant(args.name, budget, expiry_of(args.expires), actor=_actor(),
                              reason=args.reason)
     print(key)
     print(f"created {args.role} {args.name!r}; the key above is shown once (only its SHA-256 "
@@ -399,18 +482,22 @@ def _analysts_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _registered(ledger: Ledger, name: str) -> bool:
-    return any(r.name == name for r in ledger.analysts())
-
-
 def _analysts_budget(args: argparse.Namespace) -> int:
     from accountant import Budget
 
+    from .grants import KEEP, check_grant, expiry_of, resolve_expiry
+
+    now = dt.datetime.now(dt.UTC)
     with _ledger(args, seed=True) as (config, ledger):
-        if not _registered(ledger, args.name):
+        record = next((r for r in ledger.analysts() if r.name == args.name), None)
+        if record is None:
             return _fail("not_found", f"no analyst named {args.name!r}; `dpsql analysts list` "
                                       f"shows them")
-        ledger.set_grant(args.name, Budget.of(args.epsilon, args.delta), _expiry(args.expires),
+        # without --expires the grant keeps its expiry (a raise must not lift it)
+        requested = KEEP if args.expires is None else expiry_of(args.expires)
+        check_grant(record.role, requested, now)
+        ledger.set_grant(args.name, Budget.of(args.epsilon, args.delta),
+                         resolve_expiry(ledger, args.name, requested, now),
                          actor=_actor(), reason=args.reason)
         print(_table(_summary(config, ledger, args.name)))
     return 0
@@ -440,6 +527,19 @@ def _budget_dataset(args: argparse.Namespace) -> int:
     return 0
 
 
+def _tables_delete(args: argparse.Namespace) -> int:
+    """Withdraw a table from the ledger's metadata (what DELETE /v1/admin/tables does),
+    without a server: a table the database lost stops every start until it is gone."""
+    with _ledger(args, seed=True) as (_, ledger):
+        if args.name not in ledger.tables()[1]:
+            return _fail("not_found", f"no table named {args.name!r} in the ledger's metadata")
+        ledger.set_table(args.name, None, actor=_actor(), reason=args.reason,
+                         note={"loosens": [], "tightens": ["table removed"],
+                               "removed": ["table"]})
+    print(f"table {args.name!r} withdrawn; analysts can no longer query it", file=sys.stderr)
+    return 0
+
+
 def _hash_key(_: argparse.Namespace) -> int:
     from .auth import hash_key, new_key
 
@@ -461,7 +561,7 @@ def _action(group: Subcommands, name: str, help: str, run: Any,
             **defaults: Any) -> argparse.ArgumentParser:
     """A subcommand working on the deployment named by --config."""
     command: argparse.ArgumentParser = group.add_parser(name, help=help)
-    command.add_argument("--config", default="dpsql.yaml", help="path to dpsql.yaml")
+    _config_arg(command)
     command.set_defaults(run=run, **defaults)
     return command
 
@@ -471,17 +571,32 @@ def _grant_args(command: argparse.ArgumentParser, *, required: bool) -> None:
     command.add_argument("--delta", type=_amount, default="0",
                          help="default 0 (zCDP accounting needs delta > 0)")
     command.add_argument("--expires", type=_date_arg,
-                         help="last day of the grant (ISO date, UTC) or an exact date-time")
+                         help="last day of the grant (ISO date, UTC), an exact date-time, or "
+                              "`never`; left out, a changed grant keeps its expiry")
+
+
+def _config_arg(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--config", default=os.environ.get("DPSQL_CONFIG", "dpsql.yaml"),
+                         help="path to dpsql.yaml (default: $DPSQL_CONFIG, else dpsql.yaml)")
 
 
 def parser() -> argparse.ArgumentParser:
+    from . import __version__
+
     top = argparse.ArgumentParser(
         prog="dpsql", description="Differentially private SQL proxy."
     )
+    top.add_argument("--version", action="version", version=f"dpsql {__version__}")
+    top.add_argument("--debug", action="store_true",
+                     help="show tracebacks and library log lines (also DPSQL_DEBUG=1)")
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+    config = _group(sub, "config", "check a deployment file")
+    _action(config, "check", "validate dpsql.yaml and check its tables against the database "
+                             "(changes nothing)", _config_check)
+
     serve = sub.add_parser("serve", help="serve the HTTP API for a deployment")
-    serve.add_argument("--config", default="dpsql.yaml", help="path to dpsql.yaml")
+    _config_arg(serve)
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080)
     serve.set_defaults(run=_serve)
@@ -497,6 +612,23 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument("--admin-dsn", default="postgresql://postgres@127.0.0.1:5432/postgres",
                       help="with --engine postgres: a role that may create the demo database")
     demo.set_defaults(run=_demo)
+
+    helper = sub.add_parser("suggest", help="propose caps and bounds for a table from DP "
+                                            "quantiles (spends dataset budget)")
+    _config_arg(helper)
+    helper.add_argument("table")
+    helper.add_argument("--epsilon", type=_amount, required=True,
+                        help="what to spend of the dataset-wide budget")
+    helper.add_argument("--coverage", type=float, default=0.98,
+                        help="share of values the bounds should hold (default 0.98)")
+    helper.add_argument("--cap-quantile", type=float, default=0.95,
+                        help="quantile of people's row/group counts for the caps (0.95)")
+    helper.add_argument("--group-by", help="column to size max_groups_per_unit for")
+    helper.add_argument("--columns", nargs="+", help="numeric columns to bound (default all)")
+    helper.add_argument("--apply", action="store_true",
+                        help="record the proposal as the table's metadata in the ledger")
+    helper.add_argument("--reason", default="bounds assistant (CLI)")
+    helper.set_defaults(run=_suggest)
 
     ledger = _group(sub, "ledger", "inspect the ledger")
     check = _action(ledger, "verify", "recompute the hash chain, totals, attempts log and "
@@ -539,6 +671,12 @@ def parser() -> argparse.ArgumentParser:
         toggle.add_argument("name")
         toggle.add_argument("--reason", default=f"{verb}d with the CLI")
 
+    tables = _group(sub, "tables", "table metadata in the ledger")
+    withdraw = _action(tables, "delete", "withdraw a table (as DELETE /v1/admin/tables/NAME)",
+                       _tables_delete)
+    withdraw.add_argument("name")
+    withdraw.add_argument("--reason", required=True, help="why; recorded in the ledger")
+
     budget = _group(sub, "budget", "the dataset-wide budget and analysts' shares")
     _action(budget, "show", "each analyst's share of the dataset budget", _budget_show)
     dataset = _action(budget, "dataset", "set the dataset-wide budget", _budget_dataset)
@@ -553,19 +691,24 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    args.debug = args.debug or bool(os.environ.get("DPSQL_DEBUG"))
     # stderr carries `code: message` only; the server's notes go to its log (`serve`)
     logging.getLogger("dpsql").addHandler(logging.NullHandler())
     try:
         return int(args.run(args))
     except ConfigError as exc:
-        return _fail("config_error", exc.message if hasattr(exc, "message") else str(exc))
+        if args.debug:
+            raise
+        from .startup import one_line
+
+        return _fail(*one_line(exc))
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # `dpsql ledger export | head`: the reader had enough
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    except Exception as exc:  # an operator sees one line; DPSQL_DEBUG=1 shows the traceback
-        if os.environ.get("DPSQL_DEBUG"):
+    except Exception as exc:  # an operator sees one line; --debug shows the traceback
+        if args.debug:
             raise
         code = getattr(exc, "code", "internal")
         return _fail(code if isinstance(code, str) else "internal",

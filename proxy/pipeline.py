@@ -35,12 +35,14 @@ from accountant.ledger.records import BudgetStatus
 from accountant.presentation import Shown, sentence
 from rewriter import Catalog, Plan, QueryRefused, plan_query
 from rewriter.limits import Limits
+from rewriter.public import PublicQuery, public_query
 
 from .accuracy import Accuracy
 from .calibrate import Calibrated, Selection, price
 from .diagnostics import Bounding, Estimate
 from .engines.base import Engine, EngineError, EngineTimeout
 from .errors import FailedAfterCharge
+from .public_answer import answer_public, explain_public
 from .release import accuracy, release
 from .schemas import (
     AccuracyInfo,
@@ -211,7 +213,15 @@ class Pipeline:
 
     # -- entry points ------------------------------------------------------
 
+    def _public(self, request: QueryRequest) -> PublicQuery | None:
+        """The exact plan of a query over public tables only (free, no noise)."""
+        self._parameters(request)  # the same parameter rules for every query
+        return public_query(request.sql, self.catalog, self.input_dialect, self.limits)
+
     def query(self, analyst: str, request: QueryRequest) -> QueryResponse:
+        public = self._public(request)
+        if public is not None:
+            return answer_public(public, self, analyst)
         plan, cost, calibrated, selection = self._prepare_all(request)
         key = self.cache_key(plan, cost)
         cached = self.ledger.cached_answer(analyst, key)
@@ -283,6 +293,9 @@ class Pipeline:
             "has the error class", query_id, float(cost.epsilon), float(cost.delta))
 
     def explain(self, analyst: str, request: QueryRequest) -> ExplainResponse:
+        public = self._public(request)
+        if public is not None:
+            return explain_public(public, self, analyst)
         plan, cost, calibrated, selection = self._prepare_all(request)
         status = self.ledger.status(analyst, self.clock())
         # A repeat is answered from the cache, free, whatever the budget; anything else

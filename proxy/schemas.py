@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .config import ANALYST_NAME_PATTERN
+
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -340,13 +342,15 @@ class LedgerPage(BaseModel):
     )
 
 
-_NAME = r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$"
+_NAME = ANALYST_NAME_PATTERN
 
 
 class GrantRequest(_Body):
     epsilon: float = Field(ge=0, allow_inf_nan=False)
     delta: float = Field(ge=0, lt=1, allow_inf_nan=False)
-    expires: str | None = Field(default=None, description="ISO date or time; none: never.")
+    expires: str | None = Field(
+        default=None, description="ISO date (through that day, UTC) or date-time, in the "
+        "future; null or `never`: no end. Left out: a changed grant keeps its expiry.")
     reason: str = Field(default="", max_length=1000)
 
 
@@ -399,3 +403,58 @@ class DatasetGrant(_Body):
     epsilon: float = Field(ge=0, allow_inf_nan=False)
     delta: float = Field(ge=0, lt=1, allow_inf_nan=False)
     reason: str = Field(min_length=1, max_length=1000)
+
+
+class TableChangeReport(BaseModel):
+    """What an owner's change to a table's metadata did."""
+
+    table: str
+    metadata: dict[str, Any] | None = Field(
+        description="the metadata now recorded (null: the table was removed)")
+    removed: list[str] = Field(description="columns and settings the change dropped")
+    loosens: list[str] = Field(description="what analysts may now learn or do that they "
+                                           "could not before")
+    tightens: list[str] = Field(description="what they no longer may")
+
+
+class SuggestRequest(_Body):
+    epsilon: float = Field(gt=0, allow_inf_nan=False, description=(
+        "What the assistant may spend of the dataset-wide budget (with the deployment's "
+        "default δ under zCDP)."))
+    coverage: float = Field(default=0.98, gt=0.5, lt=1, description=(
+        "Share of values the proposed bounds should hold (the rest is split between the "
+        "two tails)."))
+    cap_quantile: float = Field(default=0.95, ge=0.5, lt=1, description=(
+        "Quantile of the people's row (and group) counts to propose as caps."))
+    group_by: str | None = Field(default=None, description=(
+        "The column whose groups max_groups_per_unit is sized for; default: the first "
+        "with public keys."))
+    columns: list[str] | None = Field(default=None, description=(
+        "Numeric columns to propose bounds for; default: all but the privacy unit."))
+    confidence: float = Field(default=0.95, ge=0.5, lt=1, description=(
+        "Level of the intervals stated for the dropped and clamped shares."))
+    reason: str = Field(default="", max_length=1000)
+
+
+class ProposalInfo(BaseModel):
+    setting: str
+    current: Any
+    proposed: Any
+    what: str
+    share: float = Field(description="Estimated share of rows dropped or values clamped.")
+    interval: list[float] = Field(description="Interval of that share for its noise, at the "
+                                  "request's confidence.")
+    count_noise: dict[str, float] | None = None
+    sum_noise: dict[str, float] | None = None
+    words: str
+
+
+class SuggestResponse(BaseModel):
+    table: str
+    query_id: str
+    charged: Spend
+    dataset_remaining: Spend | None
+    proposals: list[ProposalInfo]
+    patch: dict[str, Any] = Field(description=(
+        "The proposal as a merge patch: send it to PATCH /v1/admin/tables/{name} to apply."))
+    notes: list[str]

@@ -271,6 +271,30 @@ class SqlLedger(Ledger):
             seq=seq, query_id=query_id, cost=cost, hash=digest, timestamp=stamp, status=after
         )
 
+    def charge_owner(
+        self, owner: str, cost: Cost, *, query_id: str, sql: str, detail: dict[str, Any],
+        reason: str, now: datetime | None = None,
+    ) -> BudgetStatus:
+        if cost.accounting is not self.accounting:
+            raise InvalidParameter(f"this ledger composes {self.accounting.value} costs")
+        moment = as_utc(now)
+        with self._chain_write() as conn:
+            self._check_guarded(conn, owner)
+            before = self._status(conn, owner, moment)
+            if not before.dataset_admits(cost):
+                raise BudgetExhausted(exhausted_message(before, cost, "dataset"), "dataset")
+            seq, _, _ = _append(
+                conn, kind="owner_charge", analyst=owner, actor=owner, reason=reason,
+                query_id=query_id, sql=sql, epsilon=format_fraction(cost.epsilon),
+                delta=format_fraction(cost.delta), rho=format_fraction(cost.rho),
+                delta_add=format_fraction(cost.delta_add) if cost.delta_add else None,
+                detail=canonical_json(detail), now=moment,
+            )
+            _add_total(conn, _DATASET, cost)
+            after = self._status(conn, owner, moment)
+        self._maybe_checkpoint(seq)
+        return after
+
     # -- analysts -------------------------------------------------------------
 
     def register_analyst(

@@ -66,6 +66,15 @@ class Ledger(abc.ABC):
         """
 
     @abc.abstractmethod
+    def charge_owner(
+        self, owner: str, cost: Cost, *, query_id: str, sql: str, detail: dict[str, Any],
+        reason: str, now: datetime | None = None,
+    ) -> BudgetStatus:
+        """Charge an owner's own DP computation (the bounds assistant) to the
+        dataset-wide budget alone, atomically, as an ``owner_charge`` entry; raise
+        BudgetExhausted("dataset") when it does not fit. Returns the status after."""
+
+    @abc.abstractmethod
     def register_analyst(
         self, name: str, role: str, key_sha256: str, *, actor: str, reason: str
     ) -> None:

@@ -16,8 +16,11 @@ from accountant.composition import Accounting, Cost, capacity_for, rho_for
 from accountant.errors import InvalidParameter, Which
 from accountant.presentation import Shown, admits, charge_share, expired, present, share_used
 
-EntryKind = Literal["grant", "dataset_budget", "charge", "analyst", "table"]
-ENTRY_KINDS: tuple[EntryKind, ...] = ("grant", "dataset_budget", "charge", "analyst", "table")
+# owner_charge: an owner's own DP computation (the bounds assistant), charged to the
+# dataset-wide budget only (owners hold no grant)
+EntryKind = Literal["grant", "dataset_budget", "charge", "owner_charge", "analyst", "table"]
+ENTRY_KINDS: tuple[EntryKind, ...] = ("grant", "dataset_budget", "charge", "owner_charge",
+                                      "analyst", "table")
 Role = Literal["analyst", "owner", "compliance"]
 ROLES: tuple[Role, ...] = ("analyst", "owner", "compliance")
 
@@ -118,6 +121,12 @@ class BudgetStatus:
         ):
             return "dataset"
         return None
+
+    def dataset_admits(self, cost: Cost) -> bool:
+        """True when `cost` fits the dataset-wide budget (or there is none): the test
+        of an owner's charge, which no analyst grant limits."""
+        return self.dataset_granted is None or admits(
+            self.accounting, self.dataset_granted, (self.dataset_totals or Spent()).plus(cost))
 
     def share_of(self, cost: Cost) -> tuple[Fraction | None, Fraction | None]:
         """The part of the analyst's and of the dataset's grant ``cost`` would take from

@@ -49,9 +49,10 @@ class ChainState:
     def apply(self, row: Mapping[str, Any]) -> None:
         """Take in one row whose link and hash were checked."""
         kind = row["kind"]
-        if kind == "charge":
-            key = (row["analyst"], row["epsilon"], row["delta"], row["rho"],
-                   row.get("delta_add"))
+        if kind in ("charge", "owner_charge"):
+            # an owner's charge counts against the dataset only: no analyst scope (None)
+            key = (row["analyst"] if kind == "charge" else None, row["epsilon"],
+                   row["delta"], row["rho"], row.get("delta_add"))
             seen = self._pending.get(key)
             if seen is None:
                 self._pending[key] = [1, row["seq"]]
@@ -82,7 +83,8 @@ class ChainState:
                     f"{getattr(exc, 'message', exc)}") from None
             times = Cost(cost.epsilon * count, cost.delta * count, cost.rho * count,
                          cost.accounting, cost.delta_add * count) if count > 1 else cost
-            for scope in (("analyst", analyst), DATASET):
+            scopes = (DATASET,) if analyst is None else (("analyst", analyst), DATASET)
+            for scope in scopes:
                 self._totals[scope] = self._totals.get(scope, Spent()).plus(times)
         self._pending.clear()
         return self._totals
