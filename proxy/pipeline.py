@@ -232,7 +232,7 @@ class Pipeline:
             answer = QueryResponse.model_validate(cached)
             mine, theirs = budget_sides(status)
             return answer.model_copy(update={
-                "charged": _free(status),
+                "charged": free_charge(status),
                 "remaining": spend(status.remaining),
                 "dataset_remaining": dataset_spend(status),
                 "budget": mine,
@@ -333,7 +333,7 @@ class Pipeline:
             outputs=outputs,
             groups=len(plan.group_keys),
             accounting=self.privacy.accounting.value,
-            charge=_free(status) if cached else charge_of(cost, status.share_of(cost)),
+            charge=free_charge(status) if cached else charge_of(cost, status.share_of(cost)),
             cached=cached,
             rho=f"{float(cost.rho):.6g}" if cost.accounting is Accounting.ZCDP else None,
             fits_budget=blocked is None,
@@ -373,7 +373,7 @@ class Pipeline:
         }
 
 
-def _free(status: BudgetStatus) -> Charge:
+def free_charge(status: BudgetStatus) -> Charge:
     """The charge of a repeated question: nothing, of either budget."""
     return Charge(epsilon=0.0, delta=0.0, share=0.0 if status.shown else None,
                   dataset_share=0.0 if status.dataset_shown else None)

@@ -54,7 +54,7 @@ def _cell(value: Any) -> Any:
 
 
 def answer_public(plan: PublicQuery, pipeline: Pipeline, analyst: str) -> QueryResponse:
-    from .pipeline import _free, budget_sides, dataset_spend, new_query_id, spend
+    from .pipeline import budget_sides, dataset_spend, free_charge, new_query_id, spend
 
     try:
         result = pipeline.engine.execute(plan.sql(pipeline.engine.dialect))
@@ -72,7 +72,7 @@ def answer_public(plan: PublicQuery, pipeline: Pipeline, analyst: str) -> QueryR
         query_id=new_query_id(),
         columns=columns,
         rows=[[_cell(v) for v in row] for row in result.rows],
-        charged=_free(status),  # nothing, of either budget
+        charged=free_charge(status),  # nothing, of either budget
         remaining=spend(status.remaining),
         dataset_remaining=dataset_spend(status),
         budget=mine,
@@ -83,7 +83,7 @@ def answer_public(plan: PublicQuery, pipeline: Pipeline, analyst: str) -> QueryR
 
 
 def explain_public(plan: PublicQuery, pipeline: Pipeline, analyst: str) -> ExplainResponse:
-    from .pipeline import EXPLAIN_DIALECTS, _free, budget_sides, dataset_spend, spend
+    from .pipeline import EXPLAIN_DIALECTS, budget_sides, dataset_spend, free_charge, spend
 
     status = pipeline.ledger.status(analyst, pipeline.clock())
     outputs = [OutputPlan(column=item.alias_or_name, kind="exact (public tables only)")
@@ -94,7 +94,7 @@ def explain_public(plan: PublicQuery, pipeline: Pipeline, analyst: str) -> Expla
         outputs=outputs,
         groups=0,
         accounting=pipeline.privacy.accounting.value,
-        charge=_free(status),
+        charge=free_charge(status),
         fits_budget=True,
         remaining=spend(status.remaining),
         dataset_remaining=dataset_spend(status),
