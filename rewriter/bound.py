@@ -227,7 +227,7 @@ def bounded_query(
         ranked = (
             exp.select(exp.Star(),
                        exp.alias_(_rank(exp.DenseRank(), by_group), GROUP_NUMBER, quoted=True),
-                       *([_unit_rows()] if diagnosed else []))
+                       *([_unit_rows(by_group)] if diagnosed else []))
             .from_(exp.Table(this=_id("__base")), copy=False)
             .join(exp.Table(this=_id("__salt")), join_type="CROSS", copy=False)
         )
@@ -235,7 +235,7 @@ def bounded_query(
         rows_source = "__ranked"
     rows = exp.select(
         exp.Star(), exp.alias_(_rank(exp.RowNumber(), [_col(RANDOM)]), ROW_NUMBER, quoted=True),
-        *([_unit_rows()] if diagnosed and not cap_groups else []),
+        *([_unit_rows([_col(RANDOM)])] if diagnosed and not cap_groups else []),
     ).from_(exp.Table(this=_id(rows_source)), copy=False)
     if cap_groups:
         rows = rows.where(exp.LTE(this=_col(GROUP_NUMBER),
@@ -307,11 +307,13 @@ def _row_aggregates(measures: tuple[Measure, ...]) -> list[exp.Expression]:
     return items
 
 
-def _unit_rows() -> exp.Expression:
-    """COUNT(*) OVER (PARTITION BY unit): the unit's rows before the caps, beside the
-    unit's own row numbering (the same partition, so no second sort)."""
-    return exp.alias_(exp.Window(this=exp.Count(this=exp.Star()), partition_by=[_col(UNIT)]),
-                      UNIT_ROWS, quoted=True)
+def _unit_rows(order: list[exp.Expression]) -> exp.Expression:
+    """The unit's rows before the caps: COUNT(*) over the whole partition, ordered like
+    the ranking it sits beside so the engine sorts once for both."""
+    window = _rank(exp.Count(this=exp.Star()), order)
+    window.set("spec", exp.WindowSpec(kind="ROWS", start="UNBOUNDED", start_side="PRECEDING",
+                                      end="UNBOUNDED", end_side="FOLLOWING"))
+    return exp.alias_(window, UNIT_ROWS, quoted=True)
 
 
 def _group_hash(dialect: str, groups: list[str]) -> exp.Expression:
