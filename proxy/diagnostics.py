@@ -44,6 +44,8 @@ from .calibrate import Calibrated
 # or likely above 5 %.
 MATERIAL_SURELY = 0.01
 MATERIAL_LIKELY = 0.05
+# above this upper bound an estimate that is not material says it could not tell
+UNCERTAIN = 0.2
 
 
 @dataclass(frozen=True)
@@ -70,10 +72,13 @@ class Bounding:
     @property
     def words(self) -> str:
         found = self.material
-        if not found:
-            return ("the per-person limits and the bounds removed little: " + "; ".join(
-                e.words for e in (self.dropped, *self.clamped)))
-        return "; ".join(e.words for e in found)
+        if found:
+            return "; ".join(e.words for e in found)
+        every = (self.dropped, *self.clamped)
+        if all(e.high < UNCERTAIN for e in every):
+            return ("the per-person limits and the bounds removed little: "
+                    + "; ".join(e.words for e in every))
+        return "; ".join(e.words for e in every)
 
 
 def _at_most(x: float) -> str:
@@ -111,9 +116,9 @@ def diagnose(plan: Plan, exact: Mapping[str, list[int]],
         return None
     shape = plan.shape
     kept, h_kept = _noisy_total(exact["__d_kept"], calibrated["__d_kept"])
-    # every result row carries the same before-the-caps total; all rows or none
-    raw_values = exact["__d_raw"]
-    raw, h_raw = _noisy_total([max(raw_values, default=0)], calibrated["__d_raw"])
+    # each person's rows before the caps are counted once, in the group of the row
+    # the caps number first, so the groups add up to the total
+    raw, h_raw = _noisy_total(exact["__d_raw"], calibrated["__d_raw"])
     share, low, high = _ratio(raw - kept, h_raw + h_kept, raw, h_raw)
     material = low >= MATERIAL_SURELY or share >= MATERIAL_LIKELY
     limits = (f"max_rows_per_unit = {shape.max_rows_per_unit}, "
@@ -124,6 +129,9 @@ def diagnose(plan: Plan, exact: Mapping[str, list[int]],
                  f"by about that much; rows beyond {DIAGNOSTIC_CLIP} times the limit per "
                  "person are not counted here, so the share may be larger. An owner can "
                  "raise the limits, or a filter can leave fewer rows per person")
+    elif high >= UNCERTAIN:
+        words = (f"at this ε the share of rows the per-person limits left out is uncertain "
+                 f"(95 %: {_pct(low)} to {_pct(high)})")
     else:
         words = f"the per-person limits left out {_at_most(high)} of the rows"
     dropped = Estimate("dropped_rows", None, share, low, high, material, words)
@@ -147,6 +155,9 @@ def _clamped(out: Measure, has: Measure, exact: Mapping[str, list[int]],
         words = (f"about {_pct(share)} of the {out.column} values (95 %: {_pct(low)} to "
                  f"{_pct(high)}) lay outside the declared bounds {bounds} and were clamped to "
                  "them; an owner can widen the bounds")
+    elif high >= UNCERTAIN:
+        words = (f"at this ε the share of {out.column} values outside {bounds} is uncertain "
+                 f"(95 %: {_pct(low)} to {_pct(high)})")
     else:
         words = f"{_at_most(high)} of the {out.column} values lay outside {bounds}"
     return Estimate("clamped_values", out.column, share, low, high, material, words)
