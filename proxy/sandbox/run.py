@@ -15,7 +15,7 @@ from dataclasses import replace
 from fractions import Fraction
 from typing import Any
 
-from accountant import Cost, InvalidParameter, NoiseSpec
+from accountant import Cost, InvalidParameter, NoiseSpec, to_fraction
 from accountant.ledger.records import BudgetStatus
 from accountant.mechanisms.quantile import QuantileSpec
 from rewriter import Plan
@@ -174,16 +174,15 @@ class Sandbox:
         plan, cost, calibrated, threshold, twin, result = self._run(pipeline, request)
         real, status = self._real(pipeline, analyst, request, cost)
         exact = release(plan, result, noiseless(calibrated), threshold).rows
-        epsilon, delta = pipeline._parameters(
-            request.model_copy(update={"accuracy": None, "epsilon": float(cost.epsilon)}))
-        cap = float(pipeline.privacy.max_epsilon)  # type: ignore[arg-type]
-        grid = sorted({e for e in EPSILON_GRID if e <= cap} | {float(cost.epsilon)})
+        # ε as people write it (0.1 is 1/10), so that 10 × 0.1 fits a budget of 1
+        cap = to_fraction(pipeline.privacy.max_epsilon)
+        grid = sorted({e for e in map(to_fraction, EPSILON_GRID) if e <= cap} | {cost.epsilon})
         draws = max(request.draws, TABLE_DRAWS)
         table: list[EpsilonRow] = []
         for eps in grid:
-            at = Fraction(eps) if eps != float(cost.epsilon) else epsilon
-            row = self._row(plan, pipeline, status, result, exact, at, delta, threshold, draws)
-            row.asked = eps == float(cost.epsilon)
+            row = self._row(plan, pipeline, status, result, exact, eps, cost.delta, threshold,
+                            draws)
+            row.asked = eps == cost.epsilon
             row.accuracy_pick = row.asked and request.accuracy is not None
             table.append(row)
         columns = [o.name for o in plan.outputs if o.kind != "key" and o.measures]
