@@ -208,3 +208,16 @@ def test_refuses_exactly_what_the_real_pipeline_refuses(shared: Any, sql: str,
         assert tried.json() == real.json()
     else:
         assert [c for c in tried.json()["columns"]] == real.json()["columns"]
+
+
+def test_an_owners_change_gives_a_new_twin(proxy: Proxy) -> None:
+    sql = "SELECT COUNT(*) AS n FROM employees"
+    assert sandbox(proxy, "query", sql).json()["exact_rows"] == [[10_000]]
+    owner = proxy.headers("olivia")
+    document = proxy.client.get("/v1/admin/tables/employees", headers=owner).json()
+    document["sandbox_people"] = 2_000
+    assert proxy.client.put("/v1/admin/tables/employees", json=document,
+                            headers=owner).status_code == 200
+    body = sandbox(proxy, "query", sql).json()
+    assert body["twin"]["people"]["employees"] == 2_000
+    assert body["exact_rows"] == [[2_000]]
