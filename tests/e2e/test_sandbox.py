@@ -221,3 +221,29 @@ def test_an_owners_change_gives_a_new_twin(proxy: Proxy) -> None:
     body = sandbox(proxy, "query", sql).json()
     assert body["twin"]["people"]["employees"] == 2_000
     assert body["exact_rows"] == [[2_000]]
+
+
+def test_the_readme_session_runs(proxy: Proxy) -> None:
+    """The README's sandbox session, as written: try, compare ε, run for real."""
+    import json
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = text.split("## Try before paying: the sandbox", 1)[1].split("\n## ", 1)[0]
+    calls = re.findall(r"curl -s localhost:8080(/v1/\S+) .*?-d '([^']+)'", section, re.S)
+    assert [path for path, _ in calls] == ["/v1/sandbox/query", "/v1/sandbox/explain",
+                                           "/v1/query"]
+    tried = json.loads(calls[0][1])
+    body = proxy.client.post("/v1/sandbox/query", json=tried, headers=proxy.headers()).json()
+    assert body["synthetic"] is True and len(body["draws"]) == tried["draws"]
+    compare = json.loads(calls[1][1])
+    table = proxy.client.post("/v1/sandbox/explain", json=compare,
+                              headers=proxy.headers()).json()
+    assert [r["epsilon"] for r in table["epsilon_table"] if r["asked"]] == [compare["epsilon"]]
+    real = json.loads(calls[2][1])
+    again = proxy.client.post("/v1/sandbox/query", json={**tried, "epsilon": real["epsilon"]},
+                              headers=proxy.headers()).json()
+    assert again["real"]["promote"] == {**real, "accuracy": None}
+    answer = proxy.client.post("/v1/query", json=real, headers=proxy.headers())
+    assert answer.json()["charged"] == again["real"]["charge"]
