@@ -247,3 +247,23 @@ def test_the_readme_session_runs(proxy: Proxy) -> None:
     assert again["real"]["promote"] == {**real, "accuracy": None}
     answer = proxy.client.post("/v1/query", json=real, headers=proxy.headers())
     assert answer.json()["charged"] == again["real"]["charge"]
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT dept, COUNT(*) AS n FROM employees WHERE age > -{} GROUP BY dept",
+    # partition selection: each charge also spends an additive δ under zCDP
+    "SELECT hired, COUNT(*) AS n FROM employees WHERE age > -{} GROUP BY hired",
+])
+def test_how_many_more_under_zcdp_is_what_the_ledger_allows(proxy: Proxy, sql: str) -> None:
+    """The demo's zCDP grant of ε = 3.0: queries at ε = 1.0 compose to less than their
+    sum, and the sandbox's count is exactly how many the ledger then accepts."""
+    real = sandbox(proxy, "query", sql.format(0), epsilon=1.0, delta=1e-7,
+                   draws=1).json()["real"]
+    k = real["affordable"]
+    assert 3 < k < 100
+    for i in range(k):
+        r = proxy.query(sql.format(i), epsilon=1.0, delta=1e-7)
+        assert r.status_code == 200, (i, r.text)
+    assert sandbox(proxy, "query", sql.format(0), epsilon=1.0, delta=1e-7,
+                   draws=1).json()["real"]["affordable"] == 0
+    assert proxy.query(sql.format(k), epsilon=1.0, delta=1e-7).status_code == 403
