@@ -123,7 +123,9 @@ def _value_column(rng: np.random.Generator, name: str, col: Column, size: int) -
             values = lo + (hi - lo) * rng.beta(2.0, 3.0, size)
             outside = rng.random(size) < OUTSIDE
             values[outside] = hi + (hi - lo) * rng.uniform(0, 0.5, int(outside.sum()))
-        return np.round(values).astype(np.int64) if t == "integer" else np.round(values, 2)
+        if t == "integer":  # bounds near 2**63 must not overflow the cast
+            return np.clip(np.round(values), -(2.0**62), 2.0**62).astype(np.int64)
+        return np.round(values, 2)
     if t == "text":
         words = np.array([f"{name}-{k:02d}" for k in range(1, VOCABULARY + 1)], dtype=str)
         return words[_zipf(rng, VOCABULARY, size)]

@@ -31,6 +31,7 @@ def tables_read(sql: str, dialect: str) -> set[str]:
     return {t.name.lower() for t in sqlglot.parse_one(sql, read=dialect).find_all(exp.Table)}
 
 
+@pytest.mark.parametrize("engine_kind", ["duckdb", "postgres"])
 def test_the_data_engine_never_reads_a_private_table(
     make_proxy: Callable[..., Proxy], monkeypatch: pytest.MonkeyPatch
 ) -> None:

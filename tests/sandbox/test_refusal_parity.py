@@ -23,7 +23,7 @@ from tests.totality.queries import queries
 KEY = "dpsql_alice_key"
 HEADERS = {"Authorization": f"Bearer {KEY}"}
 REQUEST = {"epsilon": 100.0, "delta": 1e-6}
-PARITY = settings(max_examples=80, deadline=None, derandomize=True,
+PARITY = settings(max_examples=50, deadline=None, derandomize=True,
                   suppress_health_check=list(HealthCheck), print_blob=True)
 
 
