@@ -117,6 +117,7 @@ def create_app(config: Config, *, clock: Clock = utc_now) -> FastAPI:
     app.include_router(routes.compliance)
     app.include_router(routes.owner)
     app.include_router(sandbox_routes.router)  # free queries on a synthetic twin
+    app.include_router(sandbox_routes.admin)
     app.include_router(trino_router)  # BI tools: the Trino client protocol
 
     @app.get("/health", include_in_schema=False)

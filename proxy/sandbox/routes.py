@@ -4,13 +4,23 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
+from accountant import to_fraction
+
 from ..auth import require
 from ..deps import Svc, Who
 from ..routes.analyst import ERRORS
-from .run import Sandbox
-from .schemas import SandboxExplainResponse, SandboxQueryResponse, SandboxRequest
+from .marginals import ANALYST, measure_marginals
+from .run import Sandbox, _twin_info
+from .schemas import (
+    MarginalsRequest,
+    MarginalsResponse,
+    SandboxExplainResponse,
+    SandboxQueryResponse,
+    SandboxRequest,
+)
 
 router = APIRouter(prefix="/v1/sandbox", tags=["sandbox"], responses=ERRORS)
+admin = APIRouter(prefix="/v1/admin/sandbox", tags=["owner"], responses=ERRORS)
 
 
 def _sandbox(request: Request) -> Sandbox:
@@ -34,3 +44,18 @@ def sandbox_explain(body: SandboxRequest, who: Who, svc: Svc,
     remaining budget and how many more queries like this it allows. Free."""
     require(who, "analyst")
     return _sandbox(request).explain(svc.pipeline, who.name, body)
+
+
+@admin.post("/marginals", response_model=MarginalsResponse)
+def sandbox_marginals(body: MarginalsRequest, who: Who, svc: Svc,
+                      request: Request) -> MarginalsResponse:
+    """Shape the twins by DP marginals of the real data, paid once from the dataset-wide
+    budget as the analyst `dpsql-sandbox` (every charge is in the ledger)."""
+    require(who, "owner")
+    sandbox = _sandbox(request)
+    marginals, ids = measure_marginals(svc.pipeline, to_fraction(body.epsilon),
+                                       to_fraction(body.delta), actor=f"{who.role}:{who.name}",
+                                       reason=body.reason or "sandbox twin from DP marginals")
+    sandbox.store.set_marginals(marginals)
+    twin = sandbox.store.twin(svc.pipeline.catalog)
+    return MarginalsResponse(query_ids=ids, analyst=ANALYST, twin=_twin_info(twin))

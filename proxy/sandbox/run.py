@@ -164,7 +164,7 @@ class Sandbox:
             exact_rows=exact.rows,
             draws=[SandboxDraw(rows=d.rows, accuracy=_accuracy(d)) for d in draws],
             accuracy=_accuracy(first), bounding=_bounding_info(first.bounding),
-            real=real, twin=TwinInfo(people=twin.people, rows=twin.rows),
+            real=real, twin=_twin_info(twin),
         )
 
     def explain(self, pipeline: Pipeline, analyst: str,
@@ -195,7 +195,7 @@ class Sandbox:
             plan=plan_info, epsilon_table=table, plot=plot, asked_epsilon=float(cost.epsilon),
             accuracy_pick=float(cost.epsilon) if request.accuracy else None,
             remaining=real.remaining, dataset_remaining=real.dataset_remaining,
-            affordable=real.affordable, twin=TwinInfo(people=twin.people, rows=twin.rows),
+            affordable=real.affordable, twin=_twin_info(twin),
         )
 
     def _row(self, plan: Plan, pipeline: Pipeline, status: BudgetStatus, result: Any,
@@ -231,6 +231,10 @@ class Sandbox:
                 rank_halfwidth=ranks.get(name), observed_error95=_percentile95(values),
             ) for name, values in errors.items()],
         )
+
+
+def _twin_info(twin: Twin) -> TwinInfo:
+    return TwinInfo(people=twin.people, rows=twin.rows, marginals=list(twin.marginals))
 
 
 def _error(row: EpsilonRow, column: str) -> ErrorAtEpsilon:

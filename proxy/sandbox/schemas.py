@@ -13,6 +13,7 @@ from ..schemas import (
     ExplainResponse,
     QueryRequest,
     Spend,
+    _Body,
 )
 
 NOTICE = ("These numbers are about synthetic people: a twin of the tables made from their "
@@ -30,6 +31,23 @@ class TwinInfo(BaseModel):
     people: dict[str, int] = Field(description="Synthetic people per private table.")
     rows: dict[str, int] = Field(description="Rows per table in the twin (public tables are "
                                              "copied as they are).")
+    marginals: list[str] = Field(default_factory=list, description=(
+        "Private tables whose twin the owner shaped by DP marginals of the real data (their "
+        "size, shares per public key and per bin of each bounded column); the others are made "
+        "from metadata alone."))
+
+
+class MarginalsRequest(_Body):
+    epsilon: float = Field(gt=0, allow_inf_nan=False, strict=True, description=(
+        "Spent once, split equally over the marginal queries of every private table."))
+    delta: float = Field(default=0.0, ge=0, lt=1, allow_inf_nan=False, strict=True)
+    reason: str = Field(default="", max_length=500)
+
+
+class MarginalsResponse(BaseModel):
+    query_ids: list[str] = Field(description="The charged queries (none when all were cached).")
+    analyst: str = Field(description="The ledger's name for these charges.")
+    twin: TwinInfo
 
 
 class RealCost(BaseModel):

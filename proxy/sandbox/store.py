@@ -26,6 +26,7 @@ from rewriter import Catalog
 
 from ..engines.base import Engine
 from ..engines.duckdb import DuckDBEngine
+from .marginals import TableMarginals
 from .twin import SQL_TYPES, synthesize
 
 __all__ = ["PUBLIC_ROWS", "Twin", "TwinStore", "public_rows_sql"]
@@ -38,6 +39,7 @@ class Twin:
     engine: Engine
     people: dict[str, int]  # private table -> synthetic people
     rows: dict[str, int]  # every table -> rows in the twin
+    marginals: tuple[str, ...] = ()  # private tables shaped by the owner's DP marginals
 
 
 def public_rows_sql(table: str, columns: list[str], dialect: str) -> str:
@@ -61,6 +63,13 @@ class TwinStore:
         self._catalog: Catalog | None = None
         self._twin: Twin | None = None
         self._opened: list[Engine] = []  # earlier twins may still serve a request
+        self._marginals: dict[str, TableMarginals] = {}
+
+    def set_marginals(self, marginals: dict[str, TableMarginals]) -> None:
+        """Shape the next twins by these DP marginals (the next request rebuilds)."""
+        with self._lock:
+            self._marginals = dict(marginals)
+            self._twin = None
 
     def twin(self, catalog: Catalog) -> Twin:
         with self._lock:
@@ -82,7 +91,7 @@ class TwinStore:
                     rows[name] = self._copy_public(con, name, list(table.columns),
                                                    [c.type for c in table.columns.values()])
                     continue
-                made = synthesize(name, table, catalog)
+                made = synthesize(name, table, catalog, self._marginals.get(name))
                 source = f"__twin_{generation}_{len(people)}"
                 con.register(source, made.columns)
                 con.execute(made.create_sql(source))
@@ -91,7 +100,8 @@ class TwinStore:
             con.execute("CHECKPOINT")
         finally:
             con.close()
-        return Twin(DuckDBEngine(path, statement_timeout_s=self._timeout), people, rows)
+        return Twin(DuckDBEngine(path, statement_timeout_s=self._timeout), people, rows,
+                    tuple(n for n in people if n in self._marginals))
 
     def _copy_public(self, con: duckdb.DuckDBPyConnection, name: str, columns: list[str],
                      types: list[str]) -> int:

@@ -35,6 +35,8 @@ from sqlglot import exp
 from rewriter import Catalog, Table
 from rewriter.metadata import Column
 
+from .marginals import TableMarginals
+
 __all__ = ["DEFAULT_PEOPLE", "SQL_TYPES", "TwinTable", "synthesize", "twin_seed"]
 
 DEFAULT_PEOPLE = 10_000
@@ -100,8 +102,12 @@ def rows_per_person(rng: np.random.Generator, cap: int, people: int) -> np.ndarr
 
 
 def _key_column(rng: np.random.Generator, keys: tuple[Any, ...], type_: str,
-                size: int) -> np.ndarray:
-    picks = _zipf(rng, len(keys), size)
+                size: int, weights: list[float] | None = None) -> np.ndarray:
+    if weights is not None and len(weights) == len(keys):
+        w = np.array(weights, dtype=float)
+        picks = rng.choice(len(keys), size=size, p=w / w.sum())
+    else:
+        picks = _zipf(rng, len(keys), size)
     if type_ == "date":
         values = [(k - _FIRST_DAY).days for k in keys]
     elif type_ == "timestamp":
@@ -112,10 +118,16 @@ def _key_column(rng: np.random.Generator, keys: tuple[Any, ...], type_: str,
     return np.array(values, dtype=str if type_ == "text" else None)[picks]
 
 
-def _value_column(rng: np.random.Generator, name: str, col: Column, size: int) -> np.ndarray:
+def _value_column(rng: np.random.Generator, name: str, col: Column, size: int,
+                  bins: list[float] | None = None) -> np.ndarray:
     t = col.type
     if t in ("integer", "float"):
-        if col.lower is None or col.upper is None:
+        if bins is not None and col.lower is not None and col.upper is not None:
+            lo, hi = float(col.lower), float(col.upper)  # measured shares, uniform within a bin
+            w = np.array(bins, dtype=float)
+            picks = rng.choice(len(bins), size=size, p=w / w.sum())
+            values = lo + (hi - lo) * (picks + rng.random(size)) / len(bins)
+        elif col.lower is None or col.upper is None:
             lo, hi = 0.0, 999.0
             values = rng.uniform(lo, hi, size)
         else:
@@ -144,12 +156,16 @@ def _unit_column(col: Column, ids: np.ndarray) -> np.ndarray:
     return ids  # integer; dates and timestamps: day / second offsets, still distinct
 
 
-def synthesize(name: str, table: Table, catalog: Catalog) -> TwinTable:
-    """The twin of one private table, from its metadata (and resolved public keys) only."""
+def synthesize(name: str, table: Table, catalog: Catalog,
+               marginals: TableMarginals | None = None) -> TwinTable:
+    """The twin of one private table, from its metadata (and resolved public keys) only,
+    or, when the owner paid for them, shaped by its DP marginals (:mod:`.marginals`)."""
     assert not table.public and table.privacy_unit is not None
     rng = np.random.default_rng(twin_seed(name, table))
     cap = table.max_rows_per_unit
     people = table.sandbox_people or DEFAULT_PEOPLE
+    if marginals is not None and marginals.people is not None:
+        people = marginals.people
     mean = 1 / (1 - OVER_CAP ** (1 / cap))  # the geometric's mean, above the clipped one
     people = max(1, min(people, int(MAX_ROWS / mean)))
     counts = rows_per_person(rng, cap, people)
@@ -162,8 +178,11 @@ def synthesize(name: str, table: Table, catalog: Catalog) -> TwinTable:
             columns[col_name] = _unit_column(col, ids)
             continue
         keys = catalog.public_keys(name, col_name) if col.public_keys is not None else None
+        measured = marginals or TableMarginals()
         if keys:
-            columns[col_name] = _key_column(rng, tuple(keys), col.type, len(ids))
+            columns[col_name] = _key_column(rng, tuple(keys), col.type, len(ids),
+                                            measured.keys.get(col_name))
         else:
-            columns[col_name] = _value_column(rng, col_name, col, len(ids))
+            columns[col_name] = _value_column(rng, col_name, col, len(ids),
+                                              measured.bins.get(col_name))
     return TwinTable(name, columns, types, people)

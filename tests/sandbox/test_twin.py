@@ -17,7 +17,8 @@ CATALOG = Catalog({"employees": Table.model_validate(EMPLOYEES),
 
 
 def test_the_builder_takes_no_engine_and_reads_nothing() -> None:
-    assert list(inspect.signature(synthesize).parameters) == ["name", "table", "catalog"]
+    assert list(inspect.signature(synthesize).parameters) == ["name", "table", "catalog",
+                                                              "marginals"]
     source = inspect.getsource(twin)
     assert "execute" not in source and "engine" not in source.replace("engine.", "")
 
