@@ -32,7 +32,7 @@ from typing import Any
 
 from sqlglot import exp
 
-from accountant import Budget
+from accountant import Budget, to_fraction
 from rewriter import Catalog, Table
 from rewriter.keys import json_key
 
@@ -98,10 +98,11 @@ def _ensure_analyst(pipeline: Pipeline, epsilon: Fraction, delta: Fraction, acto
     ledger.set_grant(ANALYST, wanted, None, actor=actor, reason=reason)
 
 
-def measure_marginals(pipeline: Pipeline, epsilon: Fraction, delta: Fraction, *,
+def measure_marginals(pipeline: Pipeline, epsilon: Fraction, delta: Fraction | None, *,
                       actor: str, reason: str = "sandbox twin from DP marginals"
                       ) -> tuple[dict[str, TableMarginals], list[str]]:
-    """Ask every marginal at an equal share of ε (δ is spent only by zCDP conversion).
+    """Ask every marginal at an equal share of ε and δ (δ None: each query gets the
+    deployment's default δ, which zCDP needs to convert ρ).
 
     Returns the marginals and the query ids charged (empty when all were cached)."""
     catalog: Catalog = pipeline.catalog
@@ -112,7 +113,11 @@ def measure_marginals(pipeline: Pipeline, epsilon: Fraction, delta: Fraction, *,
         return {}, []
     # a share written in nine decimals, rounded down, so the shares never exceed ε
     each = Fraction(math.floor(epsilon / count * 10**9), 10**9)
-    each_delta = Fraction(math.floor(delta / count * 10**18), 10**18)
+    if delta is None:  # the deployment's default δ per query
+        each_delta = to_fraction(pipeline.privacy.default_delta)
+        delta = each_delta * count
+    else:
+        each_delta = Fraction(math.floor(delta / count * 10**18), 10**18)
     _ensure_analyst(pipeline, epsilon, delta, actor, reason, pipeline.clock())
     result: dict[str, TableMarginals] = {}
     charged: list[str] = []

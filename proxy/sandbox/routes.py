@@ -54,7 +54,8 @@ def sandbox_marginals(body: MarginalsRequest, who: Who, svc: Svc,
     require(who, "owner")
     sandbox = _sandbox(request)
     marginals, ids = measure_marginals(svc.pipeline, to_fraction(body.epsilon),
-                                       to_fraction(body.delta), actor=f"{who.role}:{who.name}",
+                                       None if body.delta is None else to_fraction(body.delta),
+                                       actor=f"{who.role}:{who.name}",
                                        reason=body.reason or "sandbox twin from DP marginals")
     sandbox.store.set_marginals(marginals)
     twin = sandbox.store.twin(svc.pipeline.catalog)

@@ -40,7 +40,9 @@ class TwinInfo(BaseModel):
 class MarginalsRequest(_Body):
     epsilon: float = Field(gt=0, allow_inf_nan=False, strict=True, description=(
         "Spent once, split equally over the marginal queries of every private table."))
-    delta: float = Field(default=0.0, ge=0, lt=1, allow_inf_nan=False, strict=True)
+    delta: float | None = Field(default=None, ge=0, lt=1, allow_inf_nan=False, strict=True,
+                                description="Split equally; absent: the deployment's default "
+                                            "δ per query.")
     reason: str = Field(default="", max_length=500)
 
 

@@ -59,3 +59,10 @@ def test_marginals_shape_the_twin_once_paid_and_ledgered(
                               headers=owner).json()
     assert again["query_ids"] == []
     assert proxy.client.get("/v1/admin/budget", headers=owner).json()["spent"] == after["spent"]
+
+
+def test_marginals_under_zcdp_use_the_default_delta(proxy: Proxy) -> None:
+    made = proxy.client.post("/v1/admin/sandbox/marginals", json={"epsilon": 1.0},
+                             headers=proxy.headers("olivia"))
+    assert made.status_code == 200, made.text
+    assert made.json()["twin"]["marginals"] == ["employees", "visits"]
