@@ -14,8 +14,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# make demo PORT=9090 ENGINE=postgres
+PORT   ?= 8080
+ENGINE ?= duckdb
+
 demo: install
-	$(VENV)/bin/dpsql demo --dir demo
+	$(VENV)/bin/dpsql demo --dir demo --port $(PORT) --engine $(ENGINE)
 
 test: install
 	$(PY) -m ruff check rewriter accountant proxy tests bench
@@ -48,6 +52,7 @@ UTILITY_ARGS ?=
 # the guards' cost (issue #17) is stated against the rewrite of this commit
 GUARDS_BASELINE ?= 9ff5629
 GUARDS_ARGS ?=
+LEDGER_ARGS ?=
 
 .PHONY: bench
 $(SNSQL): bench/smartnoise.py
@@ -57,3 +62,4 @@ bench: install $(SNSQL)
 	$(PY) -m bench.run $(BENCH_ARGS)
 	$(PY) -m bench.utility $(UTILITY_ARGS)
 	$(PY) -m bench.guards --baseline $(GUARDS_BASELINE) $(GUARDS_ARGS)
+	$(PY) -m bench.ledger_startup $(LEDGER_ARGS)

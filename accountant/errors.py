@@ -5,7 +5,8 @@ and they are never renamed)::
 
     AccountantError            code: (abstract)
     ├── InvalidParameter       code: invalid_parameter
-    └── BudgetExhausted        code: budget_exhausted   (.which: analyst | dataset | expired)
+    ├── BudgetExhausted        code: budget_exhausted   (.which: analyst | dataset | expired)
+    └── LedgerTampered         code: ledger_tampered    (the ledger disagrees with itself)
 """
 
 from __future__ import annotations
@@ -48,3 +49,10 @@ class BudgetExhausted(AccountantError):
     def __init__(self, message: str, which: Which) -> None:
         super().__init__(message)
         self.which: Which = which
+
+
+class LedgerTampered(AccountantError):
+    """The ledger cannot be trusted: its chain, its checkpoints or a table derived
+    from the chain say different things. Nothing is charged while this holds."""
+
+    code = "ledger_tampered"

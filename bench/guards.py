@@ -31,6 +31,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+from proxy.config import PrivacyConfig
 from proxy.engines import open_engine
 from rewriter import RewriteError, plan_query
 
@@ -44,6 +45,9 @@ __all__ = [
     "DEFAULT_BASELINE", "GUARD_QUERIES", "GuardsError", "baseline_sql", "current_sql",
     "format_table", "main", "time_sides",
 ]
+
+# what the proxy runs by default: the bounding diagnostics are part of the rewrite
+DIAGNOSTICS = PrivacyConfig().diagnostics_share
 
 DEFAULT_BASELINE = "9ff5629"  # the last commit before the guards of issue #17
 RESULTS = Path(__file__).resolve().parent / "guards.json"
@@ -160,7 +164,7 @@ def current_sql(queries: Sequence[Query]) -> dict[str, dict[str, str]]:
     out: dict[str, dict[str, str]] = {}
     for q in queries:
         try:
-            plan = plan_query(q.sql, cat)
+            plan = plan_query(q.sql, cat, diagnostics=DIAGNOSTICS)
             out[q.name] = {d: plan.sql(d) for d in ("duckdb", "postgres")}
         except RewriteError as exc:
             out[q.name] = {"refused": f"{type(exc).__name__}: {exc}"}

@@ -37,7 +37,7 @@ from typing import Any
 
 from sqlglot import transpile
 
-from proxy.config import EngineConfig
+from proxy.config import EngineConfig, PrivacyConfig
 from proxy.engines import open_engine
 from rewriter import plan_query
 
@@ -50,6 +50,9 @@ __all__ = [
     "ENGINES", "ENGINE_VARIANTS", "VARIANTS", "Target", "duckdb_target", "main", "noise_cost",
     "aligned", "postgres_target", "run_engine_variants", "targets_for",
 ]
+
+# what the proxy runs by default: the bounding diagnostics are part of the rewrite
+DIAGNOSTICS = PrivacyConfig().diagnostics_share
 
 ENGINES = ("duckdb", "postgres")
 ENGINE_VARIANTS = ("raw", "floor", "dpsql_sql")
@@ -125,13 +128,13 @@ def run_engine_variants(
     for q in queries:
         sql[q.name, "raw"] = transpile(q.sql, "duckdb", dialect)[0]
         sql[q.name, "dpsql_http"] = q.sql  # the analyst writes in the app's input dialect
-        sql[q.name, "dpsql_sql"] = plan_query(q.sql, cat).sql(dialect)
+        sql[q.name, "dpsql_sql"] = plan_query(q.sql, cat, diagnostics=DIAGNOSTICS).sql(dialect)
         if q.floor_sql is not None:
             sql[q.name, "floor"] = transpile(q.floor_sql, "duckdb", dialect)[0]
     for _ in range(max(reps, 5)):  # planning is fast and noisy: a few more runs
         for q in queries:
             start = time.perf_counter()
-            plan_query(q.sql, cat).sql(dialect)
+            plan_query(q.sql, cat, diagnostics=DIAGNOSTICS).sql(dialect)
             plan_times[q.name].append(time.perf_counter() - start)
     plan_s = {name: statistics.median(xs) for name, xs in plan_times.items()}
 

@@ -180,6 +180,9 @@ def propagate(node: exp.Expression, env: Mapping[str, tuple[float, float]]) -> t
         if not any(node.to.sql().upper().startswith(t) for t in _NUMERIC_CASTS):
             raise NoInterval(f"it casts to {node.to.sql()}")
         return propagate(node.this, env)
+    if isinstance(node, exp.Nullif):
+        # NULLIF(x, c) is x or NULL; a NULL answer has no interval to state
+        return propagate(node.this, env)
     if isinstance(node, exp.Anonymous) and node.name.upper() == "TRY" and node.expressions:
         return propagate(node.expressions[0], env)  # the rewriter's guard, not arithmetic
     if isinstance(node, exp.Add | exp.Sub | exp.Mul | exp.Div):
@@ -209,6 +212,8 @@ def expression_cells(tree: exp.Expression, released: Sequence[Any],
     for value, row in zip(released, cells, strict=True):
         env: dict[str, tuple[float, float]] = {}
         for name, cell in row.items():
+            if name not in names:
+                continue
             if _is_key(cell):
                 if isinstance(cell.value, int | float) and not isinstance(cell.value, bool):
                     env[name] = (float(cell.value), float(cell.value))

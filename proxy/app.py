@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from accountant import AccountantError, Accounting, Budget, Ledger, open_ledger
@@ -17,7 +18,8 @@ from accountant.ledger import Declared
 from accountant.ledger import seed_ledger as seed_declared
 from rewriter import RewriteError
 
-from . import routes
+from . import __version__, routes
+from .attempts import record_invalid_body
 from .auth import KeyRing
 from .config import Config, ConfigError, grant_expiry
 from .deps import Services
@@ -29,8 +31,9 @@ from .pipeline import Clock, Pipeline, PrivacyDefaults, utc_now
 from .sandbox import routes as sandbox_routes
 from .sandbox.run import Sandbox
 from .sandbox.store import TwinStore
-from .tables import TableStore, seed_tables
+from .tables import TableStore, schema_problems, seed_tables
 from .trino import router as trino_router
+from .trust import schedule, start_trusted
 
 log = logging.getLogger("dpsql")
 
@@ -53,6 +56,14 @@ def seed_ledger(config: Config, ledger: Ledger) -> None:
                   Budget.of(dataset.epsilon, dataset.delta) if dataset else None)
 
 
+def _lines(problems: list[str]) -> str:
+    more = f" (and {len(problems) - 1} more: " + "; ".join(problems[1:]) + ")" \
+        if len(problems) > 1 else ""
+    return (f"the metadata does not match the database: {problems[0]}{more}. Fix dpsql.yaml; "
+            "a table declared through the owner API is changed with `dpsql tables delete "
+            "NAME --reason …` or the owner API of a server started without it")
+
+
 def start_services(config: Config, clock: Clock = utc_now) -> Services:
     """Open the engine and the ledger, record the config's grants, resolve keys."""
     engine = open_engine(config.engine, log_messages=config.logging.engine_errors)
@@ -63,14 +74,21 @@ def start_services(config: Config, clock: Clock = utc_now) -> Services:
         engine.close()
         raise
     try:
+        # before anything is written: a ledger that does not verify is not used at all
+        notary = start_trusted(config, ledger)
         seed_ledger(config, ledger)
         seed_tables(config.tables, ledger)
+        mismatched = schema_problems(ledger, engine)
+        if mismatched:
+            # an analyst's query over a misdeclared column would be charged and then
+            # fail in the engine: the database decides what exists (issue #19)
+            raise ConfigError(_lines(mismatched), code="metadata_mismatch")
         tables = TableStore(ledger, engine)
         problems = tables.verify()
         if problems:
             # a public table joined on a column that repeats more than declared would
             # let one person's rows multiply before any cap (SPEC §4.7): do not start
-            raise ConfigError("; ".join(problems))
+            raise ConfigError(_lines(problems), code="metadata_mismatch")
     except BaseException:
         ledger.close()
         engine.close()
@@ -86,15 +104,20 @@ def start_services(config: Config, clock: Clock = utc_now) -> Services:
     pipeline = Pipeline(catalog=tables.catalog, engine=engine, ledger=ledger, privacy=privacy,
                         clock=clock, limits=config.limits.limits(),
                         log_details=config.logging.engine_errors)
-    return Services(config, engine, ledger, pipeline, KeyRing(ledger), clock, tables)
+    return Services(config, engine, ledger, pipeline, KeyRing(ledger), clock, tables, notary)
 
 
-def create_app(config: Config, *, clock: Clock = utc_now) -> FastAPI:
-    """The app for one deployment; engine and ledger open when it starts."""
+def create_app(config: Config, *, clock: Clock = utc_now,
+               services: Services | None = None) -> FastAPI:
+    """The app for one deployment; engine and ledger open when it starts (``services``:
+    already opened, so that `dpsql serve` reports any start-up failure in one line
+    before serving)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> Any:
-        app.state.services = start_services(config, clock)
+        app.state.services = services or start_services(config, clock)
+        app.state.services.checkpointer = schedule(config, app.state.services.ledger,
+                                                   app.state.services.notary)
         # the sandbox's twins live in their own DuckDB database, never the data engine
         app.state.sandbox = Sandbox(TwinStore(
             app.state.services.engine, statement_timeout_s=config.engine.statement_timeout_s))
@@ -106,7 +129,7 @@ def create_app(config: Config, *, clock: Clock = utc_now) -> FastAPI:
 
     app = FastAPI(
         title="dpsql",
-        version="0.1.0",
+        version=__version__,
         summary="Differentially private SQL over HTTP.",
         description="Ask aggregate SQL questions of personal data; every answer is noised "
         "and charged to a privacy budget recorded in a tamper-evident ledger.",
@@ -138,12 +161,15 @@ def _install_error_handlers(app: FastAPI, *, log_details: bool = False) -> None:
         return JSONResponse(body, status_code=status)
 
     @app.exception_handler(RequestValidationError)
-    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = []
         for err in exc.errors()[:5]:
             where = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
             problems.append(f"{where}: {err.get('msg', 'invalid')}")
         message = "; ".join(problems) or "the request body is not valid JSON"
+        await run_in_threadpool(record_invalid_body, getattr(request.app.state, "services", None),
+                                request.url.path, request.headers.get("authorization"),
+                                exc.body)
         return JSONResponse(error_body("invalid_parameter", message), status_code=400)
 
     @app.exception_handler(StarletteHTTPException)

@@ -23,6 +23,7 @@ from .config import Config, ConfigError, load_config, parse_expiry
 
 if TYPE_CHECKING:
     from accountant import Budget, Entry, Ledger
+    from accountant.presentation import Shown
 
 
 def _fail(code: str, message: str) -> int:
@@ -31,14 +32,47 @@ def _fail(code: str, message: str) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    """Start-up runs before uvicorn, so every failure is one `code: message` line
+    (proxy/startup.py); then the server says where it listens."""
     import uvicorn
 
+    from . import __version__
     from .app import create_app
+    from .startup import listen, loud, prepare, quiet_start_up
 
+    if not args.debug:
+        quiet_start_up()
     config = load_config(args.config)
+    sock = listen(args.host, args.port)
+    try:
+        services = prepare(config)
+    except BaseException:
+        sock.close()
+        raise
+    loud()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    host = f"[{args.host}]" if ":" in args.host else args.host
     tls = config.tls.uvicorn_options() if config.tls else {}
-    uvicorn.run(create_app(config), host=args.host, port=args.port, log_level="warning", **tls)
+    scheme = "https" if tls else "http"
+    print(f"dpsql {__version__} listening on {scheme}://{host}:{args.port} "
+          f"({config.engine.kind}, {len(services.tables.catalog.tables)} tables; Ctrl-C stops)",
+          file=sys.stderr, flush=True)
+    server = uvicorn.Server(uvicorn.Config(create_app(config, services=services),
+                                           log_level="warning", **tls))
+    server.run(sockets=[sock])
+    return 0
+
+
+def _config_check(args: argparse.Namespace) -> int:
+    """Validate dpsql.yaml and check its tables against the database; changes nothing."""
+    from .startup import check_deployment, quiet_start_up
+
+    if not args.debug:
+        quiet_start_up()
+    config = load_config(args.config)
+    for line in check_deployment(config):
+        print(line, file=sys.stderr)
+    print(f"ok: {args.config}")
     return 0
 
 
@@ -66,30 +100,98 @@ def _demo(args: argparse.Namespace) -> int:
             print(f"  {name:8s} {key}", file=sys.stderr)
         analyst_key = keys.get("alice", analyst_key)
     else:
+        from .demo import retarget_demo_config
+
+        before = retarget_demo_config(folder, database, dsn=dsn)
+        if before is not None:
+            print(f"{config_path}: engine switched from {before} to {args.engine} "
+                  "(keys unchanged)", file=sys.stderr)
         print(f"{config_path} exists: its keys were shown when it was made. Delete the "
               f"folder {folder} to start afresh, or set DPSQL_KEY to alice's key.", file=sys.stderr)
     url = f"http://{args.host}:{args.port}"
     body = json.dumps({"sql": "SELECT dept, COUNT(*) AS n, AVG(salary) AS avg_salary "
                               "FROM employees GROUP BY dept", "epsilon": 0.5})
     print("\nAsk a differentially private question:\n", file=sys.stderr)
-    print(f"curl -s {url}/v1/query -H 'Authorization: Bearer {analyst_key}' "
+    # double quotes: a pasted `$DPSQL_KEY` is expanded by the shell (a key has no `"`)
+    print(f"curl -s {url}/v1/query -H \"Authorization: Bearer {analyst_key}\" "
           f"-H 'Content-Type: application/json' -d '{body}'\n", file=sys.stderr)
     if args.no_serve:
         return 0
-    print(f"serving on {url} (Ctrl-C stops)", file=sys.stderr)
     args.config = str(config_path)
     return _serve(args)
 
 
+def _suggest(args: argparse.Namespace) -> int:
+    """The bounds and caps assistant (proxy/suggest.py) on one table; with --apply the
+    proposal becomes the table's metadata in the ledger, as PATCH would make it."""
+    import yaml
+
+    from .startup import prepare, quiet_start_up
+    from .suggest import suggest
+
+    if not args.debug:
+        quiet_start_up()
+    services = prepare(load_config(args.config))
+    try:
+        table = services.tables.catalog.tables.get(args.table)
+        if table is None:
+            return _fail("not_found", f"no table named {args.table!r} in the metadata")
+        result = suggest(args.table, table, engine=services.engine, ledger=services.ledger,
+                         pipeline=services.pipeline, owner=_actor(), epsilon=args.epsilon,
+                         delta=services.pipeline.privacy.default_delta, reason=args.reason,
+                         coverage=args.coverage, cap_quantile=args.cap_quantile,
+                         group_by=args.group_by, columns=args.columns)
+        print(f"spent ε = {result.charged_epsilon:g} of the dataset-wide budget "
+              f"(ledger {result.query_id})", file=sys.stderr)
+        for proposal in result.proposals:
+            print(f"- {proposal.words}")
+        for note in result.notes:
+            print(f"  note: {note}")
+        print(f"\nin dpsql.yaml, under tables.{args.table}:")
+        print(yaml.safe_dump(result.patch, sort_keys=False), end="")
+        if args.apply:
+            change = services.tables.patch(args.table, result.patch, actor=_actor(),
+                                           reason=f"{args.reason} (applied)")
+            print(f"applied to the ledger's metadata; loosens: {change.loosens or 'nothing'}; "
+                  f"tightens: {change.tightens or 'nothing'}", file=sys.stderr)
+        else:
+            print("\nnot applied: run again with --apply, PATCH /v1/admin/tables/"
+                  f"{args.table} with this patch, or edit dpsql.yaml", file=sys.stderr)
+    finally:
+        services.close()
+    return 0
+
+
 def _ledger_verify(args: argparse.Namespace) -> int:
-    with _ledger(args) as (_, ledger):
-        report = ledger.verify()
-    print(json.dumps({"ok": report.ok, "entries": report.entries, "head": report.head,
-                      "first_bad": report.first_bad, "reason": report.reason}))
+    from .trust import notary_for, unchecked
+
+    with _ledger(args) as (config, ledger):
+        notary = notary_for(config)  # never created here: a verifier that finds none says so
+        unchecked(config, ledger, notary)
+        report = ledger.verify(notary, expect_entries=args.expect_entries,
+                               expect_head=args.expect_head)
+    print(json.dumps({"ok": report.ok, "entries": report.entries, "checked": report.checked,
+                      "head": report.head, "first_bad": report.first_bad,
+                      "reason": report.reason, "attempts": report.attempts,
+                      "attempts_head": report.attempts_head,
+                      "checkpoints": report.checkpoints}))
     if not report.ok:
         where = f"entry {report.first_bad}" if report.first_bad else "ledger"
         return _fail("ledger_tampered", f"{where}: {report.reason}")
     return 0
+
+
+def _head_hash(text: str) -> str:
+    if len(text) != 64 or any(c not in "0123456789abcdef" for c in text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a head hash (64 lowercase hex digits, as in a receipt)")
+    return text
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of entries")
+    return int(text)
 
 
 # --- ledger and budgets ---------------------------------------------------------
@@ -101,12 +203,18 @@ def _ledger_verify(args: argparse.Namespace) -> int:
 def _ledger(args: argparse.Namespace, *, seed: bool = False) -> Iterator[tuple[Config, Ledger]]:
     from accountant import Accounting, open_ledger
 
+    from .trust import start_trusted
+
     config = load_config(args.config)
     ledger = open_ledger(config.ledger.url, Accounting(config.privacy.accounting))
     try:
-        if seed:
+        notary = None
+        if seed:  # a change is written only to a ledger that verifies, as by the server
+            notary = start_trusted(config, ledger)
             _seed(config, ledger)
         yield config, ledger
+        if notary is not None:
+            ledger.checkpoint(if_moved=True)  # the change is covered before the command ends
     finally:
         ledger.close()
 
@@ -144,6 +252,8 @@ def _expiry(text: str | None) -> dt.datetime | None:
 
 
 def _date_arg(text: str) -> str:
+    if text == "never":
+        return text
     try:
         _expiry(text)
     except (ValueError, argparse.ArgumentTypeError):
@@ -181,8 +291,9 @@ def _entry_record(entry: Entry) -> dict[str, Any]:
 
 
 def _summary(config: Config, ledger: Ledger, analyst: str | None) -> list[dict[str, str]]:
-    """One row per analyst (granted, spent, remaining, share of the dataset-wide spend),
-    then the dataset-wide budget."""
+    """One row per analyst (granted, spent, remaining, the share of its grant used, its
+    share of the dataset-wide spend), then the dataset-wide budget; spent + remaining =
+    granted, as in the API (:mod:`accountant.presentation`)."""
     now = dt.datetime.now(dt.UTC)
     roles = {r.name: r for r in ledger.analysts()}
     shares = {s.analyst: s.share for s in ledger.shares(now)}
@@ -201,6 +312,7 @@ def _summary(config: Config, ledger: Ledger, analyst: str | None) -> list[dict[s
             "granted": _pair(status.granted),
             "spent": _pair(status.spent),
             "remaining": _pair(status.remaining) + (" (expired)" if status.expired else ""),
+            "used": _used(status.shown),
             "expires": status.expires.isoformat() if status.expires else "-",
             "share_of_dataset": f"{float(shares.get(name, 0)) * 100:.1f}%",
         })
@@ -211,9 +323,16 @@ def _summary(config: Config, ledger: Ledger, analyst: str | None) -> list[dict[s
             "granted": _pair(probe.dataset_granted) if probe.dataset_granted else "no limit",
             "spent": _pair(probe.dataset_spent) if probe.dataset_spent else "-",
             "remaining": _pair(probe.dataset_remaining) if probe.dataset_remaining else "-",
+            "used": _used(probe.dataset_shown),
             "expires": "-", "share_of_dataset": "100.0%" if shares else "-",
         })
     return rows
+
+
+def _used(shown: Shown | None) -> str:
+    from accountant.presentation import share_text
+
+    return "-" if shown is None else share_text(shown.share).replace(" %", "%")
 
 
 def _pair(budget: Budget | None) -> str:
@@ -232,15 +351,22 @@ def _table(rows: list[dict[str, str]]) -> str:
 
 
 def _ledger_export(args: argparse.Namespace) -> int:
+    from accountant.ledger.records import ENTRY_KINDS
+
+    if _usage_choice("--kind", args.kind, ENTRY_KINDS):
+        return 2
     with _ledger(args) as (config, ledger):
         if args.format == "summary":
-            if args.since or args.until:
-                print("usage_error: --since/--until apply to csv and json; the summary shows "
-                      "budgets as they stand", file=sys.stderr)
+            if args.since or args.until or args.kind:
+                print("usage_error: --since/--until/--kind apply to csv and json; the summary "
+                      "shows budgets as they stand", file=sys.stderr)
                 return 2
             print(_table(_summary(config, ledger, args.analyst)))
             return 0
-        entries = ledger.entries(args.analyst, args.since, args.until)
+        if problem := _unknown_analyst(ledger, args.analyst):
+            return _fail("invalid_parameter", problem)
+        entries = [e for e in ledger.entries(args.analyst, args.since, args.until)
+                   if args.kind is None or e.kind == args.kind]
     records = [_entry_record(e) for e in entries]
     if args.format == "json":
         print(json.dumps(records, ensure_ascii=False, indent=1))
@@ -252,15 +378,76 @@ def _ledger_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _unknown_analyst(ledger: Ledger, analyst: str | None) -> str | None:
+    """A misspelt --analyst must not read as "nothing happened"."""
+    names = sorted(r.name for r in ledger.analysts())
+    if analyst is None or analyst in names or ledger.latest_entry("grant", analyst=analyst):
+        return None
+    return (f"--analyst: there is no analyst {analyst!r} in the ledger; known: "
+            f"{', '.join(names) or '(none yet)'}")
+
+
+_ATTEMPT_FIELDS = ("seq", "timestamp", "analyst", "endpoint", "outcome", "code", "query_id",
+                   "sql", "epsilon", "delta", "prev_hash", "hash")
+
+
+def _usage_choice(name: str, value: str | None, valid: tuple[str, ...]) -> bool:
+    """Checked here, not by argparse, so `dpsql --help` need not import the accountant."""
+    if value is None or value in valid:
+        return False
+    print(f"usage_error: {name}: {value!r} is not one of {', '.join(valid)}", file=sys.stderr)
+    return True
+
+
+def _ledger_attempts(args: argparse.Namespace) -> int:
+    from accountant.ledger.attempts import OUTCOMES
+
+    if _usage_choice("--outcome", args.outcome, OUTCOMES):
+        return 2
+    with _ledger(args) as (_, ledger):
+        if problem := _unknown_analyst(ledger, args.analyst):
+            return _fail("invalid_parameter", problem)
+        found = ledger.attempts(args.analyst, args.since, args.until, args.outcome, args.code)
+    records = [{name: getattr(a, name) for name in _ATTEMPT_FIELDS} for a in found]
+    if args.format == "json":
+        print(json.dumps(records, ensure_ascii=False, indent=1))
+        return 0
+    writer = csv.DictWriter(sys.stdout, fieldnames=_ATTEMPT_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(records)
+    return 0
+
+
+def _ledger_receipt(args: argparse.Namespace) -> int:
+    from .trust import notary_for
+
+    with _ledger(args) as (config, ledger):
+        notary = notary_for(config)
+        if notary is None:
+            return _fail("invalid_parameter", "no checkpoint signing key is configured "
+                                              "(ledger.checkpoints.key_file or key_env)")
+        ledger.use_notary(notary, 0)
+        cp = ledger.checkpoint()
+    assert cp is not None
+    print(json.dumps({**cp.as_json(), "public_key": notary.public_key_hex}))
+    print(f"keep this receipt outside dpsql; check the ledger against it with: dpsql ledger "
+          f"verify --expect-entries {cp.entries} --expect-head {cp.head}", file=sys.stderr)
+    return 0
+
+
 def _analysts_add(args: argparse.Namespace) -> int:
     from accountant import Budget
 
     from .auth import hash_key, new_key
+    from .grants import check_grant, check_name, expiry_of
 
     if args.role == "analyst" and args.epsilon is None:
         print("usage_error: an analyst needs a budget; give --epsilon (and --delta)",
               file=sys.stderr)
         return 2
+    check_name(args.name)
+    if args.epsilon is not None:  # the owner API's rules (proxy/grants.py)
+        check_grant(args.role, expiry_of(args.expires), dt.datetime.now(dt.UTC))
     with _ledger(args, seed=True) as (_, ledger):
         if any(r.name == args.name for r in ledger.analysts()):
             return _fail("analyst_exists", f"an analyst named {args.name!r} exists; choose "
@@ -274,7 +461,7 @@ def _analysts_add(args: argparse.Namespace) -> int:
         ledger.register_analyst(args.name, args.role, hash_key(key), actor=_actor(),
                                 reason=args.reason)
         if budget is not None:
-            ledger.set_grant(args.name, budget, _expiry(args.expires), actor=_actor(),
+            ledger.set_grant(args.name, budget, expiry_of(args.expires), actor=_actor(),
                              reason=args.reason)
     print(key)
     print(f"created {args.role} {args.name!r}; the key above is shown once (only its SHA-256 "
@@ -295,18 +482,22 @@ def _analysts_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _registered(ledger: Ledger, name: str) -> bool:
-    return any(r.name == name for r in ledger.analysts())
-
-
 def _analysts_budget(args: argparse.Namespace) -> int:
     from accountant import Budget
 
+    from .grants import KEEP, check_grant, expiry_of, resolve_expiry
+
+    now = dt.datetime.now(dt.UTC)
     with _ledger(args, seed=True) as (config, ledger):
-        if not _registered(ledger, args.name):
+        record = next((r for r in ledger.analysts() if r.name == args.name), None)
+        if record is None:
             return _fail("not_found", f"no analyst named {args.name!r}; `dpsql analysts list` "
                                       f"shows them")
-        ledger.set_grant(args.name, Budget.of(args.epsilon, args.delta), _expiry(args.expires),
+        # without --expires the grant keeps its expiry (a raise must not lift it)
+        requested = KEEP if args.expires is None else expiry_of(args.expires)
+        check_grant(record.role, requested, now)
+        ledger.set_grant(args.name, Budget.of(args.epsilon, args.delta),
+                         resolve_expiry(ledger, args.name, requested, now),
                          actor=_actor(), reason=args.reason)
         print(_table(_summary(config, ledger, args.name)))
     return 0
@@ -336,6 +527,19 @@ def _budget_dataset(args: argparse.Namespace) -> int:
     return 0
 
 
+def _tables_delete(args: argparse.Namespace) -> int:
+    """Withdraw a table from the ledger's metadata (what DELETE /v1/admin/tables does),
+    without a server: a table the database lost stops every start until it is gone."""
+    with _ledger(args, seed=True) as (_, ledger):
+        if args.name not in ledger.tables()[1]:
+            return _fail("not_found", f"no table named {args.name!r} in the ledger's metadata")
+        ledger.set_table(args.name, None, actor=_actor(), reason=args.reason,
+                         note={"loosens": [], "tightens": ["table removed"],
+                               "removed": ["table"]})
+    print(f"table {args.name!r} withdrawn; analysts can no longer query it", file=sys.stderr)
+    return 0
+
+
 def _hash_key(_: argparse.Namespace) -> int:
     from .auth import hash_key, new_key
 
@@ -357,7 +561,7 @@ def _action(group: Subcommands, name: str, help: str, run: Any,
             **defaults: Any) -> argparse.ArgumentParser:
     """A subcommand working on the deployment named by --config."""
     command: argparse.ArgumentParser = group.add_parser(name, help=help)
-    command.add_argument("--config", default="dpsql.yaml", help="path to dpsql.yaml")
+    _config_arg(command)
     command.set_defaults(run=run, **defaults)
     return command
 
@@ -367,17 +571,32 @@ def _grant_args(command: argparse.ArgumentParser, *, required: bool) -> None:
     command.add_argument("--delta", type=_amount, default="0",
                          help="default 0 (zCDP accounting needs delta > 0)")
     command.add_argument("--expires", type=_date_arg,
-                         help="last day of the grant (ISO date, UTC) or an exact date-time")
+                         help="last day of the grant (ISO date, UTC), an exact date-time, or "
+                              "`never`; left out, a changed grant keeps its expiry")
+
+
+def _config_arg(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--config", default=os.environ.get("DPSQL_CONFIG", "dpsql.yaml"),
+                         help="path to dpsql.yaml (default: $DPSQL_CONFIG, else dpsql.yaml)")
 
 
 def parser() -> argparse.ArgumentParser:
+    from . import __version__
+
     top = argparse.ArgumentParser(
         prog="dpsql", description="Differentially private SQL proxy."
     )
+    top.add_argument("--version", action="version", version=f"dpsql {__version__}")
+    top.add_argument("--debug", action="store_true",
+                     help="show tracebacks and library log lines (also DPSQL_DEBUG=1)")
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+    config = _group(sub, "config", "check a deployment file")
+    _action(config, "check", "validate dpsql.yaml and check its tables against the database "
+                             "(changes nothing)", _config_check)
+
     serve = sub.add_parser("serve", help="serve the HTTP API for a deployment")
-    serve.add_argument("--config", default="dpsql.yaml", help="path to dpsql.yaml")
+    _config_arg(serve)
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080)
     serve.set_defaults(run=_serve)
@@ -394,13 +613,46 @@ def parser() -> argparse.ArgumentParser:
                       help="with --engine postgres: a role that may create the demo database")
     demo.set_defaults(run=_demo)
 
+    helper = sub.add_parser("suggest", help="propose caps and bounds for a table from DP "
+                                            "quantiles (spends dataset budget)")
+    _config_arg(helper)
+    helper.add_argument("table")
+    helper.add_argument("--epsilon", type=_amount, required=True,
+                        help="what to spend of the dataset-wide budget")
+    helper.add_argument("--coverage", type=float, default=0.98,
+                        help="share of values the bounds should hold (default 0.98)")
+    helper.add_argument("--cap-quantile", type=float, default=0.95,
+                        help="quantile of people's row/group counts for the caps (0.95)")
+    helper.add_argument("--group-by", help="column to size max_groups_per_unit for")
+    helper.add_argument("--columns", nargs="+", help="numeric columns to bound (default all)")
+    helper.add_argument("--apply", action="store_true",
+                        help="record the proposal as the table's metadata in the ledger")
+    helper.add_argument("--reason", default="bounds assistant (CLI)")
+    helper.set_defaults(run=_suggest)
+
     ledger = _group(sub, "ledger", "inspect the ledger")
-    _action(ledger, "verify", "recompute the hash chain", _ledger_verify)
+    check = _action(ledger, "verify", "recompute the hash chain, totals, attempts log and "
+                                      "checkpoints", _ledger_verify)
+    check.add_argument("--expect-entries", type=_positive,
+                       help="from a receipt: the ledger had at least this many entries")
+    check.add_argument("--expect-head", type=_head_hash,
+                       help="from a receipt: the head hash (with --expect-entries: of that entry)")
     export = _action(ledger, "export", "entries as csv/json, or a budget summary", _ledger_export)
     export.add_argument("--format", choices=("csv", "json", "summary"), default="json")
     export.add_argument("--analyst", help="only this analyst's entries")
     export.add_argument("--since", type=_moment, help="entries at or after (ISO date/time, UTC)")
     export.add_argument("--until", type=_moment, help="entries before (ISO date/time, UTC)")
+    export.add_argument("--kind", help="only entries of this kind (grant, charge, ...)")
+    tried = _action(ledger, "attempts", "every analyst request's outcome, as csv/json",
+                    _ledger_attempts)
+    tried.add_argument("--format", choices=("csv", "json"), default="json")
+    tried.add_argument("--analyst", help="only this analyst's attempts")
+    tried.add_argument("--since", type=_moment, help="attempts at or after (ISO date/time, UTC)")
+    tried.add_argument("--until", type=_moment, help="attempts before (ISO date/time, UTC)")
+    tried.add_argument("--outcome", help="only attempts with this outcome (refused, ...)")
+    tried.add_argument("--code", help="only attempts refused with this error code")
+    _action(ledger, "receipt", "sign where the ledger stands, to keep elsewhere",
+            _ledger_receipt)
 
     analysts = _group(sub, "analysts", "manage analysts and their budgets")
     add = _action(analysts, "add", "create an analyst; prints its key once", _analysts_add)
@@ -419,6 +671,12 @@ def parser() -> argparse.ArgumentParser:
         toggle.add_argument("name")
         toggle.add_argument("--reason", default=f"{verb}d with the CLI")
 
+    tables = _group(sub, "tables", "table metadata in the ledger")
+    withdraw = _action(tables, "delete", "withdraw a table (as DELETE /v1/admin/tables/NAME)",
+                       _tables_delete)
+    withdraw.add_argument("name")
+    withdraw.add_argument("--reason", required=True, help="why; recorded in the ledger")
+
     budget = _group(sub, "budget", "the dataset-wide budget and analysts' shares")
     _action(budget, "show", "each analyst's share of the dataset budget", _budget_show)
     dataset = _action(budget, "dataset", "set the dataset-wide budget", _budget_dataset)
@@ -433,17 +691,24 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    args.debug = args.debug or bool(os.environ.get("DPSQL_DEBUG"))
+    # stderr carries `code: message` only; the server's notes go to its log (`serve`)
+    logging.getLogger("dpsql").addHandler(logging.NullHandler())
     try:
         return int(args.run(args))
     except ConfigError as exc:
-        return _fail("config_error", exc.message if hasattr(exc, "message") else str(exc))
+        if args.debug:
+            raise
+        from .startup import one_line
+
+        return _fail(*one_line(exc))
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # `dpsql ledger export | head`: the reader had enough
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    except Exception as exc:  # an operator sees one line; DPSQL_DEBUG=1 shows the traceback
-        if os.environ.get("DPSQL_DEBUG"):
+    except Exception as exc:  # an operator sees one line; --debug shows the traceback
+        if args.debug:
             raise
         code = getattr(exc, "code", "internal")
         return _fail(code if isinstance(code, str) else "internal",

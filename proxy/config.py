@@ -12,6 +12,8 @@ the owner wrote, so a budget of ``1.0`` holds exactly ten queries at ``0.1``
 from __future__ import annotations
 
 import datetime as dt
+import os
+import re
 import types
 import typing
 from collections.abc import Iterable
@@ -40,6 +42,7 @@ __all__ = [
     "Config",
     "ConfigError",
     "EngineConfig",
+    "CheckpointConfig",
     "LedgerConfig",
     "LimitsConfig",
     "LoggingConfig",
@@ -50,6 +53,9 @@ __all__ = [
 ]
 
 _SQLITE_PREFIX = "sqlite:///"
+# analysts' names, for dpsql.yaml, the CLI and the owner API alike (proxy/grants.py)
+ANALYST_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$"
+_ANALYST_NAME = re.compile(ANALYST_NAME_PATTERN)
 _LEDGER_SCHEMES = (_SQLITE_PREFIX, "postgresql://", "postgres://")
 
 
@@ -58,10 +64,12 @@ class ConfigError(Exception):
 
     code = "config_error"
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, code: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.position = None
+        if code is not None:  # a more precise stable code (`dpsql serve` prints it)
+            self.code = code
 
 
 # --- exact privacy numbers -------------------------------------------------
@@ -141,8 +149,33 @@ class EngineConfig(_Section):
         return self
 
 
+class CheckpointConfig(_Section):
+    """Signed checkpoints of the ledger's head, kept outside its database.
+
+    Unset with a SQLite ledger: a key ``<ledger>.key`` and a file
+    ``<ledger>.checkpoints`` are made next to it. With PostgreSQL name them here.
+    """
+
+    key_file: Path | None = Field(
+        default=None, description="Ed25519 private key (PEM); readable by the proxy only")
+    key_env: str | None = Field(
+        default=None, description="or: an environment variable holding the key (PEM or hex)")
+    file: Path | None = Field(
+        default=None, description="append-only file every checkpoint is added to")
+    every_entries: int = Field(default=100, ge=1, description="sign after this many entries")
+    every_seconds: float = Field(default=60, gt=0, allow_inf_nan=False,
+                                 description="and on this schedule when the ledger moved")
+
+    @model_validator(mode="after")
+    def _one_key(self) -> CheckpointConfig:
+        if self.key_file is not None and self.key_env is not None:
+            raise ValueError("give the signing key as `key_file` or `key_env`, not both")
+        return self
+
+
 class LedgerConfig(_Section):
     url: str = "sqlite:///dpsql-ledger.db"
+    checkpoints: CheckpointConfig | None = None
 
     @field_validator("url")
     @classmethod
@@ -251,6 +284,9 @@ class AnalystConfig(_Section):
     def _analyst_has_budget(self) -> AnalystConfig:
         if self.role == "analyst" and self.budget is None:
             raise ValueError("an analyst needs a `budget: {epsilon, delta}`")
+        if self.role != "analyst" and self.budget is not None:
+            raise ValueError(f"a {self.role} asks no queries and holds no budget; remove "
+                             "`budget` (budgets are for analysts)")
         return self
 
 
@@ -293,6 +329,10 @@ def _cross_problems(config: Config) -> Iterable[str]:
             if isinstance(column.public_keys, PublicKeysRef):
                 yield from _check_ref(config, f"{path}.public_keys", column.public_keys)
     owners: dict[str, str] = {}
+    for name in config.analysts:
+        if not _ANALYST_NAME.match(name):
+            yield (f"analysts.{name}: a name starts with a letter and holds up to 64 "
+                   "letters, digits, '_', '.' or '-' (as the CLI and owner API require)")
     for name, analyst in config.analysts.items():
         if analyst.api_key_sha256 in owners:
             yield (
@@ -448,6 +488,42 @@ def _read_yaml(path: Path) -> object:
         raise ConfigError(f"{path}: invalid YAML: {exc}") from None
 
 
+# `${NAME}` or `${NAME:-default}` in a string value; `$${` writes a literal `${`.
+_VARIABLE = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def substitute_environment(data: object, environ: typing.Mapping[str, str] | None = None,
+                           path: str = "") -> object:
+    """Replace `${VAR}` in the YAML's string values by the environment's value, so
+    that secrets (DSNs with passwords, key hashes) need not live in the file.
+
+    Substitution runs on parsed values, never on the YAML text, so a value cannot
+    change the document's structure; an unset variable without a default is an
+    error naming its key path.
+    """
+    env = os.environ if environ is None else environ
+    if isinstance(data, dict):
+        return {k: substitute_environment(v, env, f"{path}.{k}" if path else str(k))
+                for k, v in data.items()}
+    if isinstance(data, list):
+        return [substitute_environment(v, env, f"{path}.{i}") for i, v in enumerate(data)]
+    if not isinstance(data, str) or "$" not in data:
+        return data
+
+    def value(match: re.Match[str]) -> str:
+        if match.group(0) == "$${":
+            return "${"
+        name, default = match.group(1), match.group(2)
+        if name in env:
+            return env[name]
+        if default is not None:
+            return default
+        raise ConfigError(f"invalid configuration:\n  {path}: the environment variable "
+                          f"{name} is not set (write ${{{name}:-default}} for a default)")
+
+    return _VARIABLE.sub(value, data)
+
+
 def parse_config(data: object) -> Config:
     """Validate already-parsed YAML; every problem is reported in one ConfigError."""
     if not isinstance(data, dict):
@@ -476,13 +552,19 @@ def _resolve(config: Config, folder: Path) -> Config:
         tls = tls.model_copy(update={
             "certfile": tls.certfile if tls.certfile.is_absolute() else folder / tls.certfile,
             "keyfile": tls.keyfile if tls.keyfile.is_absolute() else folder / tls.keyfile})
+    if ledger.checkpoints is not None:
+        paths = {name: folder / value for name in ("key_file", "file")
+                 if (value := getattr(ledger.checkpoints, name)) is not None
+                 and not value.is_absolute()}
+        ledger = ledger.model_copy(
+            update={"checkpoints": ledger.checkpoints.model_copy(update=paths)})
     return config.model_copy(update={"engine": engine, "ledger": ledger, "tls": tls})
 
 
 def load_config(path: str | Path) -> Config:
     """Read, validate and resolve ``dpsql.yaml``; raise ConfigError on any problem."""
     path = Path(path)
-    config = parse_config(_read_yaml(path))
+    config = parse_config(substitute_environment(_read_yaml(path)))
     return _resolve(config, path.resolve().parent)
 
 

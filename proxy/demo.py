@@ -260,6 +260,27 @@ def write_demo_config(
     return keys
 
 
+def retarget_demo_config(dir: Path, database: Path, *, dsn: str | None = None) -> str | None:
+    """Point an existing demo ``dpsql.yaml`` at the engine asked for (keys unchanged):
+    `dpsql demo --engine postgres` after a DuckDB demo must serve PostgreSQL.
+    Returns the engine it switched from, or None when it already matched."""
+    target = Path(dir) / "dpsql.yaml"
+    text = target.read_text(encoding="utf-8")
+    document = yaml.safe_load(text)
+    current = document.get("engine", {})
+    wanted: dict[str, Any] = (
+        {"kind": "postgres", "dsn": dsn} if dsn else
+        {"kind": "duckdb",
+         "database": _relative(Path(database).resolve(), Path(dir).resolve())})
+    if all(current.get(k) == v for k, v in wanted.items()):
+        return None
+    document["engine"] = {**wanted, "statement_timeout_s": current.get("statement_timeout_s", 30)}
+    header = "".join(line + "\n" for line in text.splitlines() if line.startswith("#"))
+    target.write_text(header + yaml.safe_dump(document, sort_keys=False, allow_unicode=True),
+                      encoding="utf-8")
+    return str(current.get("kind", "?"))
+
+
 def _relative(path: Path, folder: Path) -> str:
     """A path relative to the config's folder when inside it, else absolute."""
     try:

@@ -9,12 +9,14 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 
 from accountant import Ledger
+from accountant.ledger.checkpoints import Notary
 
 from .auth import KeyRing, Principal
 from .config import Config
 from .engines.base import Engine
 from .pipeline import Clock, Pipeline
 from .tables import TableStore
+from .trust import Checkpointer
 
 
 @dataclass
@@ -26,8 +28,12 @@ class Services:
     keys: KeyRing
     clock: Clock
     tables: TableStore
+    notary: Notary | None = None  # signs checkpoints and receipts
+    checkpointer: Checkpointer | None = None
 
     def close(self) -> None:
+        if self.checkpointer is not None:
+            self.checkpointer.stop()
         self.ledger.close()
         self.engine.close()
 

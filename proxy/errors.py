@@ -7,6 +7,9 @@
     ├── NotFound               404 not_found
     └── FailedAfterCharge      500 internal / 504 timeout, after the charge
 
+A ledger that does not verify raises the accountant's ``LedgerTampered`` (503
+ledger_tampered): the server will not start on it, or takes no more charges.
+
 The rewriter (`RewriteError`), the accountant (`AccountantError`), the engines
 (`EngineError`) and the config loader (`ConfigError`) raise their own roots with
 the same `code`/`message`/`position` attributes; `error_response` turns any of
@@ -34,6 +37,7 @@ STATUS: dict[str, int] = {
     "method_not_allowed": 405,
     "payload_too_large": 413,
     "timeout": 504,
+    "ledger_tampered": 503,
     "internal": 500,
 }
 
@@ -67,13 +71,16 @@ class NotFound(DpsqlError):
 
 class FailedAfterCharge(DpsqlError):
     """The engine or the release failed after the query was charged: the client
-    learns the query id and what stays charged, nothing about the cause."""
+    learns the query id and what stays charged (in the body and the access log),
+    nothing about the cause."""
 
-    def __init__(self, code: str, message: str, query_id: str, charged: float) -> None:
+    def __init__(self, code: str, message: str, query_id: str, charged: float,
+                 charged_delta: float = 0.0) -> None:
         super().__init__(message)
         self.code = code
         self.query_id = query_id
         self.charged = charged
+        self.charged_delta = charged_delta
 
 
 def error_body(code: str, message: str, position: Any = None) -> dict[str, Any]:
@@ -89,7 +96,10 @@ def error_response(exc: BaseException, *, log_details: bool = False) -> tuple[in
     code = getattr(exc, "code", None)
     message = getattr(exc, "message", None)
     if isinstance(exc, FailedAfterCharge):
-        return STATUS[exc.code], error_body(exc.code, exc.message)
+        body = error_body(exc.code, exc.message)
+        body["error"]["query_id"] = exc.query_id
+        body["error"]["charged"] = {"epsilon": exc.charged, "delta": exc.charged_delta}
+        return STATUS[exc.code], body
     if isinstance(code, str) and code in STATUS and code != "internal" and isinstance(message, str):
         return STATUS[code], error_body(code, message, getattr(exc, "position", None))
     if code == "internal" and isinstance(message, str) and not isinstance(exc, DpsqlError):

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
+from typing import Any, Literal
 
 from accountant import (
     Accounting,
@@ -32,18 +32,23 @@ from accountant import (
 )
 from accountant.budget import format_fraction
 from accountant.ledger.records import BudgetStatus
+from accountant.presentation import Shown, sentence
 from rewriter import Catalog, Plan, QueryRefused, plan_query
 from rewriter.limits import Limits
+from rewriter.public import PublicQuery, public_query
 
 from .accuracy import Accuracy
 from .calibrate import Calibrated, Selection, price
 from .diagnostics import Bounding, Estimate
 from .engines.base import Engine, EngineError, EngineTimeout
 from .errors import FailedAfterCharge
+from .public_answer import answer_public, explain_public
 from .release import accuracy, release
 from .schemas import (
     AccuracyInfo,
     BoundingInfo,
+    BudgetSide,
+    Charge,
     ColumnInfo,
     EstimateInfo,
     ExplainResponse,
@@ -84,6 +89,34 @@ def dataset_spend(status: BudgetStatus) -> Spend | None:
     if status.dataset_remaining is None:
         return None
     return spend(status.dataset_remaining)
+
+
+def _side(shown: Shown | None, whose: Literal["analyst", "dataset"],
+          expired_at: str | None = None) -> BudgetSide:
+    if shown is None:
+        return BudgetSide(granted=None, spent=spend(None), remaining=spend(None),
+                          share_used=None, summary=sentence(None, whose))
+    return BudgetSide(
+        granted=spend(shown.granted), spent=spend(shown.spent),
+        remaining=spend(shown.remaining),
+        share_used=None if shown.share_shown is None else float(shown.share_shown),
+        summary=sentence(shown, whose, expired_at=expired_at),
+    )
+
+
+def budget_sides(status: BudgetStatus) -> tuple[BudgetSide, BudgetSide | None]:
+    """The analyst's and the dataset's budget as every front end shows them."""
+    expired_at = status.expires.isoformat() if status.expired and status.expires else None
+    mine = _side(status.shown, "analyst", expired_at)
+    theirs = None if status.dataset_shown is None else _side(status.dataset_shown, "dataset")
+    return mine, theirs
+
+
+def charge_of(cost: Cost, shares: tuple[Fraction | None, Fraction | None]) -> Charge:
+    mine, theirs = shares
+    return Charge(epsilon=float(cost.epsilon), delta=float(cost.delta),
+                  share=None if mine is None else float(mine),
+                  dataset_share=None if theirs is None else float(theirs))
 
 
 def rewritten_sql(plan: Plan, dialect: str) -> str:
@@ -159,6 +192,10 @@ class Pipeline:
                 "a positive delta, or ask the data owner to declare `public_keys`"
             )
         accounting = self.privacy.accounting
+        if accounting is Accounting.PURE and not plan.selection:
+            # No pure mechanism but partition selection uses δ: charge none (SPEC §4.5,
+            # "δ only where one needs it"). zCDP always needs δ to turn ρ into ε.
+            delta = Fraction(0)
         if request.accuracy is not None:
             epsilon = epsilon_for(plan, request.accuracy.ci95_halfwidth, delta, accounting,
                                   to_fraction(self.privacy.max_epsilon))
@@ -176,7 +213,15 @@ class Pipeline:
 
     # -- entry points ------------------------------------------------------
 
+    def _public(self, request: QueryRequest) -> PublicQuery | None:
+        """The exact plan of a query over public tables only (free, no noise)."""
+        self._parameters(request)  # the same parameter rules for every query
+        return public_query(request.sql, self.catalog, self.input_dialect, self.limits)
+
     def query(self, analyst: str, request: QueryRequest) -> QueryResponse:
+        public = self._public(request)
+        if public is not None:
+            return answer_public(public, self, analyst)
         plan, cost, calibrated, selection = self._prepare_all(request)
         key = self.cache_key(plan, cost)
         cached = self.ledger.cached_answer(analyst, key)
@@ -185,10 +230,13 @@ class Pipeline:
             # asking again must not let anyone average the noise away.
             status = self.ledger.status(analyst, self.clock())
             answer = QueryResponse.model_validate(cached)
+            mine, theirs = budget_sides(status)
             return answer.model_copy(update={
-                "charged": Spend(epsilon=0.0, delta=0.0),
+                "charged": free_charge(status),
                 "remaining": spend(status.remaining),
                 "dataset_remaining": dataset_spend(status),
+                "budget": mine,
+                "dataset_budget": theirs,
                 "cached": True,
             })
 
@@ -205,14 +253,17 @@ class Pipeline:
         except Exception as exc:  # noqa: BLE001 - the charge stands; say so, leak nothing
             raise self._failed(exc, query_id, cost) from None
         status = receipt.status
+        mine, theirs = budget_sides(status)
         answer = QueryResponse(
             query_id=query_id,
             columns=[ColumnInfo(name=o.name, type=o.type) for o in plan.outputs],
             rows=released.rows,
             rounded_rows=released.rounded([o.name for o in plan.outputs]),
-            charged=Spend(epsilon=float(cost.epsilon), delta=float(cost.delta)),
+            charged=charge_of(cost, status.share_taken(cost)),
             remaining=spend(status.remaining),
             dataset_remaining=dataset_spend(status),
+            budget=mine,
+            dataset_budget=theirs,
             accuracy=[_accuracy_info(a, released.bounding) for a in released.accuracy],
             bounding=_bounding_info(released.bounding),
             cached=False,
@@ -235,16 +286,23 @@ class Pipeline:
             return FailedAfterCharge(
                 "timeout", f"the query ran past the engine's time limit and was cancelled "
                 f"(query {query_id}, {charged} charged; charges are never refunded)",
-                query_id, float(cost.epsilon))
+                query_id, float(cost.epsilon), float(cost.delta))
         return FailedAfterCharge(
             "internal", f"the query failed in the engine after it was charged (query "
             f"{query_id}, {charged} charged; charges are never refunded); the server log "
-            "has the error class", query_id, float(cost.epsilon))
+            "has the error class", query_id, float(cost.epsilon), float(cost.delta))
 
     def explain(self, analyst: str, request: QueryRequest) -> ExplainResponse:
+        public = self._public(request)
+        if public is not None:
+            return explain_public(public, self, analyst)
         plan, cost, calibrated, selection = self._prepare_all(request)
         status = self.ledger.status(analyst, self.clock())
-        blocked = status.blocked_by(cost)
+        # A repeat is answered from the cache, free, whatever the budget; anything else
+        # meets the very test the ledger's charge makes, on the same status.
+        cached = self.ledger.cached_answer(analyst, self.cache_key(plan, cost)) is not None
+        blocked = None if cached else status.blocked_by(cost)
+        mine, theirs = budget_sides(status)
         by_name = {a.column: a for a in accuracy(plan, calibrated)}
         outputs: list[OutputPlan] = []
         for out in plan.outputs:
@@ -260,7 +318,8 @@ class Pipeline:
                 column=out.name, kind=out.kind, mechanism=first.noise.mechanism,
                 sensitivity_l1=float(Fraction(first.measure.l1) / first.measure.grid_scale),
                 sensitivity_l2=float(first.measure.l2_squared ** 0.5 / first.measure.grid_scale),
-                budget_share=" + ".join(format_fraction(calibrated[m].share) for m in out.measures),
+                budget_share=_part(cost, sum((calibrated[m].share for m in out.measures),
+                                             Fraction(0))),
                 scale=acc.scale if acc else None,
                 ci95_halfwidth=acc.ci95_halfwidth if acc else None,
                 rank_halfwidth=acc.rank_halfwidth if acc else None,
@@ -274,13 +333,16 @@ class Pipeline:
             outputs=outputs,
             groups=len(plan.group_keys),
             accounting=self.privacy.accounting.value,
-            charge=Spend(epsilon=float(cost.epsilon), delta=float(cost.delta)),
-            rho=format_fraction(cost.rho) if cost.accounting is Accounting.ZCDP else None,
+            charge=free_charge(status) if cached else charge_of(cost, status.share_of(cost)),
+            cached=cached,
+            rho=f"{float(cost.rho):.6g}" if cost.accounting is Accounting.ZCDP else None,
             fits_budget=blocked is None,
             blocked_by=blocked,
             remaining=spend(status.remaining),
             dataset_remaining=dataset_spend(status),
             diagnostics_share=float(plan.diagnostics_share) if plan.diagnostic_measures else 0,
+            budget=mine,
+            dataset_budget=theirs,
             selection_threshold=selection.threshold if selection else None,
             selection_delta=float(selection.delta) if selection else None,
             conversion_delta=_conversion_delta(cost, selection),
@@ -309,6 +371,18 @@ class Pipeline:
                 for c in calibrated.values()
             ],
         }
+
+
+def free_charge(status: BudgetStatus) -> Charge:
+    """The charge of a repeated question: nothing, of either budget."""
+    return Charge(epsilon=0.0, delta=0.0, share=0.0 if status.shown else None,
+                  dataset_share=0.0 if status.dataset_shown else None)
+
+
+def _part(cost: Cost, share: Fraction) -> float:
+    """An output's part of the query's charge (ε under pure, ρ under zCDP), 4 decimals."""
+    total = cost.epsilon if cost.accounting is Accounting.PURE else cost.rho
+    return 0.0 if total == 0 else round(float(share / total), 4)
 
 
 def _conversion_delta(cost: Cost, selection: Selection | None) -> float | None:

@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .config import ANALYST_NAME_PATTERN
+
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -42,6 +44,42 @@ class QueryRequest(_Body):
 class Spend(BaseModel):
     epsilon: float
     delta: float
+
+
+_SHARE = (
+    "Part of the grant used, 0 to 1 (rounded up to 1e-6): under pure accounting the larger "
+    "of spent ε / granted ε and spent δ / granted δ; under zCDP spent ε / granted ε, where "
+    "spent ε is what the composed ρ gives at the grant's δ. A query is admitted exactly "
+    "when it keeps this at most 1, for the analyst and for the dataset. Null without a "
+    "grant, or when something was spent of a grant lowered to 0."
+)
+
+
+class Charge(Spend):
+    """What one query is charged: its own (ε, δ), and the part of each budget it takes."""
+
+    share: float | None = Field(default=None, description=(
+        "Part of the analyst's budget this query takes (rounded up), in the units of "
+        "`share_used`. Under zCDP it is less than ε / granted ε once something was spent: "
+        "composed, queries cost less than their ε's added up."))
+    dataset_share: float | None = Field(
+        default=None, description="Part of the dataset-wide budget it takes, if there is one.")
+
+
+class BudgetSide(BaseModel):
+    """One budget as people read it: spent + remaining = granted (for ε and for δ)."""
+
+    granted: Spend | None
+    spent: Spend = Field(description=(
+        "What the answers so far composed to. Pure: the sums of ε and δ. zCDP: ε ≈ the ε of "
+        "the composed ρ at the grant's δ (rounded up), δ = what partition selection used "
+        "up; the rest of the grant's δ is what turns ρ into ε, not spent by queries."))
+    remaining: Spend = Field(description=(
+        "granted − spent, as shown (0 once expired or over the grant). A query asking for "
+        "at most this ε and this δ (under zCDP: without partition selection) fits this "
+        "budget."))
+    share_used: float | None = Field(default=None, description=_SHARE)
+    summary: str = Field(default="", description="The same in one plain sentence.")
 
 
 class ColumnInfo(BaseModel):
@@ -103,9 +141,13 @@ class QueryResponse(BaseModel):
     query_id: str
     columns: list[ColumnInfo]
     rows: list[list[Any]]
-    charged: Spend
+    charged: Charge
     remaining: Spend
     dataset_remaining: Spend | None = None
+    budget: BudgetSide | None = Field(
+        default=None, description="The analyst's budget after this answer.")
+    dataset_budget: BudgetSide | None = Field(
+        default=None, description="The dataset-wide budget after it, if there is one.")
     accuracy: list[AccuracyInfo]
     rounded_rows: list[list[Any]] | None = Field(default=None, description=(
         "`rows` with each noisy value rounded to the digits its interval supports."))
@@ -122,8 +164,9 @@ class OutputPlan(BaseModel):
     mechanism: str | None = None
     sensitivity_l1: float | None = None
     sensitivity_l2: float | None = None
-    budget_share: str | None = Field(
-        default=None, description="ε (pure) or ρ (zCDP) given to this output's measure(s)."
+    budget_share: float | None = Field(
+        default=None, description="Part of this query's charge given to this output's noise "
+        "(0 to 1, four decimals): of ε under pure accounting, of ρ under zCDP.",
     )
     scale: float | None = None
     ci95_halfwidth: float | None = None
@@ -141,15 +184,24 @@ class ExplainResponse(BaseModel):
     outputs: list[OutputPlan]
     groups: int
     accounting: Literal["pure", "zcdp"]
-    charge: Spend
-    rho: str | None = None
-    fits_budget: bool
+    charge: Charge = Field(description=(
+        "What the query would be charged. δ is charged only where a mechanism uses it: "
+        "partition selection, and under zCDP the conversion of ρ into ε; a pure query "
+        "without partition selection is charged δ = 0 whatever δ it names."))
+    rho: str | None = Field(
+        default=None, description="zCDP: the ρ the query's noise uses, to 6 significant digits.")
+    fits_budget: bool = Field(description=(
+        "Exactly what POST /v1/query would decide now: the charge keeps `share_used` at most "
+        "1 for the analyst and the dataset, and the grant has not expired."))
     blocked_by: Literal["analyst", "dataset", "expired"] | None = None
     remaining: Spend
     dataset_remaining: Spend | None = None
     diagnostics_share: float = Field(default=0, description=(
         "The fraction of the charge spent estimating what the per-person caps and the "
         "clamping remove (the answer's `bounding`); the outputs get the rest."))
+    budget: BudgetSide | None = Field(default=None, description="The analyst's budget now.")
+    dataset_budget: BudgetSide | None = Field(
+        default=None, description="The dataset-wide budget now, if there is one.")
     selection_threshold: int | None = Field(
         default=None,
         description="Partition selection: a group is released only if its noisy count of "
@@ -165,20 +217,14 @@ class ExplainResponse(BaseModel):
         "ε = ρ + 2√(ρ·ln(1/conversion_delta)); with partition selection, "
         "selection_delta + conversion_delta = δ.",
     )
+    cached: bool = Field(default=False, description=(
+        "The same question at the same ε and δ was answered before: /v1/query returns "
+        "that answer again, free, so `charge` is 0 and it fits whatever the budget."))
 
 
-class BudgetSide(BaseModel):
-    granted: Spend | None
-    spent: Spend
-    remaining: Spend
-
-
-class BudgetResponse(BaseModel):
+class BudgetResponse(BudgetSide):
     analyst: str
     accounting: Literal["pure", "zcdp"]
-    granted: Spend | None
-    spent: Spend
-    remaining: Spend
     expires: str | None
     expired: bool
     dataset: BudgetSide | None
@@ -208,16 +254,59 @@ class TablesResponse(BaseModel):
 
 class VerifyResponse(BaseModel):
     ok: bool
-    entries: int
-    head: str
+    entries: int = Field(description="Entries the ledger holds.")
+    checked: int = Field(description="Entries that verified before the check stopped.")
+    head: str = Field(description="Hash of the last entry that verified.")
     first_bad: int | None = None
     reason: str | None = None
+    attempts: int = Field(description="Rows in the attempts log.")
+    attempts_head: str
+    checkpoints: int = Field(description="Signed checkpoints checked (database and file).")
+
+
+class ReceiptResponse(BaseModel):
+    checkpoint: dict[str, Any] = Field(
+        description="entries, head, attempts, attempts_head, time, key_id: where the "
+        "ledger stood, as signed.")
+    signature: str | None = Field(
+        description="Ed25519 signature (hex) of the checkpoint's canonical JSON; null "
+        "when no signing key is configured.")
+    public_key: str | None = Field(description="The signing key's public half (hex).")
+    check_with: str = Field(description="The command that checks the ledger against it.")
+
+
+class AttemptRecord(BaseModel):
+    seq: int
+    timestamp: str
+    analyst: str
+    endpoint: str
+    outcome: str = Field(description="answered, cached, explained, refused, blocked, "
+                                     "timeout or failed")
+    code: str | None = Field(default=None, description="The error code, when not answered.")
+    query_id: str | None = None
+    sql: str
+    epsilon: str | None = Field(default=None, description="Charged, when charged.")
+    delta: str | None = None
+    prev_hash: str
+    hash: str
+
+
+class AttemptsPage(BaseModel):
+    attempts: list[AttemptRecord]
+    next_after: int | None = Field(
+        default=None, description="Pass as `after` to read the next page; null on the last."
+    )
 
 
 class ErrorDetail(BaseModel):
     code: str
     message: str
     position: dict[str, int] | None = None
+    query_id: str | None = Field(
+        default=None, description="After a charge (500 internal, 504 timeout): the query "
+        "charged, as in the ledger.")
+    charged: Spend | None = Field(
+        default=None, description="After a charge: what stays charged (never refunded).")
 
 
 class ErrorResponse(BaseModel):
@@ -253,13 +342,15 @@ class LedgerPage(BaseModel):
     )
 
 
-_NAME = r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$"
+_NAME = ANALYST_NAME_PATTERN
 
 
 class GrantRequest(_Body):
     epsilon: float = Field(ge=0, allow_inf_nan=False)
     delta: float = Field(ge=0, lt=1, allow_inf_nan=False)
-    expires: str | None = Field(default=None, description="ISO date or time; none: never.")
+    expires: str | None = Field(
+        default=None, description="ISO date (through that day, UTC) or date-time, in the "
+        "future; null or `never`: no end. Left out: a changed grant keeps its expiry.")
     reason: str = Field(default="", max_length=1000)
 
 
@@ -312,3 +403,58 @@ class DatasetGrant(_Body):
     epsilon: float = Field(ge=0, allow_inf_nan=False)
     delta: float = Field(ge=0, lt=1, allow_inf_nan=False)
     reason: str = Field(min_length=1, max_length=1000)
+
+
+class TableChangeReport(BaseModel):
+    """What an owner's change to a table's metadata did."""
+
+    table: str
+    metadata: dict[str, Any] | None = Field(
+        description="the metadata now recorded (null: the table was removed)")
+    removed: list[str] = Field(description="columns and settings the change dropped")
+    loosens: list[str] = Field(description="what analysts may now learn or do that they "
+                                           "could not before")
+    tightens: list[str] = Field(description="what they no longer may")
+
+
+class SuggestRequest(_Body):
+    epsilon: float = Field(gt=0, allow_inf_nan=False, description=(
+        "What the assistant may spend of the dataset-wide budget (with the deployment's "
+        "default δ under zCDP)."))
+    coverage: float = Field(default=0.98, gt=0.5, lt=1, description=(
+        "Share of values the proposed bounds should hold (the rest is split between the "
+        "two tails)."))
+    cap_quantile: float = Field(default=0.95, ge=0.5, lt=1, description=(
+        "Quantile of the people's row (and group) counts to propose as caps."))
+    group_by: str | None = Field(default=None, description=(
+        "The column whose groups max_groups_per_unit is sized for; default: the first "
+        "with public keys."))
+    columns: list[str] | None = Field(default=None, description=(
+        "Numeric columns to propose bounds for; default: all but the privacy unit."))
+    confidence: float = Field(default=0.95, ge=0.5, lt=1, description=(
+        "Level of the intervals stated for the dropped and clamped shares."))
+    reason: str = Field(default="", max_length=1000)
+
+
+class ProposalInfo(BaseModel):
+    setting: str
+    current: Any
+    proposed: Any
+    what: str
+    share: float = Field(description="Estimated share of rows dropped or values clamped.")
+    interval: list[float] = Field(description="Interval of that share for its noise, at the "
+                                  "request's confidence.")
+    count_noise: dict[str, float] | None = None
+    sum_noise: dict[str, float] | None = None
+    words: str
+
+
+class SuggestResponse(BaseModel):
+    table: str
+    query_id: str
+    charged: Spend
+    dataset_remaining: Spend | None
+    proposals: list[ProposalInfo]
+    patch: dict[str, Any] = Field(description=(
+        "The proposal as a merge patch: send it to PATCH /v1/admin/tables/{name} to apply."))
+    notes: list[str]

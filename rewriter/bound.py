@@ -34,7 +34,7 @@ from .expressions import clamp
 from .keys import representable
 from .measures import groups_touched
 from .metadata import KeyValue
-from .plan import DIAGNOSTIC_CLIP, Measure
+from .plan import Measure
 from .shape import CappedSource, Shape
 
 UNIT = "__unit"
@@ -44,6 +44,7 @@ GROUP_NUMBER = "__gn"
 SALT = "__s"
 PRE_RANDOM = "__pr"
 PRE_ROW_NUMBER = "__prn"
+UNIT_ROWS = "__n"
 
 
 def _id(name: str) -> exp.Identifier:
@@ -205,6 +206,8 @@ def bounded_query(
     reachable = shape.max_rows_per_unit if shape.selection else min(
         shape.max_rows_per_unit, len(shape.group_keys))
     cap_groups = shape.max_groups_per_unit < reachable
+    # the bounding diagnostics count each unit's rows before the caps
+    diagnosed = any(m.kind == "raw" for m in measures)
     assert groups_touched(shape) == min(shape.max_groups_per_unit, reachable)
 
     # __rows: each unit's rows numbered in random order; keeping number <= R keeps
@@ -223,14 +226,16 @@ def bounded_query(
         by_group = [_group_hash(dialect, groups), *(_col(g) for g in groups)]
         ranked = (
             exp.select(exp.Star(),
-                       exp.alias_(_rank(exp.DenseRank(), by_group), GROUP_NUMBER, quoted=True))
+                       exp.alias_(_rank(exp.DenseRank(), by_group), GROUP_NUMBER, quoted=True),
+                       *([_unit_rows()] if diagnosed else []))
             .from_(exp.Table(this=_id("__base")), copy=False)
             .join(exp.Table(this=_id("__salt")), join_type="CROSS", copy=False)
         )
         query_with.append(("__ranked", ranked))
         rows_source = "__ranked"
     rows = exp.select(
-        exp.Star(), exp.alias_(_rank(exp.RowNumber(), [_col(RANDOM)]), ROW_NUMBER, quoted=True)
+        exp.Star(), exp.alias_(_rank(exp.RowNumber(), [_col(RANDOM)]), ROW_NUMBER, quoted=True),
+        *([_unit_rows()] if diagnosed and not cap_groups else []),
     ).from_(exp.Table(this=_id(rows_source)), copy=False)
     if cap_groups:
         rows = rows.where(exp.LTE(this=_col(GROUP_NUMBER),
@@ -248,9 +253,6 @@ def bounded_query(
         )
         query_with.append(("__partial", partial))
         for m in measures:
-            if m.kind == "raw":
-                final_items.append(_raw_rows(shape, m))
-                continue
             for column in m.columns():
                 total: exp.Expression = (
                     exp.Count(this=exp.Star()) if m.kind == "units" else exp.Sum(this=_col(column))
@@ -260,7 +262,6 @@ def bounded_query(
     else:
         # counts, sums and histograms add up the same with or without per-unit partials
         final_items += _row_aggregates(measures)
-        final_items += [_raw_rows(shape, m) for m in measures if m.kind == "raw"]
         final = (exp.select(*final_items).from_(exp.Table(this=_id("__rows")), copy=False)
                  .where(kept, copy=False))
     if groups:
@@ -274,7 +275,17 @@ def _row_aggregates(measures: tuple[Measure, ...]) -> list[exp.Expression]:
     """Each measure's aggregate over kept rows, one column per measure column."""
     items: list[exp.Expression] = []
     for m in measures:
-        if m.kind in ("units", "raw"):
+        if m.kind == "raw":
+            # the diagnostics' rows before the caps, min(rows, l1) per unit, counted once
+            # per unit on its first row, which every cap keeps
+            first = exp.Case(
+                ifs=[exp.If(this=exp.EQ(this=_col(ROW_NUMBER), expression=_number(1)),
+                            true=exp.Least(this=_col(UNIT_ROWS), expressions=[_number(m.l1)],
+                                           ignore_nulls=True))],
+                default=_number(0))
+            items.append(exp.alias_(exp.Sum(this=first), m.name, quoted=True))
+            continue
+        if m.kind == "units":
             continue
         if m.kind == "hist":
             for k, column in enumerate(m.columns()):
@@ -296,19 +307,11 @@ def _row_aggregates(measures: tuple[Measure, ...]) -> list[exp.Expression]:
     return items
 
 
-def _raw_rows(shape: Shape, m: Measure) -> exp.Expression:
-    """The diagnostics' rows before the caps: Σ over units of min(rows, DIAGNOSTIC_CLIP·R)
-    in `__base` (after WHERE, before either cap), as one number on every result row."""
-    per_unit = (exp.select(exp.alias_(exp.Count(this=exp.Star()), "__n", quoted=True))
-                .from_(exp.Table(this=_id("__base")), copy=False)
-                .group_by(_col(UNIT), copy=False))
-    clipped = exp.Least(this=_col("__n"),
-                        expressions=[_number(DIAGNOSTIC_CLIP * shape.max_rows_per_unit)],
-                        ignore_nulls=True)
-    total = (exp.select(exp.Sum(this=clipped))
-             .from_(exp.Subquery(this=per_unit, alias=exp.TableAlias(this=_id("__per_unit"))),
-                    copy=False))
-    return exp.alias_(exp.Subquery(this=total), m.name, quoted=True)
+def _unit_rows() -> exp.Expression:
+    """COUNT(*) OVER (PARTITION BY unit): the unit's rows before the caps, beside the
+    unit's own row numbering (the same partition, so no second sort)."""
+    return exp.alias_(exp.Window(this=exp.Count(this=exp.Star()), partition_by=[_col(UNIT)]),
+                      UNIT_ROWS, quoted=True)
 
 
 def _group_hash(dialect: str, groups: list[str]) -> exp.Expression:
@@ -356,8 +359,7 @@ def _counted_query(
         if m.kind == "units":
             final_items.append(exp.alias_(exp.Count(this=exp.Star()), m.name, quoted=True))
             continue
-        cap = DIAGNOSTIC_CLIP * shape.max_rows_per_unit if m.kind == "raw" \
-            else shape.max_rows_per_unit
+        cap = m.l1 if m.kind == "raw" else shape.max_rows_per_unit  # raw: DIAGNOSTIC_CLIP·R
         # COUNT(*) is never NULL, so the NULL-skipping forms of LEAST agree
         capped = exp.Least(this=exp.Count(this=exp.Star()),
                            expressions=[_number(cap)], ignore_nulls=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 ColumnType = Literal["integer", "float", "text", "boolean", "date", "timestamp"]
 NUMERIC_TYPES: frozenset[str] = frozenset({"integer", "float"})
@@ -41,6 +41,17 @@ class Column(_Frozen):
     # registered). `unique: true` is `max_multiplicity: 1`.
     unique: bool = False
     max_multiplicity: int | None = Field(default=None, ge=1, le=1_000_000)
+
+    @field_validator("public_keys")
+    @classmethod
+    def _keys_of_the_column_type(cls, keys: object, info: ValidationInfo) -> object:
+        """Listed keys must be values of the column's type: compared with the column
+        in the rewritten SQL, a key of another type makes the engine fail after the
+        query was charged (an analyst paying for the metadata's mistake)."""
+        kind = info.data.get("type")
+        if not isinstance(keys, tuple) or kind is None:
+            return keys
+        return tuple(_key_of(kind, key) for key in keys)
 
     @model_validator(mode="after")
     def _check(self) -> Column:
@@ -73,6 +84,37 @@ class Column(_Frozen):
     def multiplicity(self) -> int | None:
         """The most rows of a public table sharing one value of this column, if declared."""
         return 1 if self.unique else self.max_multiplicity
+
+
+def _key_of(kind: str, key: KeyValue) -> KeyValue:
+    """`key` as a value of a column of type `kind` (ISO text for dates and times)."""
+    if kind == "integer" and isinstance(key, int) and not isinstance(key, bool):
+        return key
+    if kind == "float" and isinstance(key, (int, float)) and not isinstance(key, bool):
+        return key
+    if kind == "text" and isinstance(key, str):
+        return key
+    if kind == "boolean" and isinstance(key, bool):
+        return key
+    if kind == "date":
+        if isinstance(key, dt.date) and not isinstance(key, dt.datetime):
+            return key
+        if isinstance(key, str):
+            try:
+                return dt.date.fromisoformat(key)
+            except ValueError:
+                pass
+    if kind == "timestamp":
+        if isinstance(key, dt.datetime):
+            return key
+        if isinstance(key, str):
+            try:
+                return dt.datetime.fromisoformat(key)
+            except ValueError:
+                pass
+    article = "an" if kind[0] in "aeiou" else "a"
+    raise ValueError(f"`public_keys` of {article} {kind} column must be {kind} values, "
+                     f"got {key!r}")
 
 
 class Table(_Frozen):

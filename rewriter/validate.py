@@ -89,7 +89,7 @@ class _Ctx:
 
 def validate(tree: exp.Expression, catalog: Catalog, sql: str) -> Shape:
     """Check `tree` against the metadata and describe it as a `Shape`."""
-    select = _only_select(tree, sql)
+    select = private_first(_only_select(tree, sql), catalog)
     sources = _from_clause(select, catalog, sql)
     ctx = _Ctx(sql, catalog, sources)
     table_name, table = ctx.table_name, ctx.table
@@ -204,6 +204,31 @@ def _table(node: exp.Expression, catalog: Catalog, sql: str) -> tuple[str, Table
             position_of(node, sql),
         )
     return found[0], found[1], node
+
+
+def private_first(select: exp.Select, catalog: Catalog) -> exp.Select:
+    """`FROM public JOIN private ON …` as `FROM private JOIN public ON …`: an inner
+    join does not depend on the order, and the bounding reads the private table
+    first. Only the first join is moved (its ON can name only these two tables);
+    a LEFT JOIN is not, as the swap would change its meaning."""
+    source = select.args.get("from") or select.args.get("from_")
+    joins = select.args.get("joins") or []
+    if source is None or not joins or not isinstance(source.this, exp.Table):
+        return select
+    first, join = source.this, joins[0]
+    if not isinstance(join.this, exp.Table) or (join.side or join.kind or "").upper() not in (
+            "", "INNER"):
+        return select
+    lead, joined = catalog.table(first.name), catalog.table(join.this.name)
+    if lead is None or joined is None or not lead[1].public or joined[1].public:
+        return select
+    swapped = select.copy()
+    new_source = swapped.args.get("from") or swapped.args.get("from_")
+    new_join = swapped.args["joins"][0]
+    public_node, private_node = new_source.this, new_join.this
+    new_source.set("this", private_node)
+    new_join.set("this", public_node)
+    return swapped
 
 
 def _from_clause(
@@ -727,4 +752,4 @@ def check_rows(select: exp.Select, catalog: Catalog, sql: str) -> None:
             raise ctx.refuse(f"{item.alias_or_name}: {err.message}", err.node) from None
 
 
-__all__ = ["check_rows", "validate", "value_column"]
+__all__ = ["check_rows", "private_first", "validate", "value_column"]

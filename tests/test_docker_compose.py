@@ -5,6 +5,7 @@ engine and catalog on top."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import secrets
@@ -23,7 +24,7 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from proxy.catalog import build_catalog
-from proxy.config import Config, parse_config
+from proxy.config import Config, ConfigError, load_config, parse_config, substitute_environment
 from proxy.engines.postgres import PostgresEngine
 from rewriter import plan_query
 from tests.pg import ADMIN_DSN, require_postgres
@@ -52,10 +53,20 @@ def _mounts(service: dict[str, Any]) -> dict[str, Path]:
     return mounts
 
 
+# what compose passes to the proxy's container (compose.yaml `environment:`)
+KEY_VARIABLES = ("DPSQL_ALICE_KEY_SHA256", "DPSQL_OLIVIA_KEY_SHA256", "DPSQL_CARL_KEY_SHA256")
+HASHES = {name: hashlib.sha256(name.encode()).hexdigest() for name in KEY_VARIABLES}
+
+
+def _config_path(compose: dict[str, Any]) -> Path:
+    return _mounts(compose["services"]["dpsql"])[CONFIG_IN_IMAGE]
+
+
 @pytest.fixture(scope="module")
 def config(compose: dict[str, Any]) -> Config:
-    path = _mounts(compose["services"]["dpsql"])[CONFIG_IN_IMAGE]
-    return parse_config(yaml.safe_load(path.read_text(encoding="utf-8")))
+    """The proxy's config as the container reads it, with the key hashes set."""
+    data = yaml.safe_load(_config_path(compose).read_text(encoding="utf-8"))
+    return parse_config(substitute_environment(data, HASHES))
 
 
 def _dockerfile(instruction: str) -> str:
@@ -97,6 +108,54 @@ def test_port_matches_dockerfile(compose: dict[str, Any]) -> None:
     container_port = str(mapping).split(":")[-1]
     assert container_port == _dockerfile("EXPOSE") == _cmd_option("--port")
     assert _cmd_option("--config") == CONFIG_IN_IMAGE
+
+
+def _compose_default(text: str) -> str:
+    """What compose makes of `${VAR:-default}` with VAR unset."""
+    return re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", text)
+
+
+def test_the_proxy_binds_to_localhost_unless_told_otherwise(compose: dict[str, Any]) -> None:
+    (mapping,) = compose["services"]["dpsql"]["ports"]
+    host, host_port, container_port = _compose_default(str(mapping)).split(":")
+    assert (host, host_port, container_port) == ("127.0.0.1", "8080", "8080")
+    assert "${DPSQL_BIND:-127.0.0.1}" in str(mapping)
+
+
+def test_no_file_carries_a_usable_key(compose: dict[str, Any]) -> None:
+    """Every key hash is a ${VAR} reference compose requires; no text in docker/ (or the
+    .dockerignore'd build context) holds a key whose SHA-256 the config would accept."""
+    raw = yaml.safe_load(_config_path(compose).read_text(encoding="utf-8"))
+    for name, analyst in raw["analysts"].items():
+        assert re.fullmatch(r"\$\{DPSQL_[A-Z]+_KEY_SHA256\}", analyst["api_key_sha256"]), name
+    environment = compose["services"]["dpsql"]["environment"]
+    for variable in KEY_VARIABLES:
+        assert environment[variable].startswith(f"${{{variable}:?"), variable  # required
+    texts = [p.read_text(encoding="utf-8") for p in sorted(DOCKER.iterdir()) if p.is_file()]
+    tokens = {t for text in texts for t in re.findall(r"[A-Za-z0-9_.-]{8,}", text)}
+    hashes = {hashlib.sha256(t.encode()).hexdigest() for t in tokens}
+    assert not re.search(r"\b[0-9a-f]{64}\b", "\n".join(texts)), "a literal key hash"
+    assert not any(h in "\n".join(texts) for h in hashes)
+    ignored = (DOCKER.parent / ".dockerignore").read_text(encoding="utf-8").splitlines()
+    for needed in ("**/.venv", "*.db", "demo", ".git", "dpsql.yaml"):
+        assert needed in ignored, needed
+
+
+def test_variables_are_substituted_and_required(compose: dict[str, Any], tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    copy = tmp_path / "dpsql.yaml"
+    copy.write_text(_config_path(compose).read_text(encoding="utf-8"))
+    for variable, value in HASHES.items():
+        monkeypatch.setenv(variable, value)
+    monkeypatch.setenv("DPSQL_READER_PASSWORD", "s3cret")
+    loaded = load_config(copy)
+    assert loaded.analysts["alice"].api_key_sha256 == HASHES["DPSQL_ALICE_KEY_SHA256"]
+    assert loaded.engine.dsn is not None and urlsplit(loaded.engine.dsn).password == "s3cret"
+    assert urlsplit(loaded.ledger.url).password == "demo-ledger-change-me"  # the default
+    monkeypatch.delenv("DPSQL_CARL_KEY_SHA256")
+    with pytest.raises(ConfigError, match="analysts.carl.api_key_sha256: the environment "
+                                          "variable DPSQL_CARL_KEY_SHA256 is not set"):
+        load_config(copy)
 
 
 def test_config_points_at_the_postgres_service(config: Config) -> None:

@@ -54,3 +54,9 @@ def test_readme_shows_the_role_sql_the_engine_demands() -> None:
     from proxy.engines.postgres import READ_ONLY_ROLE_SQL
 
     assert READ_ONLY_ROLE_SQL in (ROOT / "README.md").read_text()
+
+
+def test_make_demo_passes_the_port_and_engine() -> None:
+    run = subprocess.run(["make", "-n", "demo", "PORT=9191", "ENGINE=postgres"], cwd=ROOT,
+                         capture_output=True, text=True, check=True)
+    assert "dpsql demo --dir demo --port 9191 --engine postgres" in run.stdout

@@ -13,23 +13,32 @@ from __future__ import annotations
 
 import abc
 import json
-from collections.abc import Sequence
-from contextlib import AbstractContextManager
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from contextvars import ContextVar
 from datetime import datetime
 from fractions import Fraction
 from typing import Any, Protocol
 
 from accountant.budget import Budget, format_fraction, to_fraction
 from accountant.composition import Accounting, Cost
-from accountant.errors import BudgetExhausted, InvalidParameter
+from accountant.errors import BudgetExhausted, InvalidParameter, LedgerTampered
+from accountant.ledger.attempts import (
+    OUTCOMES,
+    Attempt,
+    attempt_from_row,
+    attempt_hash,
+)
 from accountant.ledger.base import Ledger
 from accountant.ledger.chain import (
     GENESIS,
     canonical_json,
     entry_from_row,
     entry_hash,
-    verify_chain,
 )
+from accountant.ledger.checkpoints import Checkpoint, Notary
+from accountant.ledger.guard import Guard
 from accountant.ledger.messages import exhausted_message
 from accountant.ledger.records import (
     AnalystRecord,
@@ -45,8 +54,14 @@ from accountant.ledger.records import (
     iso,
     status_from,
 )
+from accountant.ledger.state import ChainState, spent_of, state_digest
+from accountant.ledger.verification import stored_checkpoint, verify_from_anchor, verify_whole
 
 _DATASET = ("dataset", "")
+# Below this many entries start-up rehashes the whole chain before serving (a few seconds).
+FULL_CHECK_BELOW = 100_000
+# The entries appended by the current write transaction (see SqlLedger._chain_write).
+_APPENDED: ContextVar[list[dict[str, Any]] | None] = ContextVar("dpsql_appended", default=None)
 
 # The tables every backend keeps; ``{int}`` is the backend's 64-bit integer type.
 TABLES = """
@@ -75,6 +90,18 @@ CREATE TABLE IF NOT EXISTS answers (
 CREATE TABLE IF NOT EXISTS analysts (
     name TEXT PRIMARY KEY, role TEXT NOT NULL, key_sha256 TEXT NOT NULL UNIQUE,
     disabled {int} NOT NULL
+);
+CREATE TABLE IF NOT EXISTS checkpoints (
+    body TEXT PRIMARY KEY, signature TEXT NOT NULL, state TEXT
+);
+CREATE TABLE IF NOT EXISTS attempts (
+    seq {int} PRIMARY KEY, timestamp TEXT NOT NULL, analyst TEXT NOT NULL,
+    endpoint TEXT NOT NULL, outcome TEXT NOT NULL, code TEXT, query_id TEXT,
+    sql TEXT NOT NULL, epsilon TEXT, delta TEXT, prev_hash TEXT NOT NULL, hash TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS attempts_by_analyst ON attempts (analyst, seq);
+CREATE TABLE IF NOT EXISTS attempts_head (
+    id {int} PRIMARY KEY CHECK (id = 1), seq {int} NOT NULL, hash TEXT NOT NULL
 );
 """
 
@@ -105,6 +132,14 @@ class SqlLedger(Ledger):
 
     #: Names the store in messages ("the ledger /var/dpsql/ledger.db").
     where: str
+    #: Appended to the read of a head row that a transaction then updates.
+    _LOCK_ROW = ""
+    _guard: Guard | None = None
+    _notary: Notary | None = None
+    _checkpoint_every = 0
+    _checkpointed_at = 0
+    _last_signed: tuple[int, str, int, str] | None = None
+    _full_check: threading.Thread | None = None
 
     @abc.abstractmethod
     def _write(self) -> AbstractContextManager[Conn]:
@@ -133,6 +168,11 @@ class SqlLedger(Ledger):
                 (GENESIS,),
             )
             conn.execute(
+                "INSERT INTO attempts_head (id, seq, hash) VALUES (1, 0, ?) "
+                "ON CONFLICT DO NOTHING",
+                (GENESIS,),
+            )
+            conn.execute(
                 "INSERT INTO meta (key, value) VALUES ('accounting', ?) ON CONFLICT DO NOTHING",
                 (self.accounting.value,),
             )
@@ -153,7 +193,7 @@ class SqlLedger(Ledger):
         check_grantable(self.accounting, budget)
         expires_text = None if expires is None else iso(expires)
         wanted = (format_fraction(budget.epsilon), format_fraction(budget.delta), expires_text)
-        with self._write() as conn:
+        with self._chain_write() as conn:
             latest = _latest_grant(conn, analyst)
             if latest is not None and (
                 latest["epsilon"], latest["delta"], latest["expires"]
@@ -175,7 +215,7 @@ class SqlLedger(Ledger):
             check_grantable(self.accounting, budget)
         eps = None if budget is None else format_fraction(budget.epsilon)
         dlt = None if budget is None else format_fraction(budget.delta)
-        with self._write() as conn:
+        with self._chain_write() as conn:
             latest = _latest_dataset(conn)
             if latest is None and budget is None:
                 return
@@ -201,7 +241,8 @@ class SqlLedger(Ledger):
             )
         moment = as_utc(now)
         detail_text = canonical_json(detail)
-        with self._write() as conn:
+        with self._chain_write() as conn:
+            self._check_guarded(conn, analyst)
             before = self._status(conn, analyst, moment)
             which = before.blocked_by(cost)
             if which is not None:
@@ -225,9 +266,34 @@ class SqlLedger(Ledger):
             for scope in (("analyst", analyst), _DATASET):
                 _add_total(conn, scope, cost)
             after = self._status(conn, analyst, moment)
+        self._maybe_checkpoint(seq)
         return Receipt(
             seq=seq, query_id=query_id, cost=cost, hash=digest, timestamp=stamp, status=after
         )
+
+    def charge_owner(
+        self, owner: str, cost: Cost, *, query_id: str, sql: str, detail: dict[str, Any],
+        reason: str, now: datetime | None = None,
+    ) -> BudgetStatus:
+        if cost.accounting is not self.accounting:
+            raise InvalidParameter(f"this ledger composes {self.accounting.value} costs")
+        moment = as_utc(now)
+        with self._chain_write() as conn:
+            self._check_guarded(conn, owner)
+            before = self._status(conn, owner, moment)
+            if not before.dataset_admits(cost):
+                raise BudgetExhausted(exhausted_message(before, cost, "dataset"), "dataset")
+            seq, _, _ = _append(
+                conn, kind="owner_charge", analyst=owner, actor=owner, reason=reason,
+                query_id=query_id, sql=sql, epsilon=format_fraction(cost.epsilon),
+                delta=format_fraction(cost.delta), rho=format_fraction(cost.rho),
+                delta_add=format_fraction(cost.delta_add) if cost.delta_add else None,
+                detail=canonical_json(detail), now=moment,
+            )
+            _add_total(conn, _DATASET, cost)
+            after = self._status(conn, owner, moment)
+        self._maybe_checkpoint(seq)
+        return after
 
     # -- analysts -------------------------------------------------------------
 
@@ -235,7 +301,7 @@ class SqlLedger(Ledger):
         self, name: str, role: str, key_sha256: str, *, actor: str, reason: str
     ) -> None:
         check_analyst(name, role, key_sha256)
-        with self._write() as conn:
+        with self._chain_write() as conn:
             holder = conn.execute(
                 "SELECT name FROM analysts WHERE key_sha256 = ?", (key_sha256,)
             ).fetchone()
@@ -257,7 +323,7 @@ class SqlLedger(Ledger):
             )
 
     def set_analyst_disabled(self, name: str, disabled: bool, *, actor: str, reason: str) -> None:
-        with self._write() as conn:
+        with self._chain_write() as conn:
             current = _analyst(conn, name)
             if current is None:
                 raise InvalidParameter(
@@ -280,6 +346,12 @@ class SqlLedger(Ledger):
             row = conn.execute(
                 "SELECT * FROM analysts WHERE key_sha256 = ?", (sha256_hex.lower(),)
             ).fetchone()
+            if row is not None and self._guard is not None:
+                # a registry edit (a swapped key hash, a role raised) must not let anyone in
+                record = _analyst_record(row)
+                if self._guard.advance(conn, latest=False):
+                    self._guard.check_registry(
+                        record.name, (record.role, record.key_sha256, record.disabled))
         return None if row is None else _analyst_record(row)
 
     def shares(self, now: datetime | None = None) -> list[AnalystShare]:
@@ -333,17 +405,7 @@ class SqlLedger(Ledger):
         since: datetime | None = None,
         until: datetime | None = None,
     ) -> list[Entry]:
-        clauses, params = [], []
-        if analyst is not None:
-            clauses.append("analyst = ?")
-            params.append(analyst)
-        if since is not None:
-            clauses.append("timestamp >= ?")
-            params.append(iso(since))
-        if until is not None:
-            clauses.append("timestamp < ?")
-            params.append(iso(until))
-        where = " WHERE " + " AND ".join(clauses) if clauses else ""
+        where, params = _filters({"analyst": analyst}, since, until)
         with self._read() as conn:
             rows = conn.execute("SELECT * FROM entries" + where + " ORDER BY seq", params)
             return [entry_from_row(row) for row in rows.fetchall()]
@@ -370,7 +432,7 @@ class SqlLedger(Ledger):
         self, name: str, metadata: dict[str, Any] | None, *, actor: str, reason: str,
         note: dict[str, Any] | None = None,
     ) -> bool:
-        with self._write() as conn:
+        with self._chain_write() as conn:
             current = _tables(conn)[1].get(name)
             if current == metadata:
                 return False
@@ -383,18 +445,208 @@ class SqlLedger(Ledger):
         with self._read() as conn:
             return _tables(conn, actor)
 
-    def verify(self) -> VerifyReport:
+    def verify(
+        self,
+        notary: Notary | None = None,
+        *,
+        expect_entries: int | None = None,
+        expect_head: str | None = None,
+    ) -> VerifyReport:
+        return self._verify(notary, expect_entries, expect_head)[0]
+
+    def _verify(
+        self, notary: Notary | None, expect_entries: int | None, expect_head: str | None
+    ) -> tuple[VerifyReport, ChainState]:
+        with self._read() as conn:
+            return verify_whole(conn, self._stream, self.accounting, notary,
+                                expect_entries, expect_head)
+
+    # -- trust: checkpoints and the guard ------------------------------------
+
+    def use_notary(self, notary: Notary, every_entries: int) -> None:
+        """Sign a checkpoint at :meth:`start_guarded`, then every ``every_entries`` charges."""
+        self._notary, self._checkpoint_every = notary, every_entries
+
+    def start_guarded(self, *, full_check_below: int = FULL_CHECK_BELOW) -> VerifyReport:
+        """Verify, refuse (LedgerTampered) on any problem, then keep checking what
+        each charge relies on (:mod:`.guard`).
+
+        A ledger of fewer than ``full_check_below`` entries is verified whole. A
+        larger one resumes from its latest checkpoint that carries a signed chain
+        state: every checkpoint is checked, no entry up to the anchor is missing,
+        the entries after it are rehashed and the derived tables compared with
+        the signed state plus those entries; then the whole chain is rehashed in
+        the background, and a problem found there refuses every later charge.
+        """
+        report, state = None, None
+        if self._entry_count() >= full_check_below:
+            report, state = self._verify_anchored()
+        if report is None or state is None:
+            report, state = self._verify(self._notary, None, None)
+        if not report.ok:
+            where = f"entry {report.first_bad}: " if report.first_bad else ""
+            raise LedgerTampered(
+                f"the ledger {self.where} does not verify, so the proxy will not use it: "
+                f"{where}{report.reason}. Run `dpsql ledger verify` for the full report and "
+                f"restore the ledger from a backup checked against your last receipt"
+            )
+        self._guard = Guard(state)
+        if self._notary is not None:
+            self.checkpoint()
+        if report.checked < report.entries:  # anchored: the rest is checked meanwhile
+            self._full_check = threading.Thread(target=self._check_in_background,
+                                                name="dpsql-ledger-check", daemon=True)
+            self._full_check.start()
+        return report
+
+    def wait_for_full_check(self, timeout: float | None = None) -> str | None:
+        """Wait for the background rehash (if any); the problem it found, if any."""
+        if self._full_check is not None:
+            self._full_check.join(timeout)
+        return None if self._guard is None else self._guard.tripped
+
+    def _check_in_background(self) -> None:
+        try:
+            report = self.verify(self._notary)
+        except Exception:  # noqa: BLE001 - closed while checking; the next start checks
+            return
+        if not report.ok and self._guard is not None:
+            where = f"entry {report.first_bad}: " if report.first_bad else ""
+            self._guard.trip(f"the background check of the whole chain found {where}"
+                             f"{report.reason}")
+
+    def _entry_count(self) -> int:
+        with self._read() as conn:
+            return int(conn.execute("SELECT seq FROM head WHERE id = 1").fetchone()["seq"])
+
+    def _verify_anchored(self) -> tuple[VerifyReport | None, ChainState | None]:
+        if self._notary is None:
+            return None, None
+        with self._read() as conn:
+            return verify_from_anchor(conn, self._stream, self.accounting, self._notary)
+
+    def head(self) -> tuple[int, str, int, str]:
         with self._read() as conn:
             head = conn.execute("SELECT seq, hash FROM head WHERE id = 1").fetchone()
-            rows = conn.execute("SELECT * FROM entries ORDER BY seq").fetchall()
-            totals = conn.execute("SELECT * FROM totals").fetchall()
-            registry = conn.execute("SELECT * FROM analysts").fetchall()
-        if head is None:
-            return VerifyReport(False, len(rows), GENESIS, 1, "the ledger's head row is missing")
-        report = verify_chain(rows, head["seq"], head["hash"])
-        if not report.ok:
-            return report
-        return _check_derived(report, rows, totals, registry, self.accounting)
+            a_head = conn.execute("SELECT seq, hash FROM attempts_head WHERE id = 1").fetchone()
+        return head["seq"], head["hash"], a_head["seq"], a_head["hash"]
+
+    def checkpoint(self, now: datetime | None = None, *, if_moved: bool = False
+                   ) -> Checkpoint | None:
+        """Sign where the chain and the attempts log stand; keep it in both places.
+        With ``if_moved``, only when either moved since this process last signed."""
+        if self._notary is None:
+            raise InvalidParameter("no signing key is configured for checkpoints "
+                                   "(ledger.checkpoints in dpsql.yaml)")
+        with self._write() as conn:
+            head = conn.execute("SELECT seq, hash FROM head WHERE id = 1").fetchone()
+            a_head = conn.execute("SELECT seq, hash FROM attempts_head WHERE id = 1").fetchone()
+            where = (head["seq"], head["hash"], a_head["seq"], a_head["hash"])
+            if if_moved and where == self._last_signed:
+                return None
+            state = None
+            if self._guard is not None:
+                # a tampered ledger is not signed; a verified one is, with its state
+                self._guard.advance(conn)
+                state = self._guard.state.to_json()
+            cp = self._notary.sign(entries=head["seq"], head=head["hash"],
+                                   attempts=a_head["seq"], attempts_head=a_head["hash"],
+                                   now=as_utc(now),
+                                   state_sha256=None if state is None else state_digest(state))
+            conn.execute("INSERT INTO checkpoints (body, signature, state) VALUES (?, ?, ?) "
+                         "ON CONFLICT DO NOTHING", (cp.text(), cp.signature, state))
+        self._notary.append(cp)
+        self._checkpointed_at, self._last_signed = cp.entries, where
+        return cp
+
+    def checkpoints(self) -> list[Checkpoint]:
+        with self._read() as conn:
+            rows = conn.execute("SELECT body, signature FROM checkpoints").fetchall()
+        return sorted((stored_checkpoint(r) for r in rows),
+                      key=lambda cp: (cp.entries, cp.body["time"]))
+
+    @contextmanager
+    def _chain_write(self) -> Iterator[Conn]:
+        """A write that may append entries; once committed, the guard takes them in
+        (they were hashed here), so deleting them later is caught while running."""
+        if self._guard is not None:
+            self._guard.refuse()  # nothing is added to a ledger found tampered with
+        appended: list[dict[str, Any]] = []
+        token = _APPENDED.set(appended)
+        try:
+            with self._write() as conn:
+                yield conn
+        finally:
+            _APPENDED.reset(token)
+        if self._guard is not None:
+            self._guard.take_own(appended)
+
+    def _check_guarded(self, conn: Conn, analyst: str) -> None:
+        """Inside a charge: the totals and grants about to be trusted are the chain's."""
+        guard = self._guard
+        if guard is None:
+            return
+        guard.advance(conn)
+        for scope in (("analyst", analyst), _DATASET):
+            guard.check_totals(scope, _total(conn, scope))
+        grant = _latest_grant(conn, analyst)
+        found = None if grant is None else (grant["epsilon"], grant["delta"], grant["expires"])
+        dataset = _latest_dataset(conn)
+        if found != guard.state.grants.get(analyst) or (
+            None if dataset is None else (dataset["epsilon"], dataset["delta"])
+        ) != guard.state.dataset:
+            raise guard.trip(f"the grant of {analyst!r} or the dataset budget read for this "
+                             f"charge differs from the chain as checked")
+
+    def _maybe_checkpoint(self, seq: int) -> None:
+        if (self._notary is not None and self._checkpoint_every
+                and seq - self._checkpointed_at >= self._checkpoint_every):
+            self.checkpoint()
+
+    def _stream(self, conn: Conn, query: str, params: Sequence[Any] = ()
+                ) -> Iterable[dict[str, Any]]:
+        """Rows one at a time, without holding them all in memory."""
+        return conn.execute(query, params)  # type: ignore[return-value]
+
+    # -- the attempts log -----------------------------------------------------
+
+    def record_attempt(
+        self, *, analyst: str, endpoint: str, outcome: str, sql: str,
+        code: str | None = None, query_id: str | None = None,
+        epsilon: str | None = None, delta: str | None = None, now: datetime | None = None,
+    ) -> Attempt:
+        if outcome not in OUTCOMES:
+            raise InvalidParameter(f"attempt outcome {outcome!r} is not one of "
+                                   f"{', '.join(OUTCOMES)}")
+        with self._write_answer() as conn:
+            head = conn.execute(
+                "SELECT seq, hash FROM attempts_head WHERE id = 1" + self._LOCK_ROW).fetchone()
+            row: dict[str, Any] = {
+                "seq": head["seq"] + 1, "timestamp": iso(as_utc(now)), "analyst": analyst,
+                "endpoint": endpoint, "outcome": outcome, "code": code, "query_id": query_id,
+                "sql": sql, "epsilon": epsilon, "delta": delta, "prev_hash": head["hash"],
+            }
+            row["hash"] = attempt_hash(row)
+            conn.execute(
+                "INSERT INTO attempts (" + ", ".join(row) + ") VALUES ("
+                + ", ".join("?" for _ in row) + ")", list(row.values()))
+            conn.execute("UPDATE attempts_head SET seq = ?, hash = ? WHERE id = 1",
+                         (row["seq"], row["hash"]))
+        return attempt_from_row(row)
+
+    def attempts(
+        self,
+        analyst: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        outcome: str | None = None,
+        code: str | None = None,
+    ) -> list[Attempt]:
+        where, params = _filters({"analyst": analyst, "outcome": outcome, "code": code},
+                                 since, until)
+        with self._read() as conn:
+            rows = conn.execute("SELECT * FROM attempts" + where + " ORDER BY seq", params)
+            return [attempt_from_row(row) for row in rows.fetchall()]
 
     # -- internals ------------------------------------------------------------
 
@@ -461,12 +713,7 @@ def _total(conn: Conn, scope: tuple[str, str]) -> Spent:
     ).fetchone()
     if row is None:
         return Spent()
-    return _spent(row)
-
-
-def _spent(row: dict[str, Any]) -> Spent:
-    return Spent(to_fraction(row["epsilon"]), to_fraction(row["delta"]), to_fraction(row["rho"]),
-                 to_fraction(row["delta_add"]))
+    return spent_of(row)
 
 
 def _add_total(conn: Conn, scope: tuple[str, str], cost: Cost) -> None:
@@ -556,6 +803,9 @@ def _append(
         "delta_add": delta_add,
     }
     row["hash"] = entry_hash(row)
+    bucket = _APPENDED.get(None)
+    if bucket is not None:
+        bucket.append(row)
     columns = list(row)
     conn.execute(
         "INSERT INTO entries ("
@@ -569,55 +819,20 @@ def _append(
     return row["seq"], row["hash"], row["timestamp"]
 
 
-def _check_derived(
-    report: VerifyReport,
-    rows: list[dict[str, Any]],
-    totals: list[dict[str, Any]],
-    registry: list[dict[str, Any]],
-    accounting: Accounting,
-) -> VerifyReport:
-    """The running totals and the analyst registry must match what the chain says."""
-    recomputed: dict[tuple[str, str], Spent] = {}
-    analysts: dict[str, dict[str, Any]] = {}
-    for row in rows:
-        if row["kind"] == "analyst":
-            analysts[row["analyst"]] = json.loads(row["detail"])
-        if row["kind"] != "charge":
-            continue
-        try:
-            cost = Cost(
-                to_fraction(row["epsilon"]),
-                to_fraction(row["delta"]),
-                to_fraction(row["rho"]),
-                accounting,
-                Fraction(0) if row.get("delta_add") is None else to_fraction(row["delta_add"]),
-            )
-        except InvalidParameter as exc:
-            return _derived_failure(report, f"entry {row['seq']} is not a valid "
-                                            f"{accounting.value} charge: {exc.message}")
-        for scope in (("analyst", row["analyst"]), _DATASET):
-            recomputed[scope] = recomputed.get(scope, Spent()).plus(cost)
-    stored = {(t["scope"], t["name"]): _spent(t) for t in totals}
-    if stored != recomputed:
-        wrong = sorted(
-            set(stored) ^ set(recomputed) | {k for k in stored if recomputed.get(k) != stored[k]}
-        )
-        return _derived_failure(report, f"running totals differ from the charges in the chain "
-                                        f"for {wrong}")
-    expected = {
-        name: (detail["role"], detail["key_sha256"], bool(detail["disabled"]))
-        for name, detail in analysts.items()
-    }
-    found = {r["name"]: (r["role"], r["key_sha256"], bool(r["disabled"])) for r in registry}
-    if found != expected:
-        wrong_names = sorted(
-            set(found) ^ set(expected) | {n for n in found if expected.get(n) != found[n]}
-        )
-        return _derived_failure(
-            report, f"the analyst registry differs from the analyst entries for {wrong_names}"
-        )
-    return report
-
-
-def _derived_failure(report: VerifyReport, reason: str) -> VerifyReport:
-    return VerifyReport(False, report.entries, report.head, None, reason)
+def _filters(equal: dict[str, str | None], since: datetime | None,
+             until: datetime | None) -> tuple[str, list[Any]]:
+    """A WHERE clause (or "") and its parameters: each given column equal to its
+    value, timestamps in [since, until). Column names are ours, never input."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    for column, value in equal.items():
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    if since is not None:
+        clauses.append("timestamp >= ?")
+        params.append(iso(since))
+    if until is not None:
+        clauses.append("timestamp < ?")
+        params.append(iso(until))
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params

@@ -14,6 +14,8 @@ from typing import Any
 
 from accountant.budget import Budget
 from accountant.composition import Accounting, Cost
+from accountant.ledger.attempts import Attempt
+from accountant.ledger.checkpoints import Checkpoint, Notary
 from accountant.ledger.records import (
     AnalystRecord,
     AnalystShare,
@@ -64,6 +66,15 @@ class Ledger(abc.ABC):
         """
 
     @abc.abstractmethod
+    def charge_owner(
+        self, owner: str, cost: Cost, *, query_id: str, sql: str, detail: dict[str, Any],
+        reason: str, now: datetime | None = None,
+    ) -> BudgetStatus:
+        """Charge an owner's own DP computation (the bounds assistant) to the
+        dataset-wide budget alone, atomically, as an ``owner_charge`` entry; raise
+        BudgetExhausted("dataset") when it does not fit. Returns the status after."""
+
+    @abc.abstractmethod
     def register_analyst(
         self, name: str, role: str, key_sha256: str, *, actor: str, reason: str
     ) -> None:
@@ -104,8 +115,59 @@ class Ledger(abc.ABC):
         """The answer stored for this analyst and key, if any."""
 
     @abc.abstractmethod
-    def verify(self) -> VerifyReport:
-        """Recompute the chain and the totals; report the first entry that fails."""
+    def verify(
+        self,
+        notary: Notary | None = None,
+        *,
+        expect_entries: int | None = None,
+        expect_head: str | None = None,
+    ) -> VerifyReport:
+        """Recompute the chain, the derived tables and the attempts log; with
+        ``notary``, check every signed checkpoint (the database's and its file's);
+        check what a reviewer's receipt says; report the first problem. Without a
+        notary the checkpoints are not checked (``checkpoints`` counts them anyway)."""
+
+    @abc.abstractmethod
+    def use_notary(self, notary: Notary, every_entries: int) -> None:
+        """Sign checkpoints with ``notary``: at start, then every ``every_entries`` entries."""
+
+    @abc.abstractmethod
+    def start_guarded(self) -> VerifyReport:
+        """Verify (raising LedgerTampered on any problem), then check before every
+        charge that the totals and grants it trusts are what the chain says."""
+
+    @abc.abstractmethod
+    def head(self) -> tuple[int, str, int, str]:
+        """(entries, head hash, attempts, attempts head hash) as they stand."""
+
+    @abc.abstractmethod
+    def checkpoint(self, now: datetime | None = None, *, if_moved: bool = False
+                   ) -> Checkpoint | None:
+        """Sign where the chain and the attempts log stand, in the ledger and the file
+        (with ``if_moved``: None, signing nothing, when neither moved since the last)."""
+
+    @abc.abstractmethod
+    def checkpoints(self) -> list[Checkpoint]:
+        """The checkpoints the ledger database holds, oldest first."""
+
+    @abc.abstractmethod
+    def record_attempt(
+        self, *, analyst: str, endpoint: str, outcome: str, sql: str,
+        code: str | None = None, query_id: str | None = None,
+        epsilon: str | None = None, delta: str | None = None, now: datetime | None = None,
+    ) -> Attempt:
+        """Append one request's outcome to the attempts log (not forced to disk)."""
+
+    @abc.abstractmethod
+    def attempts(
+        self,
+        analyst: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        outcome: str | None = None,
+        code: str | None = None,
+    ) -> list[Attempt]:
+        """Attempts in order, optionally filtered."""
 
     @abc.abstractmethod
     def entries(

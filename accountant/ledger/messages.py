@@ -8,19 +8,26 @@ from accountant.budget import Budget
 from accountant.composition import Cost
 from accountant.errors import Which
 from accountant.ledger.records import BudgetStatus
+from accountant.presentation import Shown, share_text
 
 
 def exhausted_message(status: BudgetStatus, cost: Cost, which: Which) -> str:
-    """A refusal that says which limit, how much remains of both, and the fix."""
+    """A refusal that says which limit, what the query would take of it, how much
+    remains of both (figures and shares as :mod:`accountant.presentation` shows
+    them), and the fix."""
     who = status.analyst
+    mine, theirs = status.share_of(cost)
+    taken = {"analyst": mine, "dataset": theirs}.get(which)
     asked = f"this query costs {_pair(cost.epsilon, cost.delta)}"
-    analyst_left = f"analyst {who!r} has {_budget(status.remaining)} left"
+    if taken is not None:
+        asked += f" ({share_text(taken)} of the {which}'s budget)"
+    analyst_left = f"analyst {who!r} has {_budget(status.remaining)} left{_used(status.shown)}"
     if status.dataset_remaining is None:
         dataset_left = "there is no dataset-wide limit"
     else:
         dataset_left = (
             f"the dataset-wide budget (all analysts together) has "
-            f"{_budget(status.dataset_remaining)} left"
+            f"{_budget(status.dataset_remaining)} left{_used(status.dataset_shown)}"
         )
     raise_grant = (
         f"a data owner can raise the grant with `dpsql analysts budget {who} ...` "
@@ -48,6 +55,10 @@ def exhausted_message(status: BudgetStatus, cost: Cost, which: Which) -> str:
         f"PATCH /v1/admin/budget or privacy.dataset_budget in the configuration; note that "
         f"it bounds what all analysts together learn."
     )
+
+
+def _used(shown: Shown | None) -> str:
+    return "" if shown is None else f" ({share_text(shown.share)} used)"
 
 
 def _budget(b: Budget) -> str:

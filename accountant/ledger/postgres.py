@@ -16,6 +16,7 @@ with SQLite in :mod:`._sql`.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -25,6 +26,7 @@ from accountant.errors import InvalidParameter
 from accountant.ledger._sql import ADDED_COLUMNS, TABLES, Rows, SqlLedger
 
 _POOL_MAX = 8
+_CURSORS = itertools.count()
 _POOL_TIMEOUT_S = 60.0
 # Serialises concurrent first starts (CREATE … IF NOT EXISTS is not atomic in PostgreSQL).
 _SCHEMA_LOCK = 0x6470_7371_6C00  # "dpsql"
@@ -45,6 +47,8 @@ CREATE OR REPLACE TRIGGER entries_no_truncate BEFORE TRUNCATE ON entries
 
 class PostgresLedger(SqlLedger):
     """A :class:`Ledger` in a PostgreSQL database (see the module docstring)."""
+
+    _LOCK_ROW = " FOR UPDATE"
 
     def __init__(self, url: str, accounting: Accounting) -> None:
         try:
@@ -86,6 +90,10 @@ class PostgresLedger(SqlLedger):
 
     def close(self) -> None:
         self._pool.close()
+
+    def _stream(self, conn: Any, query: str, params: Sequence[Any] = ()
+                ) -> Iterator[dict[str, Any]]:
+        return conn.stream(query, params)  # type: ignore[no-any-return]
 
     @contextmanager
     def _write(self) -> Iterator[_PgConn]:
@@ -132,6 +140,14 @@ class _PgConn:
     def execute(self, query: str, params: Sequence[Any] = ()) -> Rows:
         cursor: Rows = self._conn.execute(query.replace("?", "%s"), tuple(params))
         return cursor
+
+    def stream(self, query: str, params: Sequence[Any] = ()) -> Iterator[dict[str, Any]]:
+        """A server-side cursor: a million rows arrive in batches, not all at once."""
+        name = f"dpsql_stream_{next(_CURSORS)}"  # a walk that stops early leaves its open
+        with self._conn.cursor(name=name) as cursor:
+            cursor.itersize = 5000
+            cursor.execute(query.replace("?", "%s"), tuple(params))
+            yield from cursor
 
 
 def _without_password(url: str) -> str:

@@ -12,10 +12,15 @@ from fractions import Fraction
 from typing import Any, Literal, NamedTuple
 
 from accountant.budget import Budget
-from accountant.composition import Accounting, Cost, capacity_for, epsilon_from_rho, rho_for
+from accountant.composition import Accounting, Cost, capacity_for, rho_for
 from accountant.errors import InvalidParameter, Which
+from accountant.presentation import Shown, admits, charge_share, expired, present, share_used
 
-EntryKind = Literal["grant", "dataset_budget", "charge", "analyst", "table"]
+# owner_charge: an owner's own DP computation (the bounds assistant), charged to the
+# dataset-wide budget only (owners hold no grant)
+EntryKind = Literal["grant", "dataset_budget", "charge", "owner_charge", "analyst", "table"]
+ENTRY_KINDS: tuple[EntryKind, ...] = ("grant", "dataset_budget", "charge", "owner_charge",
+                                      "analyst", "table")
 Role = Literal["analyst", "owner", "compliance"]
 ROLES: tuple[Role, ...] = ("analyst", "owner", "compliance")
 
@@ -36,6 +41,14 @@ class Spent:
                          self.delta_add)
         return Spent(self.epsilon, self.delta, self.rho + cost.rho,
                      self.delta_add + cost.delta_add)
+
+    def minus(self, cost: Cost) -> Spent:
+        """The totals before ``cost`` was added (for the share a charge took)."""
+        if cost.accounting is Accounting.PURE:
+            return Spent(self.epsilon - cost.epsilon, self.delta - cost.delta, self.rho,
+                         self.delta_add)
+        return Spent(self.epsilon, self.delta, self.rho - cost.rho,
+                     self.delta_add - cost.delta_add)
 
 
 @dataclass(frozen=True)
@@ -64,15 +77,15 @@ class Entry:
 class BudgetStatus:
     """An analyst's and the dataset's budgets at one instant.
 
-    Under zCDP, spent and remaining ε are stated at the grant's δ: spent ε is
-    converted from spent ρ rounded up, remaining ε from remaining ρ rounded
-    down, so neither flatters the analyst. When partition selection spent an
-    additive Σδ_add, only δ_B − Σδ_add is left to convert ρ: spent is stated
-    as (ε at δ_B − Σδ_add, δ_B) and remaining as (ε, δ_B − Σδ_add).
-    ``spent_rho``/``remaining_rho``/``spent_delta_add`` are the exact figures
-    (0 under pure accounting). ``granted`` is None when the analyst never
-    received a grant; dataset fields are None when there is no dataset-wide
-    limit.
+    ``spent`` and ``remaining`` are the figures people see
+    (:mod:`accountant.presentation`): they add up to the grant, spent rounded
+    up and remaining down; under zCDP spent ε is the ε of the composed ρ at
+    the δ the grant has left, and spent δ the additive δ of partition
+    selection. ``shown``/``dataset_shown`` carry the shares; admission is
+    share ≤ 1 for both (:meth:`blocked_by`). ``spent_rho``/``remaining_rho``/
+    ``spent_delta_add`` are the exact figures (0 under pure accounting).
+    ``granted`` is None when the analyst never received a grant; dataset
+    fields are None when there is no dataset-wide limit.
     """
 
     analyst: str
@@ -90,24 +103,52 @@ class BudgetStatus:
     dataset_remaining_rho: Fraction | None
     spent_delta_add: Fraction = Fraction(0)
     dataset_totals: Spent | None = None
+    totals: Spent = Spent()
+    shown: Shown | None = None
+    dataset_shown: Shown | None = None
 
     def blocked_by(self, cost: Cost) -> Which | None:
-        """Which limit would refuse ``cost`` (None: it fits). Used by charge and explain."""
+        """Which limit would refuse ``cost`` (None: it fits): the share after it
+        exceeds 1. The one test the ledger's charge and ``explain`` both use."""
         if self.expired:
             return "expired"
-        if self.granted is None or not _fits(
-            self.accounting, cost, self.remaining, self.granted,
-            Spent(rho=self.spent_rho, delta_add=self.spent_delta_add),
+        if self.granted is None or not admits(
+            self.accounting, self.granted, self.totals.plus(cost)
         ):
             return "analyst"
-        if (
-            self.dataset_remaining is not None
-            and self.dataset_granted is not None
-            and not _fits(self.accounting, cost, self.dataset_remaining, self.dataset_granted,
-                          self.dataset_totals or Spent())
+        if self.dataset_granted is not None and not admits(
+            self.accounting, self.dataset_granted, (self.dataset_totals or Spent()).plus(cost)
         ):
             return "dataset"
         return None
+
+    def dataset_admits(self, cost: Cost) -> bool:
+        """True when `cost` fits the dataset-wide budget (or there is none): the test
+        of an owner's charge, which no analyst grant limits."""
+        return self.dataset_granted is None or admits(
+            self.accounting, self.dataset_granted, (self.dataset_totals or Spent()).plus(cost))
+
+    def share_of(self, cost: Cost) -> tuple[Fraction | None, Fraction | None]:
+        """The part of the analyst's and of the dataset's grant ``cost`` would take from
+        here (rounded up; None without a grant, or where no share can be stated)."""
+        return self._delta_share(cost, +1)
+
+    def share_taken(self, cost: Cost) -> tuple[Fraction | None, Fraction | None]:
+        """The same for a status read right after ``cost`` was charged (a receipt's)."""
+        return self._delta_share(cost, -1)
+
+    def _delta_share(self, cost: Cost, sign: int) -> tuple[Fraction | None, Fraction | None]:
+        def part(grant: Budget | None, totals: Spent) -> Fraction | None:
+            if grant is None:
+                return None
+            other = totals.plus(cost) if sign > 0 else totals.minus(cost)
+            low, high = (totals, other) if sign > 0 else (other, totals)
+            return charge_share(share_used(self.accounting, grant, low),
+                                share_used(self.accounting, grant, high))
+        theirs = None
+        if self.dataset_granted is not None:
+            theirs = part(self.dataset_granted, self.dataset_totals or Spent())
+        return part(self.granted, self.totals), theirs
 
 
 @dataclass(frozen=True)
@@ -152,13 +193,24 @@ class AnalystShare(NamedTuple):
 
 @dataclass(frozen=True)
 class VerifyReport:
-    """Outcome of recomputing the hash chain: ``first_bad`` is the first seq that fails."""
+    """Outcome of recomputing the hash chain and everything derived from it.
+
+    ``entries`` is how many entries the ledger holds, ``checked`` how many
+    verified before the walk stopped, ``first_bad`` the first seq that fails
+    (None when the problem is not one entry's); ``head`` the hash of the last
+    entry that verified. ``attempts``/``attempts_head`` the same for the
+    attempts log; ``checkpoints`` how many signed checkpoints were checked.
+    """
 
     ok: bool
     entries: int
     head: str
     first_bad: int | None
     reason: str | None
+    checked: int = 0
+    attempts: int = 0
+    attempts_head: str = "0" * 64
+    checkpoints: int = 0
 
 
 def capacity(accounting: Accounting, budget: Budget) -> Fraction:
@@ -207,17 +259,23 @@ def status_from(
     now: datetime,
 ) -> BudgetStatus:
     """Derive every displayed figure from the grant, the totals and the clock."""
-    expired = expires is not None and now >= expires
+    is_expired = expires is not None and now >= expires
+    shown: Shown | None = None
     if grant is None:  # never granted, so nothing was ever spent either
         spent_b, remaining_b, remaining_rho = Budget.zero(), Budget.zero(), Fraction(0)
     else:
-        spent_b, remaining_b, remaining_rho = _figures(accounting, grant, spent)
-    if expired:
-        remaining_b, remaining_rho = Budget.zero(), Fraction(0)
+        shown = present(accounting, grant, spent)
+        if is_expired:
+            shown = expired(shown)
+        spent_b, remaining_b = shown.spent, shown.remaining
+        remaining_rho = Fraction(0) if is_expired else _room(accounting, grant, spent)
     d_spent = d_remaining = None
     d_rho: Fraction | None = None
+    d_shown: Shown | None = None
     if dataset is not None:
-        d_spent, d_remaining, d_rho = _figures(accounting, dataset, dataset_spent)
+        d_shown = present(accounting, dataset, dataset_spent)
+        d_spent, d_remaining = d_shown.spent, d_shown.remaining
+        d_rho = _room(accounting, dataset, dataset_spent)
     return BudgetStatus(
         analyst=analyst,
         accounting=accounting,
@@ -225,7 +283,7 @@ def status_from(
         spent=spent_b,
         remaining=remaining_b,
         expires=expires,
-        expired=expired,
+        expired=is_expired,
         spent_rho=spent.rho,
         remaining_rho=remaining_rho,
         dataset_granted=dataset,
@@ -234,6 +292,9 @@ def status_from(
         dataset_remaining_rho=d_rho,
         spent_delta_add=spent.delta_add,
         dataset_totals=dataset_spent,
+        totals=spent,
+        shown=shown,
+        dataset_shown=d_shown,
     )
 
 
@@ -251,44 +312,9 @@ def iso(moment: datetime) -> str:
     return as_utc(moment).isoformat(timespec="microseconds")
 
 
-def _figures(
-    accounting: Accounting, grant: Budget, spent: Spent
-) -> tuple[Budget, Budget, Fraction]:
+def _room(accounting: Accounting, grant: Budget, spent: Spent) -> Fraction:
+    """The ρ left under zCDP (exact, 0 once nothing fits); 0 under pure (unused)."""
     if accounting is Accounting.PURE:
-        remaining = Budget(
-            max(Fraction(0), grant.epsilon - spent.epsilon),
-            max(Fraction(0), grant.delta - spent.delta),
-        )
-        # Spent δ stays below 1: every charge fitted under some grant's δ < 1.
-        return Budget(spent.epsilon, spent.delta), remaining, Fraction(0)
+        return Fraction(0)
     cap = capacity_for(grant.epsilon, grant.delta, spent.delta_add)
-    if cap is None:
-        # The additive δ alone used up the grant's δ (possible only after the grant
-        # was lowered): nothing is left, and the spend is stated at δ' = δ_B on top.
-        spent_eps = epsilon_from_rho(spent.rho, grant.delta, "up")
-        spent_delta = spent.delta_add + (grant.delta if spent.rho > 0 else Fraction(0))
-        return Budget(spent_eps, spent_delta), Budget.zero(), Fraction(0)
-    conversion = grant.delta - spent.delta_add  # the δ' that converts ρ into ε
-    left = max(Fraction(0), cap - spent.rho)
-    spent_eps = epsilon_from_rho(spent.rho, conversion, "up")
-    if spent.rho <= cap:
-        # The true ε of at most ρ_B is at most ε_B; don't let the 40th digit say otherwise.
-        spent_eps = min(spent_eps, grant.epsilon)
-    left_eps = epsilon_from_rho(left, conversion, "down")
-    return (
-        Budget(spent_eps, grant.delta if spent.rho > 0 else spent.delta_add),
-        Budget(left_eps, conversion if left > 0 else Fraction(0)),
-        left,
-    )
-
-
-def _fits(
-    accounting: Accounting, cost: Cost, remaining: Budget, grant: Budget, spent: Spent
-) -> bool:
-    """Pure: the cost fits what remains of ε and of δ. zCDP: after the charge, the
-    summed additive δ stays below the grant's δ and the summed ρ within the
-    capacity that the rest of δ leaves (:func:`capacity_for`)."""
-    if accounting is Accounting.PURE:
-        return cost.epsilon <= remaining.epsilon and cost.delta <= remaining.delta
-    cap = capacity_for(grant.epsilon, grant.delta, spent.delta_add + cost.delta_add)
-    return cap is not None and spent.rho + cost.rho <= cap
+    return Fraction(0) if cap is None else max(Fraction(0), cap - spent.rho)

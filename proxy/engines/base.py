@@ -35,6 +35,9 @@ class EngineError(Exception):
         self.message = message or self.default_message
         self.position = None
         self.cause = cause
+        # why a connection failed at start-up, for the operator's terminal only (it is
+        # in the server log already); never sent to a client
+        self.reason: str | None = None
         super().__init__(self.message)
 
 

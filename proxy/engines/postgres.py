@@ -106,7 +106,7 @@ def _refuse(role: str, problem: str) -> ConfigError:
     return ConfigError(
         f"engine.dsn: the PostgreSQL role `{role}` {problem}. dpsql must connect as a "
         "role that can only read: create one, connect as it, and keep the ledger on "
-        f"another role.\n{READ_ONLY_ROLE_SQL}"
+        f"another role.\n{READ_ONLY_ROLE_SQL}", code="engine_role_unsafe",
     )
 
 
@@ -138,9 +138,12 @@ def check_role(conn: psycopg.Connection[Any]) -> None:
 
 def _connect_error(dsn: str, exc: Exception) -> EngineError:
     _log.error("cannot connect to postgresql %s: %s", _describe_dsn(dsn), exc)
-    return EngineError(
-        f"cannot connect to PostgreSQL as {_describe_dsn(dsn)}; details are in the server log"
-    )
+    error = EngineError(f"engine.dsn: cannot connect to PostgreSQL as {_describe_dsn(dsn)}; "
+                        "details are in the server log")
+    # the server's reason, which the log has too, for the operator's one-line start-up
+    # failure (proxy/startup.py); never part of the message
+    error.reason = " ".join(str(exc).split()).removeprefix("connection failed: ")[:300]
+    return error
 
 
 def _reset(conn: psycopg.Connection[Any]) -> None:

@@ -8,12 +8,12 @@ from fastapi import APIRouter, Request
 
 from rewriter.keys import json_key
 
+from ..attempts import answered, explained, recorded
 from ..auth import require
 from ..deps import Svc, Who
-from ..pipeline import spend
+from ..pipeline import budget_sides
 from ..schemas import (
     BudgetResponse,
-    BudgetSide,
     ColumnMeta,
     ErrorResponse,
     ExplainResponse,
@@ -24,7 +24,7 @@ from ..schemas import (
 )
 
 ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorResponse} for status in (400, 401, 403, 413, 500, 504)
+    status: {"model": ErrorResponse} for status in (400, 401, 403, 413, 500, 503, 504)
 }
 
 router = APIRouter(prefix="/v1", tags=["analyst"], responses=ERRORS)
@@ -33,8 +33,11 @@ router = APIRouter(prefix="/v1", tags=["analyst"], responses=ERRORS)
 @router.post("/query", response_model=QueryResponse)
 def query(body: QueryRequest, who: Who, svc: Svc, request: Request) -> QueryResponse:
     """Answer one aggregate query with noise, charging the analyst's budget."""
-    require(who, "analyst")
-    answer = svc.pipeline.query(who.name, body)
+    def run() -> QueryResponse:
+        require(who, "analyst")
+        return svc.pipeline.query(who.name, body)
+
+    answer = recorded(svc.ledger, who.name, "/v1/query", body.sql, run, answered)
     request.state.query_id = answer.query_id
     request.state.charged = answer.charged.epsilon
     return answer
@@ -43,24 +46,22 @@ def query(body: QueryRequest, who: Who, svc: Svc, request: Request) -> QueryResp
 @router.post("/explain", response_model=ExplainResponse)
 def explain(body: QueryRequest, who: Who, svc: Svc) -> ExplainResponse:
     """Show the rewritten SQL, noise, accuracy and cost; reads no data, charges nothing."""
-    require(who, "analyst")
-    return svc.pipeline.explain(who.name, body)
+    def run() -> ExplainResponse:
+        require(who, "analyst")
+        return svc.pipeline.explain(who.name, body)
+
+    return recorded(svc.ledger, who.name, "/v1/explain", body.sql, run, explained)
 
 
 @router.get("/budget", response_model=BudgetResponse)
 def budget(who: Who, svc: Svc) -> BudgetResponse:
-    """Own budget: granted, spent, remaining, expiry; and the dataset-wide budget."""
+    """Own budget: granted, spent, remaining (spent + remaining = granted), the share
+    used, expiry and a plain sentence; and the dataset-wide budget the same way."""
     require(who, "analyst")
     status = svc.ledger.status(who.name, svc.clock())
-    dataset = None
-    if status.dataset_granted is not None:
-        dataset = BudgetSide(granted=spend(status.dataset_granted),
-                             spent=spend(status.dataset_spent),
-                             remaining=spend(status.dataset_remaining))
+    mine, dataset = budget_sides(status)
     return BudgetResponse(
-        analyst=who.name, accounting=status.accounting.value,
-        granted=spend(status.granted) if status.granted else None,
-        spent=spend(status.spent), remaining=spend(status.remaining),
+        **mine.model_dump(), analyst=who.name, accounting=status.accounting.value,
         expires=status.expires.isoformat() if status.expires else None,
         expired=status.expired, dataset=dataset,
     )

@@ -13,9 +13,9 @@ from fastapi import APIRouter, Request
 from accountant import Budget
 
 from ..auth import Principal, hash_key, new_key, require
-from ..config import parse_expiry
 from ..deps import Services, Svc, Who
 from ..errors import InvalidParameter, NotFound
+from ..grants import KEEP, check_grant, check_name, expiry_of, resolve_expiry
 from ..pipeline import spend
 from ..schemas import (
     AnalystCreate,
@@ -28,8 +28,14 @@ from ..schemas import (
     ErrorResponse,
     GrantRequest,
     KeyRotation,
+    ProposalInfo,
+    Spend,
+    SuggestRequest,
+    SuggestResponse,
+    TableChangeReport,
 )
-from ..tables import as_document
+from ..suggest import suggest
+from ..tables import TableChange, as_document
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse} for status in (400, 401, 403, 404, 500)
@@ -41,13 +47,11 @@ def _actor(who: Principal, request: Request) -> str:
     return f"{who.role}:{who.name}"
 
 
-def _expiry(text: str | None) -> dt.datetime | None:
-    if text is None:
-        return None
-    try:
-        return parse_expiry(text)
-    except ValueError:
-        raise InvalidParameter(f"expires: {text!r} is not an ISO date or time") from None
+def _expiry(body: GrantRequest) -> dt.datetime | None | object:
+    """The requested expiry; KEEP when the request does not name one."""
+    if "expires" not in body.model_fields_set:
+        return KEEP
+    return expiry_of(body.expires)
 
 
 def _info(svc: Services, name: str, role: str, disabled: bool,
@@ -90,6 +94,9 @@ def list_analysts(who: Who, svc: Svc) -> AnalystList:
 def create_analyst(body: AnalystCreate, who: Who, svc: Svc, request: Request) -> AnalystKey:
     """Create an analyst and return its API key — once: only its hash is kept."""
     require(who, "owner")
+    check_name(body.name)
+    if body.budget is not None:  # checked before the analyst exists: a bad grant adds nobody
+        check_grant(body.role, _expiry(body.budget), svc.clock())  # type: ignore[arg-type]
     if any(r.name == body.name for r in svc.ledger.analysts()):
         raise InvalidParameter(
             f"an analyst named {body.name!r} exists; rotate its key with "
@@ -105,16 +112,20 @@ def create_analyst(body: AnalystCreate, who: Who, svc: Svc, request: Request) ->
 
 
 def _grant(svc: Services, name: str, body: GrantRequest, actor: str) -> None:
-    svc.ledger.set_grant(name, Budget.of(body.epsilon, body.delta), _expiry(body.expires),
+    now = svc.clock()
+    expires = resolve_expiry(svc.ledger, name, _expiry(body), now)  # type: ignore[arg-type]
+    svc.ledger.set_grant(name, Budget.of(body.epsilon, body.delta), expires,
                          actor=actor, reason=body.reason or "granted through the owner API")
 
 
 @router.patch("/analysts/{name}/budget", response_model=AnalystInfo)
 def grant_budget(name: str, body: GrantRequest, who: Who, svc: Svc,
                  request: Request) -> AnalystInfo:
-    """Grant or change an analyst's budget; what was spent stays spent."""
+    """Grant or change an analyst's budget; what was spent stays spent. Without
+    `expires` the grant keeps its expiry; `"expires": null` (or `"never"`) removes it."""
     require(who, "owner")
-    _record(svc, name)
+    record = _record(svc, name)
+    check_grant(record.role, _expiry(body), svc.clock())  # type: ignore[arg-type]
     _grant(svc, name, body, _actor(who, request))
     return _one(svc, name)
 
@@ -152,16 +163,71 @@ def get_table(name: str, who: Who, svc: Svc) -> dict[str, Any]:
     return as_document(table)
 
 
-@router.put("/tables/{name}", response_model=dict[str, Any])
-def put_table(name: str, body: dict[str, Any], who: Who, svc: Svc, request: Request,
-              reason: str = "") -> dict[str, Any]:
-    """Replace a table's metadata, validated as in dpsql.yaml. The ledger entry
-    names what the change loosens (wider bounds, new keys, a new column…)."""
-    require(who, "owner")
-    table = svc.tables.replace(name, body, actor=_actor(who, request),
-                               reason=reason or "changed through the owner API")
+def _changed(svc: Services, change: TableChange) -> TableChangeReport:
     svc.pipeline.catalog = svc.tables.catalog
-    return as_document(table)
+    return TableChangeReport(table=change.table, metadata=change.metadata,
+                             removed=change.removed, loosens=change.loosens,
+                             tightens=change.tightens)
+
+
+@router.put("/tables/{name}", response_model=TableChangeReport)
+def put_table(name: str, body: dict[str, Any], who: Who, svc: Svc, request: Request,
+              reason: str = "") -> TableChangeReport:
+    """Declare or replace a table's metadata, validated as in dpsql.yaml and checked
+    against the database. The whole document is replaced: the answer lists what it
+    removed, and the ledger entry what it loosens and tightens."""
+    require(who, "owner")
+    return _changed(svc, svc.tables.replace(name, body, actor=_actor(who, request),
+                                            reason=reason or "changed through the owner API"))
+
+
+@router.patch("/tables/{name}", response_model=TableChangeReport)
+def patch_table(name: str, body: dict[str, Any], who: Who, svc: Svc, request: Request,
+                reason: str = "") -> TableChangeReport:
+    """Change single settings or columns (JSON merge patch, RFC 7396: a key set to
+    null is removed), e.g. `{"columns": {"salary": {"upper": 300000}}}`."""
+    require(who, "owner")
+    return _changed(svc, svc.tables.patch(name, body, actor=_actor(who, request),
+                                          reason=reason or "changed through the owner API"))
+
+
+@router.delete("/tables/{name}", response_model=TableChangeReport)
+def delete_table(name: str, who: Who, svc: Svc, request: Request,
+                 reason: str = "") -> TableChangeReport:
+    """Withdraw a table: analysts can no longer query it. What was spent stays spent."""
+    require(who, "owner")
+    return _changed(svc, svc.tables.delete(name, actor=_actor(who, request),
+                                           reason=reason or "removed through the owner API"))
+
+
+@router.post("/tables/{name}/suggest", response_model=SuggestResponse)
+def suggest_table(name: str, body: SuggestRequest, who: Who, svc: Svc,
+                  request: Request) -> SuggestResponse:
+    """Propose caps and bounds from DP quantiles of the data, spending `epsilon` of the
+    dataset-wide budget (an owner charge in the ledger). Nothing is applied: send the
+    answer's `patch` to PATCH /v1/admin/tables/{name} to apply it."""
+    require(who, "owner")
+    table = svc.tables.catalog.tables.get(name)
+    if table is None:
+        raise NotFound(f"no table named {name!r}; GET /v1/tables lists them")
+    result = suggest(name, table, engine=svc.engine, ledger=svc.ledger, pipeline=svc.pipeline,
+                     owner=who.name, epsilon=body.epsilon,
+                     delta=svc.pipeline.privacy.default_delta,
+                     reason=body.reason or "bounds assistant through the owner API",
+                     coverage=body.coverage, cap_quantile=body.cap_quantile,
+                     group_by=body.group_by, columns=body.columns,
+                     confidence=body.confidence)
+    status = svc.ledger.status(who.name, svc.clock())
+    return SuggestResponse(
+        table=name, query_id=result.query_id,
+        charged=Spend(epsilon=result.charged_epsilon, delta=result.charged_delta),
+        dataset_remaining=spend(status.dataset_remaining) if status.dataset_remaining
+        else None,
+        proposals=[ProposalInfo(setting=p.setting, current=p.current, proposed=p.proposed,
+                                what=p.what, share=p.share, interval=list(p.interval),
+                                count_noise=p.count_noise, sum_noise=p.sum_noise,
+                                words=p.words) for p in result.proposals],
+        patch=result.patch, notes=result.notes)
 
 
 @router.get("/budget", response_model=DatasetBudget)

@@ -11,7 +11,7 @@ for the analyst's remaining budget.
 from __future__ import annotations
 
 import math
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import Any
 
@@ -21,7 +21,16 @@ from accountant.mechanisms.quantile import QuantileSpec
 from rewriter import Plan
 
 from ..calibrate import Calibrated, price
-from ..pipeline import Pipeline, _accuracy_info, _bounding_info, dataset_spend, rewritten_sql, spend
+from ..pipeline import (
+    Pipeline,
+    _accuracy_info,
+    _bounding_info,
+    charge_of,
+    dataset_spend,
+    rewritten_sql,
+    spend,
+)
+from ..public_answer import answer_public, explain_public
 from ..release import Released, release
 from ..schemas import ColumnInfo, QueryRequest, Spend
 from .schemas import (
@@ -122,6 +131,23 @@ def _percentile95(values: list[float]) -> float | None:
     return ordered[min(len(ordered) - 1, math.ceil(0.95 * len(ordered)) - 1)]
 
 
+@dataclass
+class _OnTwin:
+    """What `answer_public` reads of a pipeline, with the twin's engine in place of the
+    data engine."""
+
+    pipeline: Pipeline
+    engine: Any
+
+    @property
+    def ledger(self) -> Any:
+        return self.pipeline.ledger
+
+    @property
+    def clock(self) -> Any:
+        return self.pipeline.clock
+
+
 class Sandbox:
     """Answers `/v1/sandbox/*` for one deployment."""
 
@@ -144,7 +170,7 @@ class Sandbox:
         status = pipeline.ledger.status(analyst, pipeline.clock())
         blocked = status.blocked_by(cost)
         return RealCost(
-            charge=Spend(epsilon=float(cost.epsilon), delta=float(cost.delta)),
+            charge=charge_of(cost, status.share_of(cost)),
             chosen_epsilon=float(cost.epsilon) if request.accuracy else None,
             fits_budget=blocked is None, blocked_by=blocked, remaining=spend(status.remaining),
             dataset_remaining=dataset_spend(status), affordable=affordable(status, cost),
@@ -154,6 +180,18 @@ class Sandbox:
 
     def query(self, pipeline: Pipeline, analyst: str,
               request: SandboxRequest) -> SandboxQueryResponse:
+        public = pipeline._public(request)
+        if public is not None:  # public tables only: exact and free, on the twin's copies
+            twin = self.store.twin(pipeline.catalog)
+            answer = answer_public(public, _OnTwin(pipeline, twin.engine), analyst)  # type: ignore[arg-type]
+            return SandboxQueryResponse(
+                columns=answer.columns, exact_rows=answer.rows, draws=[], accuracy=[],
+                real=RealCost(charge=answer.charged, fits_budget=True,
+                              remaining=answer.remaining,
+                              dataset_remaining=answer.dataset_remaining,
+                              affordable=MAX_AFFORDABLE,
+                              promote=QueryRequest(sql=request.sql)),
+                twin=_twin_info(twin))
         plan, cost, calibrated, threshold, twin, result = self._run(pipeline, request)
         exact = release(plan, result, noiseless(calibrated), threshold)
         draws = [release(plan, result, calibrated, threshold) for _ in range(request.draws)]
@@ -170,6 +208,14 @@ class Sandbox:
     def explain(self, pipeline: Pipeline, analyst: str,
                 request: SandboxRequest) -> SandboxExplainResponse:
         """What ε do I need: ε → error on the twin, the asked ε and the target's pick."""
+        public = pipeline._public(request)
+        if public is not None:  # public tables only: no ε to choose
+            plan_public = explain_public(public, pipeline, analyst)
+            twin = self.store.twin(pipeline.catalog)
+            return SandboxExplainResponse(
+                plan=plan_public, epsilon_table=[], plot=[], asked_epsilon=0.0,
+                remaining=plan_public.remaining, dataset_remaining=plan_public.dataset_remaining,
+                affordable=MAX_AFFORDABLE, twin=_twin_info(twin))
         plan_info = pipeline.explain(analyst, request)
         plan, cost, calibrated, threshold, twin, result = self._run(pipeline, request)
         real, status = self._real(pipeline, analyst, request, cost)

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 from ..schemas import (
     AccuracyInfo,
     BoundingInfo,
+    Charge,
     ColumnInfo,
     ExplainResponse,
     QueryRequest,
@@ -55,7 +56,7 @@ class MarginalsResponse(BaseModel):
 class RealCost(BaseModel):
     """What the same query would cost on the real data, and whether it fits."""
 
-    charge: Spend
+    charge: Charge
     chosen_epsilon: float | None = Field(
         default=None, description="The ε the accuracy target picks (what a real run charges).")
     fits_budget: bool

@@ -26,6 +26,7 @@ from sqlglot import exp
 from rewriter import RewriteError, plan_query
 from rewriter.aggregates import is_aggregate
 
+from ..attempts import answered, explained, recorded
 from ..schemas import QueryRequest, QueryResponse
 from . import types
 from .context import Context, Outcome
@@ -302,7 +303,9 @@ def query(ctx: Context, tree: exp.Expression) -> Outcome:
             return Outcome(columns, [])
     request = _request(ctx, tree)
     try:
-        answer = ctx.svc.pipeline.query(ctx.analyst, request)
+        # on the attempts log like /v1/query, under the endpoint the client used
+        answer = recorded(ctx.svc.ledger, ctx.analyst, "/v1/statement", request.sql,
+                          lambda: ctx.svc.pipeline.query(ctx.analyst, request), answered)
     except Exception as exc:  # noqa: BLE001 - every error leaves as our code and message
         raise _refusal(exc, tree, ctx) from None
     columns = [(c.name, types.from_dpsql(c.type)) for c in answer.columns]
@@ -318,7 +321,9 @@ def explain(ctx: Context, tree: exp.Expression) -> Outcome:
     if isinstance(tree, exp.Select):
         split_accuracy(tree)
     try:
-        plan = ctx.svc.pipeline.explain(ctx.analyst, _request(ctx, tree))
+        request = _request(ctx, tree)
+        plan = recorded(ctx.svc.ledger, ctx.analyst, "/v1/statement", request.sql,
+                        lambda: ctx.svc.pipeline.explain(ctx.analyst, request), explained)
     except Exception as exc:  # noqa: BLE001
         raise _refusal(exc, tree, ctx) from None
     return Outcome([("Query Plan", "varchar")],

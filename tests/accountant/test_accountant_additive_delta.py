@@ -68,11 +68,13 @@ def test_additive_delta_is_summed_exactly_and_shrinks_the_capacity(ledger):
         previous_capacity = capacity
         assert status.remaining_rho == capacity - i * step.rho
         conversion = DELTA_B - status.spent_delta_add
-        # remaining: what the leftover ρ buys at the δ left to convert it, rounded down
-        assert status.remaining == Budget(
-            epsilon_from_rho(status.remaining_rho, conversion, "down"), conversion)
-        assert status.spent == Budget(epsilon_from_rho(status.spent_rho, conversion, "up"),
-                                      DELTA_B)
+        # spent: the ε of the composed ρ at the δ left to convert it (rounded up to the
+        # grant's 6th digit), and the δ selection used up; remaining: the grant less that
+        exact = epsilon_from_rho(status.spent_rho, conversion, "up")
+        assert exact <= status.spent.epsilon < exact + Fraction(1, 10**5)
+        assert status.spent.delta == status.spent_delta_add
+        assert status.shown.share == exact / EPS_B
+        assert status.remaining == Budget(EPS_B - status.spent.epsilon, conversion)
         # the dataset-wide totals (no dataset limit here) carry the same figures
         assert status.dataset_totals.delta_add == status.spent_delta_add
     assert ledger.verify().ok

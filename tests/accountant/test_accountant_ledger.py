@@ -86,8 +86,8 @@ def test_revoking_a_zcdp_grant_keeps_spent(zcdp):
     receipt = charge(zcdp, 0.5, 1e-7, accounting=Accounting.ZCDP)
     zcdp.set_grant("alice", Budget.of(0, 1e-6), None, actor="olivia", reason="revoke")
     status = zcdp.status("alice")
-    assert status.spent == receipt.status.spent and status.spent.epsilon > 0
-    assert status.remaining == Budget.zero()
+    assert status.spent_rho == receipt.status.spent_rho and status.spent.epsilon > 0
+    assert status.remaining == Budget.zero() and status.shown.share is None  # 0 has no share
     with pytest.raises(BudgetExhausted):
         charge(zcdp, 0.01, 1e-7, accounting=Accounting.ZCDP)
 
@@ -171,9 +171,13 @@ def test_zcdp_spends_rho_and_reports_epsilon_conservatively(zcdp):
     status = receipt.status
     assert status.spent_rho == cost_of("zcdp", 0.1, 1e-7).rho
     assert status.remaining_rho == capacity - status.spent_rho
-    assert status.spent.epsilon == epsilon_from_rho(status.spent_rho, delta, "up")
-    assert status.remaining.epsilon == epsilon_from_rho(status.remaining_rho, delta, "down")
-    assert status.spent.epsilon + status.remaining.epsilon > 1  # sqrt: composition is sublinear
+    # spent: the ε of the composed ρ at the grant's δ, rounded up to the grant's 6th digit
+    exact = epsilon_from_rho(status.spent_rho, delta, "up")
+    assert exact <= status.spent.epsilon < exact + Fraction(1, 10**5)
+    assert status.shown.share == exact  # of a grant of ε = 1
+    # what people see adds up: remaining is the grant less spent as shown
+    assert status.spent.epsilon + status.remaining.epsilon == 1
+    assert status.remaining.epsilon < epsilon_from_rho(status.remaining_rho, delta, "down")
     n = 1
     while True:
         try:

@@ -1,6 +1,7 @@
 """budget_exhausted says which limit refused, what remains of each, and what an owner can do."""
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -27,9 +28,10 @@ def test_analyst_limit(capped):
     exc = refusal(capped, "alice", 0.3)
     assert exc.which == "analyst" and exc.code == "budget_exhausted"
     assert exc.message.startswith(
-        "this query costs epsilon=0.3, delta=0 but exceeds the analyst's budget: "
-        "analyst 'alice' has epsilon=0.25, delta=1e-06 left; "
-        "the dataset-wide budget (all analysts together) has epsilon=0.25, delta=1e-06 left.")
+        "this query costs epsilon=0.3, delta=0 (30 % of the analyst's budget) but exceeds the "
+        "analyst's budget: analyst 'alice' has epsilon=0.25, delta=1e-06 left (75 % used); "
+        "the dataset-wide budget (all analysts together) has epsilon=0.25, delta=1e-06 left "
+        "(83.34 % used).")
     assert "dpsql analysts budget alice" in exc.message
     assert "PATCH /v1/admin/analysts/alice/budget" in exc.message
 
@@ -37,9 +39,10 @@ def test_analyst_limit(capped):
 def test_dataset_limit(capped):
     exc = refusal(capped, "bob", 0.3)
     assert exc.which == "dataset"
-    assert "exceeds the dataset-wide budget: the dataset-wide budget (all analysts together) " \
-           "has epsilon=0.25, delta=1e-06 left; analyst 'bob' has epsilon=0.5, delta=0 left" \
-           in exc.message
+    assert "this query costs epsilon=0.3, delta=0 (20 % of the dataset's budget) but exceeds " \
+           "the dataset-wide budget: the dataset-wide budget (all analysts together) has " \
+           "epsilon=0.25, delta=1e-06 left (83.34 % used); analyst 'bob' has epsilon=0.5, " \
+           "delta=0 left (50 % used)" in exc.message
     assert "`dpsql budget dataset ...`" in exc.message
     assert "PATCH /v1/admin/budget" in exc.message
     assert "all analysts together learn" in exc.message
@@ -58,3 +61,19 @@ def test_expired_grant(pure):
 def test_no_grant(pure):
     exc = refusal(pure, "mallory", 0.1)
     assert exc.message.startswith("analyst 'mallory' has no privacy budget grant")
+
+
+def test_the_readme_worked_example_quotes_the_refusal_as_given(pure):
+    """The README's dataset-wide example, replayed: its quoted refusal is the real one."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    quoted = readme.split("query is refused with `403 budget_exhausted`")[1]
+    quoted = " ".join(quoted.split("```")[1].split())
+    for name in ("alice", "bob", "chen"):
+        pure.set_grant(name, Budget.of(3.0, 1e-6), None, actor="olivia", reason="seed")
+    pure.set_dataset_budget(Budget.of(5.0, 1e-5), actor="olivia", reason="cap")
+    for name, times in (("alice", 6), ("bob", 4)):
+        for _ in range(times):
+            pure.charge(name, cost_of("pure", 0.5, 0), query_id="q", sql="s", detail={})
+    exc = refusal(pure, "bob", 0.5)
+    assert exc.which == "dataset"
+    assert " ".join(exc.message.split()) == quoted

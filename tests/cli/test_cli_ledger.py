@@ -115,6 +115,8 @@ def test_dataset_budget_and_shares(deployment):
     assert set(rows) == {"alice", "bob", "(dataset)"}  # owners and compliance hold no budget
     assert rows["alice"].rstrip().endswith("75.0%") and rows["bob"].rstrip().endswith("25.0%")
     assert "ε=8 δ=1e-05" in rows["(dataset)"] and "ε=4 δ=0" in rows["(dataset)"]
+    assert "ε=4 δ=1e-05" in rows["(dataset)"]  # remaining: granted − spent
+    assert " 50% " in rows["(dataset)"]  # the share of the dataset-wide budget used
     summary = deployment.run("ledger", "export", "--format", "summary", "--analyst", "bob")
     assert summary.returncode == 0 and len(summary.stdout.splitlines()) == 2
     assert "25.0%" in summary.stdout
@@ -180,3 +182,55 @@ def test_postgres_ledger(make_deployment):
             assert deployment.run("ledger", "verify").returncode == 0
         finally:
             ledger.close()
+
+
+def test_export_kind_attempts_receipt_and_verify_against_it(deployment):
+    assert deployment.run("analysts", "disable", "carl").returncode == 0  # seeds, signs
+    ledger = ledger_of(deployment)
+    charge(ledger, "alice", 0.1)
+    ledger.record_attempt(analyst="alice", endpoint="/v1/query", outcome="refused",
+                          code="unsupported_query", sql="SELECT salary FROM employees")
+    ledger.record_attempt(analyst="alice", endpoint="/v1/query", outcome="answered",
+                          sql="SELECT COUNT(*) FROM employees", query_id="q-alice-0.1",
+                          epsilon="0.1", delta="0")
+    charges = json.loads(deployment.run("ledger", "export", "--kind", "charge").stdout)
+    assert [r["kind"] for r in charges] == ["charge"]
+    tried = deployment.run("ledger", "attempts", "--format", "csv", "--code",
+                           "unsupported_query")
+    rows = list(csv.DictReader(io.StringIO(tried.stdout)))
+    assert [(r["analyst"], r["outcome"], r["sql"]) for r in rows] == [
+        ("alice", "refused", "SELECT salary FROM employees")]
+    assert len(json.loads(deployment.run("ledger", "attempts").stdout)) == 2
+
+    receipt = deployment.run("ledger", "receipt")
+    assert receipt.returncode == 0, receipt.stderr
+    signed = json.loads(receipt.stdout)
+    entries, head = signed["checkpoint"]["entries"], signed["checkpoint"]["head"]
+    assert entries == len(ledger.entries()) and "--expect-head" in receipt.stderr
+    ok = deployment.run("ledger", "verify", "--expect-entries", str(entries),
+                        "--expect-head", head)
+    assert ok.returncode == 0, ok.stderr
+    report = json.loads(ok.stdout)
+    assert (report["entries"], report["checked"], report["attempts"]) == (entries, entries, 2)
+    assert report["checkpoints"] >= 2  # in the database and in the file
+    short = deployment.run("ledger", "verify", "--expect-entries", str(entries + 1))
+    assert short.returncode == 1 and "your receipt says" in short.stderr
+    ledger.close()
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    (["ledger", "export", "--kind", "bogus"], "--kind: 'bogus' is not one of grant"),
+    (["ledger", "attempts", "--outcome", "denied"], "--outcome: 'denied' is not one of"),
+    (["ledger", "verify", "--expect-head", "abc"], "is not a head hash"),
+])
+def test_filters_that_would_mislead_are_usage_errors(deployment, args, expected):
+    done = deployment.run(*args)
+    assert done.returncode == 2 and expected in done.stderr and done.stdout == ""
+
+
+def test_unknown_analyst_is_refused_not_an_empty_export(deployment):
+    assert deployment.run("analysts", "disable", "carl").returncode == 0
+    for command in ("export", "attempts"):
+        done = deployment.run("ledger", command, "--analyst", "alcie")
+        assert done.returncode == 1 and done.stdout == ""
+        assert "there is no analyst 'alcie' in the ledger; known: alice" in done.stderr

@@ -32,7 +32,7 @@ def test_year_of_a_date_goes_through_partition_selection(rich: Proxy) -> None:
     years = [row[0] for row in body["rows"]]
     assert years and years == sorted(years)
     assert all(isinstance(y, int) and 1990 <= y <= 2030 for y in years)
-    assert body["charged"] == {"epsilon": 1.0, "delta": 1e-6}
+    assert (body["charged"]["epsilon"], body["charged"]["delta"]) == (1.0, 1e-6)
 
 
 def test_groups_of_one_person_are_hidden(rich: Proxy) -> None:
@@ -70,11 +70,11 @@ def test_zcdp_selection_is_answered_charged_and_explained(make_proxy: Any) -> No
     assert plan["selection_threshold"] > 1
     assert 0 < plan["selection_delta"] < 1e-6
     assert plan["selection_delta"] + plan["conversion_delta"] == pytest.approx(1e-6, rel=1e-12)
-    assert plan["charge"] == {"epsilon": 1.0, "delta": 1e-6}
+    assert (plan["charge"]["epsilon"], plan["charge"]["delta"]) == (1.0, 1e-6)
     body = proxy.query(YEARS, epsilon=1.0, delta=1e-6).json()
     years = [row[0] for row in body["rows"]]
     assert years and years == sorted(years) and all(1990 <= y <= 2030 for y in years)
-    assert body["charged"] == {"epsilon": 1.0, "delta": 1e-6}
+    assert (body["charged"]["epsilon"], body["charged"]["delta"]) == (1.0, 1e-6)
 
     # the ledger holds the exact split: δ_add beside ρ, ρ priced on the rest of δ
     page = proxy.client.get("/v1/ledger", params={"kind": "charge"},
@@ -87,21 +87,24 @@ def test_zcdp_selection_is_answered_charged_and_explained(make_proxy: Any) -> No
     assert detail["threshold"] == plan["selection_threshold"]
     conversion = to_fraction(entry["delta"]) - delta_add
     assert to_fraction(entry["rho"]) == rho_for(Fraction(1), conversion)
-    assert plan["rho"] == entry["rho"]
+    assert float(plan["rho"]) == pytest.approx(float(entry["rho"]), rel=1e-5)  # 6 digits
     assert float(delta_add) == plan["selection_delta"]
     assert proxy.client.get("/v1/ledger/verify", headers=proxy.headers("carl")).json()["ok"]
 
-    # the budget shows the additive δ: what is left to convert ρ is δ_B − δ_add
+    # the budget shows the additive δ as spent: what is left to convert ρ is δ_B − δ_add;
+    # spent ε is the ε of the ρ at that δ (rounded up), and remaining the grant less it
     budget = proxy.client.get("/v1/budget", headers=proxy.headers()).json()
-    assert budget["spent"]["delta"] == 1e-6
+    assert budget["spent"]["delta"] == float(delta_add)
     assert budget["remaining"]["delta"] == float(Fraction(1, 10**6) - delta_add)
     assert budget["dataset"]["remaining"]["delta"] == float(Fraction(1, 10**5) - delta_add)
     left = Fraction(1, 10**6) - delta_add
-    rho_left = rho_for(Fraction(3), left) - to_fraction(entry["rho"])
-    assert budget["remaining"]["epsilon"] == float(epsilon_from_rho(rho_left, left, "down"))
-    assert budget["remaining"]["epsilon"] < float(
-        epsilon_from_rho(rho_for(Fraction(3), Fraction(1, 10**6)) - to_fraction(entry["rho"]),
-                         Fraction(1, 10**6), "down"))  # δ_add cost ε room too
+    spent = epsilon_from_rho(to_fraction(entry["rho"]), left, "up")
+    assert spent <= to_fraction(budget["spent"]["epsilon"]) < spent + Fraction(1, 10**5)
+    assert to_fraction(budget["spent"]["epsilon"]) + to_fraction(
+        budget["remaining"]["epsilon"]) == 3
+    # the query converted ρ at δ − δ_add, as the grant does now: it reads as the ε it asked
+    assert budget["spent"]["epsilon"] == 1.0 and budget["share_used"] == 0.333334  # rounded up
+    assert body["charged"]["share"] == budget["share_used"]
 
 
 def test_zcdp_selection_stops_when_its_additive_delta_would_reach_the_grant(

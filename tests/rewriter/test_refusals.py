@@ -29,7 +29,9 @@ REFUSED = [
     ("SELECT COUNT(*) FROM employees e JOIN visits v ON e.id = v.amount", "privacy units"),
     ("SELECT v.person_id, COUNT(*) FROM employees e JOIN visits v ON e.id = v.person_id "
      "GROUP BY v.person_id", "privacy unit"),
-    ("SELECT COUNT(*) FROM departments d JOIN employees e ON e.dept = d.dept", "first in FROM"),
+    # an inner join is taken in either order (issue #19); a LEFT JOIN's order is its meaning
+    ("SELECT COUNT(*) FROM departments d LEFT JOIN employees e ON e.dept = d.dept",
+     "first in FROM"),
     ("SELECT COUNT(*) FROM employees e RIGHT JOIN departments d ON e.dept = d.dept", "RIGHT"),
     ("SELECT COUNT(*) FROM employees e FULL JOIN departments d ON e.dept = d.dept", "FULL"),
     ("SELECT COUNT(*) FROM employees CROSS JOIN departments", "CROSS"),
@@ -134,7 +136,7 @@ REFUSED = [
     ("WITH d AS (SELECT dept FROM departments WHERE floor > 2) "
      "SELECT COUNT(*) FROM employees e LEFT JOIN d ON e.dept = d.dept", "LEFT JOIN d"),
     ("WITH d AS (SELECT dept FROM departments) "
-     "SELECT COUNT(*) FROM d JOIN employees e ON e.dept = d.dept", "public table"),
+     "SELECT COUNT(*) FROM d LEFT JOIN employees e ON e.dept = d.dept", "public table"),
     ("SELECT COUNT(*) FROM employees e LEFT JOIN (SELECT dept, COALESCE(floor, 0) AS f "
      "FROM departments) d ON e.dept = d.dept WHERE d.f = 0", "computed"),
     ("WITH v AS (SELECT v.person_id, c.region FROM visits v JOIN cities c ON v.city = c.name) "
