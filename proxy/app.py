@@ -28,6 +28,9 @@ from .engines.base import EngineError
 from .errors import DpsqlError, FailedAfterCharge, error_body, error_response
 from .middleware import AccessLog, BodyLimit
 from .pipeline import Clock, Pipeline, PrivacyDefaults, utc_now
+from .sandbox import routes as sandbox_routes
+from .sandbox.run import Sandbox
+from .sandbox.store import TwinStore
 from .tables import TableStore, schema_problems, seed_tables
 from .trino import router as trino_router
 from .trust import schedule, start_trusted
@@ -115,9 +118,13 @@ def create_app(config: Config, *, clock: Clock = utc_now,
         app.state.services = services or start_services(config, clock)
         app.state.services.checkpointer = schedule(config, app.state.services.ledger,
                                                    app.state.services.notary)
+        # the sandbox's twins live in their own DuckDB database, never the data engine
+        app.state.sandbox = Sandbox(TwinStore(
+            app.state.services.engine, statement_timeout_s=config.engine.statement_timeout_s))
         try:
             yield
         finally:
+            app.state.sandbox.close()
             app.state.services.close()
 
     app = FastAPI(
@@ -132,6 +139,8 @@ def create_app(config: Config, *, clock: Clock = utc_now,
     app.include_router(routes.analyst)
     app.include_router(routes.compliance)
     app.include_router(routes.owner)
+    app.include_router(sandbox_routes.router)  # free queries on a synthetic twin
+    app.include_router(sandbox_routes.admin)
     app.include_router(trino_router)  # BI tools: the Trino client protocol
 
     @app.get("/health", include_in_schema=False)

@@ -123,6 +123,9 @@ class Table(_Frozen):
     max_rows_per_unit: int = Field(default=1, ge=1, le=1_000_000)
     max_groups_per_unit: int = Field(default=1, ge=1, le=1_000_000)
     columns: dict[str, Column] = Field(default_factory=dict)
+    # how many synthetic people the sandbox's twin of this private table holds
+    # (proxy/sandbox); declared, never read from the data. None: the default.
+    sandbox_people: int | None = Field(default=None, ge=1, le=1_000_000)
 
     @model_validator(mode="after")
     def _check(self) -> Table:

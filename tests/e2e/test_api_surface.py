@@ -20,6 +20,9 @@ from .conftest import Proxy
 ROUTES = [
     ("POST", "/v1/query", {"sql": "SELECT COUNT(*) FROM employees"}),
     ("POST", "/v1/explain", {"sql": "SELECT COUNT(*) FROM employees"}),
+    ("POST", "/v1/sandbox/query", {"sql": "SELECT COUNT(*) FROM employees"}),
+    ("POST", "/v1/sandbox/explain", {"sql": "SELECT COUNT(*) FROM employees"}),
+    ("POST", "/v1/admin/sandbox/marginals", {"epsilon": 0.5, "delta": 1e-7}),
     ("GET", "/v1/budget", None),
     ("GET", "/v1/tables", None),
     ("GET", "/v1/ledger", None),
@@ -38,6 +41,9 @@ ROUTES = [
 ALLOWED = {
     "/v1/query": {"alice"},
     "/v1/explain": {"alice"},
+    "/v1/sandbox/query": {"alice"},
+    "/v1/sandbox/explain": {"alice"},
+    "/v1/admin/sandbox/marginals": {"olivia"},
     "/v1/budget": {"alice"},
     "/v1/tables": {"alice", "olivia", "carl"},
     "/v1/ledger": {"olivia", "carl"},
