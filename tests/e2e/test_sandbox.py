@@ -271,11 +271,6 @@ def test_how_many_more_under_zcdp_is_what_the_ledger_allows(proxy: Proxy, sql: s
     assert proxy.query(sql.format(k), epsilon=1.0, delta=1e-7).status_code == 403
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "main's grouped rewrite now emits __d_raw per group (SUM over each group's first rows) "
-    "while proxy/diagnostics.py still reads max(__d_raw) as the all-groups total, so a "
-    "grouped query reports 0 % dropped rows (found by the sandbox on merging main; the "
-    "ungrouped query above reports about 11 %). Remove this mark when it is fixed."))
 def test_grouped_queries_report_the_rows_the_caps_dropped(proxy: Proxy) -> None:
     body = sandbox(proxy, "query", GROUPED, epsilon=1.0).json()
     assert 0.05 < body["bounding"]["dropped_rows"]["share"] < 0.2
