@@ -6,17 +6,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import shutil
-import socket
 import tempfile
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import duckdb
-import httpx
 import pytest
 import uvicorn
 import yaml
@@ -26,6 +23,7 @@ from proxy.app import create_app
 from proxy.config import load_config
 from proxy.demo import build_demo_database, demo_config_yaml
 from tests.pg import copy_duckdb_to_postgres, require_postgres, throwaway_database
+from tests.serving import free_port, wait_until_healthy
 
 KEYS = {"alice": "dpsql_alice_key", "bob": "dpsql_bob_key",
         "olivia": "dpsql_olivia_key", "carl": "dpsql_carl_key"}
@@ -136,31 +134,19 @@ def rich(make_proxy: Callable[..., Proxy]) -> Proxy:
     return make_proxy(rich_budget)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def live_url(demo_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("live")
     document = yaml.safe_load(demo_config_yaml(str(demo_db), KEYS,
                                                ledger_path=str(folder / "ledger.db")))
     (folder / "dpsql.yaml").write_text(yaml.safe_dump(document))
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(load_config(folder / "dpsql.yaml")),
                                            host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.1)
+    wait_until_healthy(url)
     yield url
     server.should_exit = True
     thread.join(timeout=10)

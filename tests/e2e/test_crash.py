@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -25,17 +24,13 @@ import yaml
 
 from accountant import Accounting, open_ledger
 from proxy.demo import build_demo_database, demo_config_yaml
+from tests.serving import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "dpsql_alice_key"
 ROUNDS = 3
 START_TIMEOUT_S = 30.0
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture

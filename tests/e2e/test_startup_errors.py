@@ -8,7 +8,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,16 +19,12 @@ from fastapi.testclient import TestClient
 
 from proxy.demo import demo_config_yaml
 from tests.pg import ADMIN_DSN
+from tests.serving import free_port, wait_until_healthy
 
 from .conftest import KEYS
 
 ROOT = Path(__file__).resolve().parents[2]
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _deployment(folder: Path, engine: dict[str, Any],
@@ -81,7 +76,7 @@ def _wrong_type(d: dict[str, Any]) -> None:
 def test_metadata_mistakes_stop_the_server_in_one_line(
         tmp_path: Path, engine: dict[str, Any], tweak: Any, expected: str) -> None:
     config = _deployment(tmp_path, engine, tweak)
-    run = _dpsql("serve", "--config", str(config), "--port", str(_free_port()))
+    run = _dpsql("serve", "--config", str(config), "--port", str(free_port()))
     assert run.returncode == 1
     lines = run.stderr.strip().splitlines()
     assert len(lines) == 1, run.stderr
@@ -128,7 +123,7 @@ def _bad_yaml(folder: Path, engine: dict[str, Any]) -> Path:
 def test_deployment_mistakes_stop_the_server_in_one_line(
         tmp_path: Path, engine: dict[str, Any], make: Any, expected: str) -> None:
     config = make(tmp_path, engine)
-    run = _dpsql("serve", "--config", str(config), "--port", str(_free_port()))
+    run = _dpsql("serve", "--config", str(config), "--port", str(free_port()))
     assert run.returncode == 1
     lines = run.stderr.strip().splitlines()
     assert len(lines) == 1, run.stderr
@@ -160,7 +155,7 @@ def test_a_busy_port_is_one_line_and_debug_shows_the_traceback(
 def test_serve_says_where_it_listens_and_answers(tmp_path: Path,
                                                  engine: dict[str, Any]) -> None:
     config = _deployment(tmp_path, engine)
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "proxy.cli", "serve", "--port", str(port)], cwd=ROOT,
         stderr=subprocess.PIPE, text=True, env={**os.environ, "DPSQL_CONFIG": str(config)})
@@ -169,13 +164,7 @@ def test_serve_says_where_it_listens_and_answers(tmp_path: Path,
         first = server.stderr.readline()
         assert f"listening on http://127.0.0.1:{port} ({engine['kind']}, 3 tables" in first
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+        assert wait_until_healthy(url)
         # public tables only: exact and free through the real server
         answer = httpx.post(f"{url}/v1/query", headers={"Authorization": f"Bearer {KEYS['alice']}"},
                             json={"sql": "SELECT COUNT(*) AS n FROM departments"}, timeout=30)
@@ -227,7 +216,7 @@ def test_a_table_the_database_lost_can_be_withdrawn(tmp_path: Path) -> None:
         assert client.get("/health").status_code == 200
     with duckdb.connect(str(data)) as con:
         con.execute("DROP TABLE extra")
-    refused = _dpsql("serve", "--config", str(config), "--port", str(_free_port()))
+    refused = _dpsql("serve", "--config", str(config), "--port", str(free_port()))
     assert refused.returncode == 1 and "tables.extra: no such table" in refused.stderr
     assert "dpsql tables delete" in refused.stderr
 
@@ -246,7 +235,7 @@ def test_a_table_the_database_lost_can_be_withdrawn(tmp_path: Path) -> None:
     ledger = open_ledger(f"sqlite:///{tmp_path / 'ledger.db'}", Accounting.PURE)
     ledger.set_table("gone", extra, actor="owner:olivia", reason="test")
     ledger.close()
-    refused = _dpsql("serve", "--config", str(config), "--port", str(_free_port()))
+    refused = _dpsql("serve", "--config", str(config), "--port", str(free_port()))
     assert refused.returncode == 1 and "tables.gone: no such table" in refused.stderr
     withdrawn = _dpsql("tables", "delete", "gone", "--config", str(config), "--reason", "lost")
     assert withdrawn.returncode == 0, withdrawn.stderr

@@ -5,22 +5,16 @@ and what the real pipeline answers, the sandbox answers with the same columns.""
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import yaml
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, event, given, settings
 
-from proxy.app import create_app
-from proxy.config import load_config
-from proxy.demo import demo_config_yaml
-from tests.totality.hostile import TABLES, build_duckdb
+from tests.totality.hostile import KEY, build_duckdb, hostile_app
 from tests.totality.queries import queries
 
-KEY = "dpsql_alice_key"
 HEADERS = {"Authorization": f"Bearer {KEY}"}
 REQUEST = {"epsilon": 100.0, "delta": 1e-6}
 PARITY = settings(max_examples=50, deadline=None, derandomize=True,
@@ -31,18 +25,7 @@ PARITY = settings(max_examples=50, deadline=None, derandomize=True,
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     folder = tmp_path_factory.mktemp("sandbox_parity")
     build_duckdb(folder / "data.duckdb", False)
-    document = yaml.safe_load(demo_config_yaml("unused.duckdb", {"alice": KEY},
-                                               ledger_path=str(folder / "ledger.db")))
-    document["engine"] = {"kind": "duckdb", "database": str(folder / "data.duckdb"),
-                          "statement_timeout_s": 30}
-    document["tables"] = TABLES
-    document["privacy"].update({"max_query_epsilon": 1000.0, "max_query_delta": 1e-3,
-                                "dataset_budget": {"epsilon": 1e9, "delta": 0.5}})
-    document["analysts"]["alice"]["budget"] = {"epsilon": 1e8, "delta": 0.4}
-    (folder / "dpsql.yaml").write_text(yaml.safe_dump(document))
-    clock = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
-    with TestClient(create_app(load_config(folder / "dpsql.yaml"), clock=lambda: clock),
-                    raise_server_exceptions=False) as c:
+    with hostile_app(folder, {"kind": "duckdb", "database": str(folder / "data.duckdb")}) as c:
         yield c
 
 

@@ -16,6 +16,12 @@ from typing import Any
 
 import duckdb
 import psycopg
+import yaml
+from fastapi.testclient import TestClient
+
+from proxy.app import create_app
+from proxy.config import load_config
+from proxy.demo import demo_config_yaml
 
 HOSTILE_PID = 9223372036854775807
 HOSTILE_ROWS = 24
@@ -161,3 +167,22 @@ def load_postgres(admin_dsn: str, hostile: bool) -> None:
     with psycopg.connect(admin_dsn, autocommit=True) as con:
         for statement in statements(duck=False, hostile=hostile):
             con.execute(statement)
+
+
+KEY = "dpsql_alice_key"
+
+
+def hostile_app(folder: Path, engine: dict[str, Any]) -> TestClient:
+    """The real app over the hostile tables on `engine`, with its own ledger in
+    `folder` and budgets no run can exhaust (the caller enters and exits it)."""
+    document = yaml.safe_load(demo_config_yaml("unused.duckdb", {"alice": KEY},
+                                               ledger_path=str(folder / "ledger.db")))
+    document["engine"] = {**engine, "statement_timeout_s": 30}
+    document["tables"] = TABLES
+    document["privacy"].update({"max_query_epsilon": 1000.0, "max_query_delta": 1e-3,
+                                "dataset_budget": {"epsilon": 1e9, "delta": 0.5}})
+    document["analysts"]["alice"]["budget"] = {"epsilon": 1e8, "delta": 0.4}
+    (folder / "dpsql.yaml").write_text(yaml.safe_dump(document))
+    clock = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
+    return TestClient(create_app(load_config(folder / "dpsql.yaml"), clock=lambda: clock),
+                      raise_server_exceptions=False)

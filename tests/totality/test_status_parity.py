@@ -9,41 +9,19 @@ selection or HAVING (on noisy values) decides which groups appear, the row count
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from fastapi.testclient import TestClient
 from hypothesis import assume, event, given
 
-from proxy.app import create_app
-from proxy.config import load_config
-from proxy.demo import demo_config_yaml
-
 from .conftest import FUZZ, LONG, Survey
-from .hostile import TABLES
+from .hostile import KEY, hostile_app
 from .queries import queries
 from .test_engine_totality import plan_or_none
 
-KEY = "dpsql_alice_key"
 REQUEST = {"epsilon": 100.0, "delta": 1e-6}  # as in test_engine_totality
-
-
-def _app(folder: Path, engine: dict[str, Any]) -> TestClient:
-    document = yaml.safe_load(demo_config_yaml("unused.duckdb", {"alice": KEY},
-                                               ledger_path=str(folder / "ledger.db")))
-    document["engine"] = {**engine, "statement_timeout_s": 30}
-    document["tables"] = TABLES
-    document["privacy"].update({"max_query_epsilon": 1000.0, "max_query_delta": 1e-3,
-                                "dataset_budget": {"epsilon": 1e9, "delta": 0.5}})
-    document["analysts"]["alice"]["budget"] = {"epsilon": 1e8, "delta": 0.4}
-    (folder / "dpsql.yaml").write_text(yaml.safe_dump(document))
-    clock = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
-    return TestClient(create_app(load_config(folder / "dpsql.yaml"), clock=lambda: clock),
-                      raise_server_exceptions=False)
 
 
 @pytest.fixture(scope="module", params=["duckdb", "postgres"])
@@ -59,7 +37,7 @@ def apps(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
             engine = {"kind": "postgres",
                       "dsn": request.getfixturevalue("hostile_postgres")[hostile][1]}
         folder = tmp_path_factory.mktemp(f"app_{request.param}_{hostile}")
-        clients[hostile] = _app(folder, engine)
+        clients[hostile] = hostile_app(folder, engine)
         clients[hostile].__enter__()
     yield clients
     for client in clients.values():

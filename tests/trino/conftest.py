@@ -9,10 +9,8 @@ import gc
 import hashlib
 import ipaddress
 import shutil
-import socket
 import ssl
 import threading
-import time
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -33,6 +31,7 @@ from proxy.app import create_app
 from proxy.config import load_config
 from proxy.demo import build_demo_database, demo_config_yaml
 from tests.pg import copy_duckdb_to_postgres, require_postgres, throwaway_database
+from tests.serving import free_port, wait_until_healthy
 
 KEYS = {"alice": "dpsql_alice_trino_key", "bob": "dpsql_bob_trino_key",
         "carl": "dpsql_carl_trino_key", "dora": "dpsql_dora_trino_key"}
@@ -95,11 +94,6 @@ class Server:
         return list(response.json()["entries"])
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 def _document(data: Path, folder: Path, engine: dict[str, Any]) -> dict[str, Any]:
     document = yaml.safe_load(demo_config_yaml(str(data), {"alice": KEYS["alice"],
@@ -131,23 +125,15 @@ def _start(document: dict[str, Any], folder: Path) -> Iterator[Server]:
     path.write_text(yaml.safe_dump(document))
     config = load_config(path)
     assert config.tls is not None
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(config), host="127.0.0.1", port=port,
                                            log_level="warning",
                                            **config.tls.uvicorn_options()))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     url = f"https://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            context = ssl.create_default_context(cafile=str(config.tls.certfile))
-            if httpx.get(f"{url}/health", verify=context,
-                         timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    else:
+    if not wait_until_healthy(url, 30, ssl.create_default_context(
+            cafile=str(config.tls.certfile))):
         pytest.fail("the TLS server did not start")
     running = Server(url, "127.0.0.1", port, config.tls.certfile, path)
     yield running
