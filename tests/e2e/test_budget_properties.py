@@ -130,7 +130,8 @@ def check_adds_up(side: dict[str, Any] | None, where: str, expired: bool = False
     assert "never refills" in side["summary"] or "no privacy budget" in side["summary"], where
 
 
-def run_sequence(client: TestClient, ops: list[tuple[Any, ...]], accounting: str) -> None:
+def run_sequence(client: TestClient, ops: list[tuple[Any, ...]], accounting: str,
+                 clock: list[dt.datetime]) -> None:
     def headers(who: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {KEYS[who]}"}
 
@@ -138,10 +139,15 @@ def run_sequence(client: TestClient, ops: list[tuple[Any, ...]], accounting: str
     for i, op in enumerate(ops):
         if op[0] == "grant":
             _, who, eps, dlt, expired = op
-            body = {"epsilon": eps, "delta": dlt, "expires": "2026-01-01" if expired else None}
+            # an expiry must be in the future when granted: grant until tomorrow, then
+            # let two days pass (the clock only moves forward)
+            until = (clock[0] + dt.timedelta(days=1)).date().isoformat() if expired else None
+            body = {"epsilon": eps, "delta": dlt, "expires": until}
             r = client.patch(f"/v1/admin/analysts/{who}/budget", json=body,
                              headers=headers("olivia"))
             assert r.status_code == 200, r.text
+            if expired:
+                clock[0] += dt.timedelta(days=2)
             continue
         if op[0] == "dataset":
             _, eps, dlt = op
@@ -203,10 +209,11 @@ def property_test(small_db: Path, tmp_path: Path, accounting: str, examples: int
     def check(ops: list[tuple[Any, ...]]) -> None:
         folder = tmp_path / f"run{next(runs)}"
         folder.mkdir()
+        clock = [NOW]
         app = create_app(load_config(deployment(folder, small_db, accounting)),
-                         clock=lambda: NOW)
+                         clock=lambda: clock[0])
         with TestClient(app, raise_server_exceptions=False) as client:
-            run_sequence(client, ops, accounting)
+            run_sequence(client, ops, accounting, clock)
 
     check()
 
