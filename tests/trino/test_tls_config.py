@@ -14,8 +14,9 @@ import pytest
 import yaml
 
 from proxy.config import ConfigError, load_config
+from tests.serving import free_port
 
-from .conftest import Server, _free_port
+from .conftest import Server
 
 
 def test_tls_paths_are_relative_to_the_config(duck_server: Server) -> None:
@@ -46,7 +47,7 @@ def test_dpsql_serve_listens_with_https(duck_server: Server, tmp_path: Path) -> 
         engine["database"] = str(copy)
     path = tmp_path / "dpsql.yaml"
     path.write_text(yaml.safe_dump(document))
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen([sys.executable, "-m", "proxy.cli", "serve", "--config",
                                 str(path), "--port", str(port)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
