@@ -132,7 +132,9 @@ def test_observed_privacy_loss_stays_below_the_claim(accounting: Accounting, kin
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kind", list(CASES))
+# MIN and MAX are the same selection as MEDIAN with another score; the CI-size audit
+# above covers them
+@pytest.mark.parametrize("kind", [k for k in CASES if k not in ("min", "max")])
 def test_observed_privacy_loss_large(kind: str) -> None:
     """The same audit with 20 000 draws per database (minutes, not seconds)."""
     global DRAWS
