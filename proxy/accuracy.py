@@ -37,7 +37,7 @@ from sqlglot import exp
 
 from accountant.mechanisms.accuracy import halfwidth
 from accountant.mechanisms.quantile import QuantileSpec
-from rewriter import Output, Plan
+from rewriter import Output
 
 from .calibrate import Calibrated
 
@@ -75,6 +75,7 @@ class Cell:
     value: Any
     half: float | None  # at the coverage asked; None: no value interval
     scale: float | None
+    key: bool = False  # a public group key: exact, not noise
 
 
 def _measure_half(c: Calibrated, coverage: float) -> float:
@@ -205,7 +206,7 @@ def expression_cells(tree: exp.Expression, released: Sequence[Any],
     """Per answer row, the half-width of `tree`'s released value, or the reason
     there is none (the same for every row)."""
     names = sorted({c.name for c in tree.find_all(exp.Column)})
-    noisy = [n for n in names if cells and n in cells[0] and not _is_key(cells[0][n])]
+    noisy = [n for n in names if cells and n in cells[0] and not cells[0][n].key]
     if not noisy:
         return [0.0 for _ in released], None  # public keys and constants only
     halves: list[float | None] = []
@@ -214,7 +215,7 @@ def expression_cells(tree: exp.Expression, released: Sequence[Any],
         for name, cell in row.items():
             if name not in names:
                 continue
-            if _is_key(cell):
+            if cell.key:
                 if isinstance(cell.value, int | float) and not isinstance(cell.value, bool):
                     env[name] = (float(cell.value), float(cell.value))
                 continue
@@ -237,15 +238,8 @@ def expression_cells(tree: exp.Expression, released: Sequence[Any],
     return halves, None
 
 
-_KEY = object()
-
-
 def key_cell(value: Any) -> Cell:
-    return Cell(value, 0.0, _KEY)  # type: ignore[arg-type]
-
-
-def _is_key(cell: Cell) -> bool:
-    return cell.scale is _KEY
+    return Cell(value, 0.0, None, key=True)
 
 
 # -- words ---------------------------------------------------------------------
@@ -329,6 +323,6 @@ def rounded_rows(rows: Sequence[Sequence[Any]], report: Sequence[Accuracy],
     return out
 
 
-def mechanism_of(plan: Plan, calibrated: Mapping[str, Calibrated], out: Output) -> str:
+def mechanism_of(calibrated: Mapping[str, Calibrated], out: Output) -> str:
     names = dict.fromkeys(calibrated[m].noise.mechanism for m in out.measures)
     return " + ".join(names) if names else "none"

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from fractions import Fraction
 
 from accountant import add_noise
 from accountant.mechanisms.accuracy import halfwidth
@@ -168,7 +167,3 @@ def _num(x: float | None) -> str:
         return "?"
     return f"{x:g}" if abs(x) < 1e6 else f"{x:,.0f}"
 
-
-def diagnostics_budget(plan: Plan, calibrated: Mapping[str, Calibrated]) -> Fraction:
-    """What the diagnostics spend: ε under pure accounting, ρ under zCDP."""
-    return sum((calibrated[m.name].share for m in plan.diagnostic_measures), Fraction(0))

@@ -300,7 +300,7 @@ def answer_accuracy(plan: Plan, calibrated: dict[str, Calibrated], rows: list[li
     for i, out in enumerate(plan.outputs):
         if out.kind == "key" or not out.measures:
             continue
-        mechanism = mechanism_of(plan, calibrated, out)
+        mechanism = mechanism_of(calibrated, out)
         if out.source is not None:
             value = plan.value(out.source)
             if value.kind == "quantile":
@@ -357,7 +357,7 @@ def accuracy(plan: Plan, calibrated: dict[str, Calibrated]) -> list[Accuracy]:
     for out in plan.outputs:
         if out.kind == "key" or not out.measures:
             continue
-        mechanism = mechanism_of(plan, calibrated, out)
+        mechanism = mechanism_of(calibrated, out)
         if out.source is None:
             report.append(Accuracy(out.name, mechanism, None, None, "value", approximate=True,
                                    words="propagated from the aggregates it combines, per row "
