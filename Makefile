@@ -21,9 +21,12 @@ ENGINE ?= duckdb
 demo: install
 	$(VENV)/bin/dpsql demo --dir demo --port $(PORT) --engine $(ENGINE)
 
+# one pytest worker per core (pytest-xdist); WORKERS=0 runs in this process
+WORKERS ?= auto
+
 test: install
 	$(PY) -m ruff check rewriter accountant proxy tests bench
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(WORKERS)
 
 test-fast: install
 	$(PY) -m pytest -m "not slow" -x -q

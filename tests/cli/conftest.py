@@ -1,10 +1,7 @@
-"""CLI tests run `python -m proxy.cli` as a subprocess against a throwaway deployment."""
+"""CLI tests run `dpsql` in-process (tests/cli_runner.py) against a throwaway deployment."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,8 +10,8 @@ import pytest
 import yaml
 
 from proxy.demo import build_demo_database, demo_config_yaml
+from tests.cli_runner import Completed, run_cli
 
-ROOT = Path(__file__).resolve().parents[2]
 KEYS = {"alice": "dpsql_alice_key", "olivia": "dpsql_olivia_key", "carl": "dpsql_carl_key"}
 
 
@@ -30,13 +27,9 @@ class Deployment:
     config: Path
     ledger_url: str
 
-    def run(self, *args: str, user: str = "olivia") -> subprocess.CompletedProcess[str]:
+    def run(self, *args: str, user: str = "olivia") -> Completed:
         """`dpsql ARGS --config <this deployment>`; the actor is `cli:<user>`."""
-        env = {**os.environ, "USER": user}
-        return subprocess.run(
-            [sys.executable, "-m", "proxy.cli", *args, "--config", str(self.config)],
-            capture_output=True, text=True, timeout=60, cwd=ROOT, env=env, check=False,
-        )
+        return run_cli(*args, "--config", str(self.config), env={"USER": user})
 
 
 @pytest.fixture

@@ -108,10 +108,6 @@ def test_the_assistant_is_for_owners_and_within_the_dataset_budget(proxy: Proxy)
 
 
 def test_the_cli_proposes_and_applies_only_when_asked(tmp_path: Path, demo_db: Path) -> None:
-    import os
-    import subprocess
-    import sys
-
     import yaml
 
     from proxy.demo import demo_config_yaml
@@ -123,12 +119,10 @@ def test_the_cli_proposes_and_applies_only_when_asked(tmp_path: Path, demo_db: P
     _generous(document)
     config = tmp_path / "dpsql.yaml"
     config.write_text(yaml.safe_dump(document))
-    root = Path(__file__).resolve().parents[2]
+    from tests.cli_runner import Completed, run_cli
 
-    def dpsql(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "proxy.cli", *args], cwd=root,
-                              capture_output=True, text=True, timeout=120,
-                              env={**os.environ, "DPSQL_CONFIG": str(config)})
+    def dpsql(*args: str) -> Completed:
+        return run_cli(*args, env={"DPSQL_CONFIG": str(config)})
 
     shown = dpsql("suggest", "employees", "--epsilon", "5")
     assert shown.returncode == 0, shown.stderr
