@@ -42,7 +42,7 @@ def to_fraction(x: object) -> Fraction:
             raise InvalidParameter(f"expected a finite number, got {x!r}")
         return Fraction(x)
     if isinstance(x, Rational):
-        return Fraction(x.numerator, x.denominator)
+        return Fraction(int(x.numerator), int(x.denominator))
     if isinstance(x, str):
         text = x.strip()
         try:

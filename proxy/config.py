@@ -261,7 +261,7 @@ class TlsConfig(_Section):
     certfile: Path
     keyfile: Path
 
-    def uvicorn_options(self) -> dict[str, str]:
+    def uvicorn_options(self) -> dict[str, Any]:
         return {"ssl_certfile": str(self.certfile), "ssl_keyfile": str(self.keyfile)}
 
 

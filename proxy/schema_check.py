@@ -16,6 +16,7 @@ privacy. Public tables declared without columns take theirs from the engine
 from __future__ import annotations
 
 import re
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -198,7 +199,7 @@ def complete_public(tables: Mapping[str, Table], schema: EngineSchema,
     return completed
 
 
-def _multiplicity(engine: Engine | None, table: str, column: str) -> dict[str, object]:
+def _multiplicity(engine: Engine | None, table: str, column: str) -> dict[str, typing.Any]:
     from .multiplicity import multiplicity_sql
 
     if engine is None:

@@ -37,7 +37,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from sqlglot import exp
@@ -119,7 +119,7 @@ def _ranked(table: str, unit: str, column: str, *, non_null: bool) -> exp.Select
                         exp.alias_(_col(column), "v", quoted=True),
                         exp.alias_(exp.Rand(), "r", quoted=True))
              .from_(exp.Table(this=_ident(table))))
-    condition: exp.Expression = exp.Not(this=exp.Is(this=_col(unit), expression=exp.Null()))
+    condition: exp.Condition = exp.Not(this=exp.Is(this=_col(unit), expression=exp.Null()))
     if non_null:
         condition = exp.and_(condition,
                              exp.Not(this=exp.Is(this=_col(column), expression=exp.Null())))
@@ -206,7 +206,7 @@ def _quantile(cumulative: list[int], n: int, alpha: float, budget: _Budget) -> i
     bound (`cumulative[i]` counts the values up to candidate i), below ½ a lower bound
     (it counts those below)."""
     a = min(_D - 1, max(1, round(alpha * _D)))
-    side = "upper" if 2 * a > _D else "lower"
+    side: Literal["lower", "upper"] = "upper" if 2 * a > _D else "lower"
     return select_quantile(cumulative, n, Fraction(a, _D), side, budget.accounting,
                            budget.quantile_share)
 
@@ -443,8 +443,8 @@ def suggest(name: str, table: Table, *, engine: Engine, ledger: Ledger, pipeline
             continue
         if p.setting.startswith("columns."):
             column = p.setting.removeprefix("columns.")
-            total = exp.select(exp.Sum(this=_col(column))).from_(source.copy())
-            sum_noise = _noise_of(pipeline, name, proposed, total.sql())
+            summed = exp.select(exp.Sum(this=_col(column))).from_(source.copy())
+            sum_noise = _noise_of(pipeline, name, proposed, summed.sql())
         final.append(_worded(p, count, sum_noise, pipeline, confidence))
     return Suggestion(name, float(cost.epsilon), float(cost.delta), query_id, final, patch,
                       notes, confidence)

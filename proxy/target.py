@@ -26,7 +26,8 @@ def widest_interval(plan: Plan, epsilon: Fraction, delta: Fraction,
                     accounting: Accounting) -> float:
     """The largest exact 95 % half-width among the outputs at this ε."""
     calibrated = price(plan, accounting, epsilon, delta).calibrated
-    widths = [a.ci95_halfwidth for a in accuracy(plan, calibrated) if not a.approximate]
+    widths = [a.ci95_halfwidth for a in accuracy(plan, calibrated)
+              if not a.approximate and a.ci95_halfwidth is not None]
     return max(widths)
 
 

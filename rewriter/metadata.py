@@ -59,10 +59,10 @@ class Column(_Frozen):
             raise ValueError("declare `unique: true` or `max_multiplicity`, not both")
         if (self.lower is None) != (self.upper is None):
             raise ValueError("declare both `lower` and `upper`, or neither")
-        if self.lower is not None:
+        if self.lower is not None and self.upper is not None:
             if self.type not in NUMERIC_TYPES:
                 raise ValueError(f"bounds apply to integer and float columns, not {self.type}")
-            if not (self.lower <= self.upper):  # type: ignore[operator]
+            if not (self.lower <= self.upper):
                 raise ValueError(f"lower ({self.lower}) must not exceed upper ({self.upper})")
             for bound in (self.lower, self.upper):
                 if bound != bound or abs(bound) == float("inf"):

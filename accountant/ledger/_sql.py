@@ -300,7 +300,7 @@ class SqlLedger(Ledger):
     def register_analyst(
         self, name: str, role: str, key_sha256: str, *, actor: str, reason: str
     ) -> None:
-        check_analyst(name, role, key_sha256)
+        role = check_analyst(name, role, key_sha256)
         with self._chain_write() as conn:
             holder = conn.execute(
                 "SELECT name FROM analysts WHERE key_sha256 = ?", (key_sha256,)
@@ -669,7 +669,7 @@ class SqlLedger(Ledger):
 
 def _tables(conn: Conn, actor: str | None = None) -> tuple[int, dict[str, dict[str, Any]]]:
     """Replay the table entries (of one actor, if named): the last word on each wins."""
-    version, current = 0, {}
+    version, current = 0, dict[str, dict[str, Any]]()
     query, params = "SELECT seq, detail FROM entries WHERE kind = 'table'", []
     if actor is not None:
         query, params = query + " AND actor = ?", [actor]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from fractions import Fraction
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, cast
 
 from accountant.budget import Budget
 from accountant.composition import Accounting, Cost, capacity_for, rho_for
@@ -230,8 +230,9 @@ def check_grantable(accounting: Accounting, budget: Budget) -> None:
         )
 
 
-def check_analyst(name: str, role: str, key_sha256: str) -> None:
-    """Refuse a registry entry that could not authenticate anyone, before it is logged."""
+def check_analyst(name: str, role: str, key_sha256: str) -> Role:
+    """Refuse a registry entry that could not authenticate anyone, before it is logged;
+    the role, checked."""
     if not name or name != name.strip():
         raise InvalidParameter(
             f"analyst name {name!r} must be non-empty, without leading or trailing spaces"
@@ -245,6 +246,7 @@ def check_analyst(name: str, role: str, key_sha256: str) -> None:
             f"analyst {name!r}: the key hash must be the SHA-256 of the key as 64 lowercase "
             f"hex digits (got {len(key_sha256)} characters); the raw key is never stored"
         )
+    return cast(Role, role)
 
 
 def status_from(

@@ -68,7 +68,8 @@ def marginal_queries(name: str, table: Table) -> list[tuple[str, str | None, str
     n = exp.alias_(exp.Count(this=exp.Star()), "n")
     unit = exp.Count(this=exp.Distinct(expressions=[
         exp.column(table.privacy_unit or "", quoted=True)]))
-    out = [("people", None, exp.select(exp.alias_(unit, "n")).from_(source).sql())]
+    people = exp.select(exp.alias_(unit, "n")).from_(source).sql()
+    out: list[tuple[str, str | None, str]] = [("people", None, people)]
     for col_name, col in table.columns.items():
         if col_name == table.privacy_unit:
             continue
@@ -138,8 +139,8 @@ def measure_marginals(pipeline: Pipeline, epsilon: Fraction, delta: Fraction | N
                 keys[column] = [max(0, counts.get(json.dumps(json_key(k)), 0)) + 1
                                 for k in declared]
             elif column is not None:
-                counts = {row[0]: row[1] for row in answer.rows}
-                bins[column] = [max(0, counts.get(k, 0)) + 1 for k in range(BINS)]
+                by_bin = {row[0]: row[1] for row in answer.rows}
+                bins[column] = [max(0, by_bin.get(k, 0)) + 1 for k in range(BINS)]
         result[name] = TableMarginals(people, keys, bins)
     return result, charged
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlglot.dialects.trino import Trino
 from sqlglot.errors import TokenError
@@ -60,10 +60,10 @@ def _number(text: str | None, name: str) -> float | None:
                          f"got {text!r}", INVALID_SESSION_PROPERTY) from None
 
 
-class _Tokenizer(Trino.Tokenizer):  # type: ignore[misc]
+class _Tokenizer(Trino.Tokenizer):
     # Trino's tokenizer swallows the rest of SHOW/EXECUTE/… into one string;
     # the statement router needs their words.
-    COMMANDS: set[Any] = set()
+    COMMANDS: ClassVar[set[Any]] = set()
 
 
 def tokenize(sql: str) -> list[Token]:
