@@ -2,16 +2,8 @@
 
 Every start-up failure is one line on stderr, `code: message`, and a non-zero
 exit; the traceback only with `dpsql --debug`. The codes are stable (API, like
-the HTTP error codes), documented in the README:
-
-    config_error        dpsql.yaml is missing, not YAML, or invalid
-    metadata_mismatch   a declared table or column does not match the database
-    engine_unavailable  the DuckDB file or the PostgreSQL server/database cannot be opened
-    engine_role_unsafe  the PostgreSQL role may do more than read
-    ledger_unavailable  the ledger cannot be opened
-    ledger_tampered     the ledger does not verify (signed checkpoints, chain, totals)
-    port_unavailable    the address cannot be listened on
-    startup_failed      anything else (its class and message)
+the HTTP error codes): :data:`STARTUP_CODES` lists them, and a test checks the
+README's table against it.
 
 Start-up messages go to the operator only, never to an analyst, so they may
 name paths, hosts and driver reasons (never rows: nothing is read yet).
@@ -31,11 +23,29 @@ from .config import Config, ConfigError
 if TYPE_CHECKING:
     from .deps import Services
 
-__all__ = ["StartupError", "check_deployment", "listen", "one_line", "prepare"]
+__all__ = ["STARTUP_CODES", "StartupError", "check_deployment", "listen", "one_line",
+           "prepare"]
+
+#: Every code a failed start-up prints, and when.
+STARTUP_CODES: dict[str, str] = {
+    "config_error": "dpsql.yaml is missing, not YAML, invalid, or names an unset ${VAR}",
+    "metadata_mismatch": "a declared table or column does not match the database",
+    "engine_unavailable": "the engine's database cannot be opened or reached",
+    "engine_role_unsafe": "the PostgreSQL role may do more than read",
+    "ledger_unavailable": "the ledger cannot be opened",
+    "ledger_tampered": "the ledger does not verify (signed checkpoints, chain, totals)",
+    "port_unavailable": "the address cannot be listened on",
+    "startup_failed": "anything else (its class and message)",
+}
 
 
 class StartupError(ConfigError):
-    """A deployment that cannot start; `code` is one of the module's codes."""
+    """A deployment that cannot start; `code` is one of :data:`STARTUP_CODES`."""
+
+    def __init__(self, message: str, *, code: str) -> None:
+        if code not in STARTUP_CODES:
+            raise ValueError(f"undocumented start-up code {code!r}")
+        super().__init__(message, code=code)
 
 
 def _engine_first(config: Config) -> None:
@@ -74,8 +84,8 @@ def prepare(config: Config) -> Services:
         raise _unavailable(exc) from exc
     except AccountantError as exc:
         text = str(exc)
-        code = exc.code if exc.code not in ("internal", "invalid_parameter") else (
-            "ledger_unavailable")  # e.g. ledger_tampered stays what it is
+        # e.g. ledger_tampered stays what it is
+        code = exc.code if exc.code in STARTUP_CODES else "ledger_unavailable"
         raise StartupError(text if text.startswith("ledger.url") or code != "ledger_unavailable"
                            else f"ledger.url: {text}", code=code) from exc
     except Exception as exc:
@@ -159,7 +169,7 @@ def one_line(exc: BaseException) -> tuple[str, str]:
     for line in (part.strip() for part in str(message).splitlines()):
         if line:  # "invalid configuration:\n  a: …\n  b: …" -> "invalid configuration: a: …; b: …"
             text += line if not text else ((" " if text[-1] in ":;" else "; ") + line)
-    return (code if isinstance(code, str) and code != "internal" else "startup_failed"), text
+    return (code if isinstance(code, str) and code in STARTUP_CODES else "startup_failed"), text
 
 
 def quiet_start_up() -> None:

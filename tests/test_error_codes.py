@@ -1,0 +1,45 @@
+"""One list of error codes: the README's tables are checked against the code's."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from proxy.errors import STATUS
+from proxy.startup import STARTUP_CODES
+from tests.security.support import ERROR_CODES
+
+README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+
+
+def _table_after(heading_text: str) -> list[list[str]]:
+    """The rows of the first Markdown table after `heading_text`."""
+    rest = README[README.index(heading_text):]
+    rows: list[list[str]] = []
+    for line in rest.splitlines()[1:]:
+        if line.startswith("|"):
+            rows.append([cell.strip() for cell in line.strip("|").split("|")])
+        elif rows:
+            break
+    return [row for row in rows[2:]]  # header and rule
+
+
+def _code(cell: str) -> str:
+    found = re.fullmatch(r"`([a-z_]+)`", cell)
+    assert found, cell
+    return found.group(1)
+
+
+def test_the_readme_lists_every_http_code_with_its_status() -> None:
+    rows = _table_after("Errors always look like")
+    documented = {_code(code): int(status) for status, code, _ in rows}
+    assert documented == STATUS
+
+
+def test_the_readme_lists_every_start_up_code() -> None:
+    rows = _table_after("shows the traceback and library log lines as well. The codes:")
+    assert [_code(code) for code, _ in rows] == list(STARTUP_CODES)
+
+
+def test_analysts_see_only_documented_codes() -> None:
+    assert ERROR_CODES <= set(STATUS)
