@@ -23,7 +23,7 @@ from sqlglot import exp
 
 from rewriter import Table
 
-from .engines.base import Engine, EngineError
+from .engines.base import METADATA_TIMEOUT_S, Engine, EngineError
 
 __all__ = ["check_multiplicities", "multiplicity_sql", "multiplicity_problems"]
 
@@ -53,7 +53,8 @@ def multiplicity_problems(name: str, table: Table, engine: Engine) -> list[str]:
             continue
         what = "unique: true" if column.unique else f"max_multiplicity: {declared}"
         try:
-            rows = engine.execute(multiplicity_sql(name, column_name, engine.dialect)).rows
+            rows = engine.execute(multiplicity_sql(name, column_name, engine.dialect),
+                                  timeout_s=METADATA_TIMEOUT_S).rows
         except EngineError:
             problems.append(f"table {name}: columns.{column_name} declares {what}, but the "
                             "column could not be read from the engine; check that the table "

@@ -25,7 +25,7 @@ from sqlglot import exp
 from rewriter import PublicKeysRef, Table
 from rewriter.metadata import Column, ColumnType
 
-from .engines.base import Engine, EngineError
+from .engines.base import METADATA_TIMEOUT_S, Engine, EngineError
 
 __all__ = ["EngineSchema", "complete_public", "mismatches", "read_schema", "dpsql_type"]
 
@@ -113,7 +113,7 @@ def catalog_sql(dialect: str) -> str:
 
 def read_schema(engine: Engine) -> EngineSchema:
     """The engine's tables and column types; raises EngineError when it cannot be read."""
-    rows = engine.execute(catalog_sql(engine.dialect)).rows
+    rows = engine.execute(catalog_sql(engine.dialect), timeout_s=METADATA_TIMEOUT_S).rows
     tables: dict[str, dict[str, str]] = {}
     for table, column, data_type in rows:
         tables.setdefault(str(table), {})[str(column)] = str(data_type)
@@ -204,7 +204,8 @@ def _multiplicity(engine: Engine | None, table: str, column: str) -> dict[str, t
 
     if engine is None:
         return {}
-    rows = engine.execute(multiplicity_sql(table, column, engine.dialect)).rows
+    rows = engine.execute(multiplicity_sql(table, column, engine.dialect),
+                          timeout_s=METADATA_TIMEOUT_S).rows
     found = int(rows[0][0]) if rows and rows[0][0] is not None else 1
     if found <= 1:
         return {"unique": True}

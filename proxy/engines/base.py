@@ -55,11 +55,20 @@ def describe(exc: BaseException, log_messages: bool) -> str:
     return f"{name}: {exc}" if log_messages else name
 
 
+#: The limit on the operator's reads of the catalog and of public join columns:
+#: they run at start-up and on an owner's change, never for an analyst.
+METADATA_TIMEOUT_S = 60.0
+
+
 class Engine(Protocol):
     """Runs one already-rewritten SQL statement; safe to call from many threads."""
 
     dialect: str  # the sqlglot dialect the rewriter generates for
 
-    def execute(self, sql: str) -> Result: ...
+    def execute(self, sql: str, *, timeout_s: float | None = None) -> Result:
+        """Run `sql` within `timeout_s` (default: the engine's statement timeout, the
+        limit on analysts' queries). Reads of the database's own catalog at start-up
+        pass a longer limit: a limit tight enough for analysts must not stop a start."""
+        ...
 
     def close(self) -> None: ...

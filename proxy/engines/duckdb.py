@@ -124,10 +124,10 @@ class DuckDBEngine:
                 f"the duckdb database {path} could not be opened; details are in the server log"
             ) from None
 
-    def execute(self, sql: str) -> Result:
+    def execute(self, sql: str, *, timeout_s: float | None = None) -> Result:
         cursor = self._cursor()
         try:
-            with _WATCHDOG.arm(cursor, self._timeout) as watchdog:
+            with _WATCHDOG.arm(cursor, timeout_s or self._timeout) as watchdog:
                 try:
                     cursor.execute(sql)
                     columns = tuple(d[0] for d in cursor.description or ())

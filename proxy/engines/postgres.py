@@ -182,8 +182,9 @@ class PostgresEngine:
             open=True,
         )
 
-    def execute(self, sql: str) -> Result:
+    def execute(self, sql: str, *, timeout_s: float | None = None) -> Result:
         pool = self._pool
+        timeout_ms = self._timeout_ms if timeout_s is None else str(max(1, round(timeout_s * 1000)))
         if pool is None:
             raise EngineError("the engine is closed")
         try:
@@ -197,7 +198,7 @@ class PostgresEngine:
                     "SELECT pg_catalog.set_config('statement_timeout', %s, true),"
                     " pg_catalog.set_config('search_path', %s, true),"
                     " pg_catalog.set_config('jit', 'off', true)",
-                    (self._timeout_ms, _SEARCH_PATH),
+                    (timeout_ms, _SEARCH_PATH),
                 )
                 # binary=True forces the extended protocol: one statement only
                 cur.execute(sql, binary=True, prepare=False)

@@ -85,7 +85,7 @@ class _SlowOrBroken:
     def __init__(self, real: Any, statement: str) -> None:
         self.real, self.statement, self.dialect = real, statement, real.dialect
 
-    def execute(self, sql: str) -> Result:
+    def execute(self, sql: str, *, timeout_s: float | None = None) -> Result:
         return self.real.execute(self.statement)  # type: ignore[no-any-return]
 
     def close(self) -> None:

@@ -5,7 +5,9 @@ size, so a refusal (which is free) cannot be made expensive."""
 from __future__ import annotations
 
 import cProfile
+import gc
 import pstats
+import statistics
 import time
 from collections.abc import Callable
 
@@ -179,3 +181,29 @@ def test_a_50_kb_query_is_refused_within_a_second(catalog: Catalog) -> None:
     with pytest.raises(RewriteError):  # planned, not refused for its length
         plan_query(sql + " AND nope > 1", catalog, limits=Limits(max_sql_chars=100_000))
     assert time.perf_counter() - began < 1.0
+
+
+def test_refusing_costs_work_linear_in_the_query_length(catalog: Catalog) -> None:
+    """A ratio of CPU time, not a time (the suite shares two cores): ten times the
+    text may cost about ten times the planning work, not a hundred. The collector
+    is paused while timing: a full collection, whose cost is the whole heap's, lands
+    on whichever call crosses its threshold."""
+    def planning_s(items: int) -> float:
+        sql = ("SELECT COUNT(*) FROM employees WHERE age IN ("
+               + ", ".join(str(i) for i in range(items)) + ") AND nope = 1")
+        gc.collect()
+        gc.disable()
+        try:
+            began = time.process_time()
+            with pytest.raises(QueryRefused, match="nope"):
+                plan_query(sql, catalog)
+            return time.process_time() - began
+        finally:
+            gc.enable()
+
+    planning_s(500), planning_s(5000)  # warm-up
+    small, large = [], []
+    for _ in range(5):  # interleaved, so a busy moment hits both
+        small.append(planning_s(500))
+        large.append(planning_s(5000))
+    assert statistics.median(large) / statistics.median(small) < 40, (small, large)
