@@ -39,9 +39,10 @@ def test_the_data_engine_never_reads_a_private_table(
     for cls in (DuckDBEngine, PostgresEngine):
         original = cls.execute
 
-        def recording(self: Any, sql: str, _original: Any = original) -> Any:
+        def recording(self: Any, sql: str, *, timeout_s: float | None = None,
+                      _original: Any = original) -> Any:
             seen.append((self, sql))
-            return _original(self, sql)
+            return _original(self, sql, timeout_s=timeout_s)
 
         monkeypatch.setattr(cls, "execute", recording)
     proxy = make_proxy()
