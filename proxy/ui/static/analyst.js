@@ -21,18 +21,18 @@
       $("budget-share").textContent = pct(share);
       $("budget-summary").textContent = b.summary;
       $("budget-expiry").textContent = b.expires
-        ? (b.expired ? `Your grant expired at ${DP.when(b.expires)}: nothing more can be spent on it.`
-          : `Your grant expires at ${DP.when(b.expires)}; after that it spends nothing more.`)
+        ? (b.expired ? `Your grant expired (it ran ${DP.expiry(b.expires)}): nothing more can be spent on it.`
+          : `Your grant runs ${DP.expiry(b.expires)}; after that it spends nothing more.`)
         : "Your grant has no expiry date.";
       $("dataset-summary").textContent = b.dataset ? b.dataset.summary : "";
-      const points = history.points.filter((p) => p.share_used != null)
-        .map((p) => [Date.parse(p.timestamp), p.share_used * 100]);
+      const points = DP.fromZero(history.points);
       DP.lines($("spend-chart"), [{ name: "share of your budget used", points, step: true }], {
         time: true, yMin: 0, yFormat: (v) => `${num(v)} %`, until: Date.now(),
         title: "share of your budget used over time", empty: "No charges yet: nothing spent.",
       });
-      $("spend-words").textContent = points.length
-        ? `${points.length} charged ${points.length === 1 ? "query" : "queries"} so far; after the last one, ${pct(share)} of your budget is used. Each step is one charge; the line never goes down.`
+      const charged = history.points.length;
+      $("spend-words").textContent = charged
+        ? `${charged} charged ${charged === 1 ? "query" : "queries"} so far; after the last one, ${pct(share)} of your budget is used. Each step is one charge; the line never goes down.`
         : "No charged queries yet. Each charge will add a step; the line never goes down.";
     } catch (e) { fail("ask-error", e); }
   };
@@ -166,7 +166,7 @@
       const x = await api("POST", "/v1/sandbox/explain", { sql, epsilon: sandbox && sandbox.sql === sql ? sandbox.eps : undefined });
       const usable = x.epsilon_table.filter((r) => !r.refused);
       if (!usable.length) throw new DP.ApiError(400, "invalid_parameter", "No ε on the sandbox's grid is allowed for this query.");
-      sandbox = { sql, min: usable[0].epsilon, max: usable[usable.length - 1].epsilon, eps: x.asked_epsilon };
+      sandbox = { sql, scale: null, min: usable[0].epsilon, max: usable[usable.length - 1].epsilon, eps: x.asked_epsilon };
       $("sb-min").textContent = `ε = ${num(sandbox.min)} (more private)`;
       $("sb-max").textContent = `ε = ${num(sandbox.max)} (more precise)`;
       $("sb-out").hidden = false;
@@ -220,11 +220,15 @@
       const draws = r.draws.map((d) => d.rows.map((row) => row[numeric]));
       const half = exact.map((_, i) => halfOf(acc, i) || 0);
       const labels = r.exact_rows.map((row, i) => (key >= 0 ? String(row[key]) : `${r.columns[numeric].name} ${i + 1}`));
-      DP.strips($("sb-draws"), labels, exact, draws, half,
-        { title: `${r.columns[numeric].name}: 20 noisy answers at ε = ${num(eps)} (synthetic people)` });
       let spread = 0;
       draws.forEach((d) => d.forEach((v, i) => { if (typeof v === "number" && typeof exact[i] === "number") spread = Math.max(spread, Math.abs(v - exact[i])); }));
       const widest = Math.max(...half);
+      // the axis stays put while the slider moves, so the spread is seen to change;
+      // it is redrawn only when the dots would overflow it or shrink to a speck
+      const want = 1.15 * Math.max(spread, widest, 1e-9);
+      if (!sandbox.scale || want > sandbox.scale || want < sandbox.scale / 6) sandbox.scale = want;
+      DP.strips($("sb-draws"), labels, exact, draws, half, { scale: sandbox.scale,
+        title: `${r.columns[numeric].name}: 20 noisy answers at ε = ${num(eps)} (synthetic people)` });
       const line = $("sb-spread");
       line.dataset.halfwidth = String(widest);
       line.dataset.spread = String(spread);
@@ -232,6 +236,8 @@
       line.textContent = `At ε = ${num(eps)}, 20 noisy answers landed up to ±${num(spread)} from the twin's exact ${r.columns[numeric].name}; ` +
         `the stated 95 % interval is ±${num(widest)} (widest group).`;
       const real = r.real;
+      $("sb-draws-words").textContent = "Each dot is one noisy answer the twin could give at this ε, drawn at its distance " +
+        "from the twin's exact answer (the dark line); the shaded band is the stated 95 % interval.";
       $("sb-cost").textContent = real.fits_budget
         ? `For real, this would be charged ε = ${num(real.charge.epsilon)} (${pct(real.charge.share)} of your budget); about ${count(real.affordable)} queries like it fit.`
         : "For real, this would not fit your remaining budget.";

@@ -93,7 +93,7 @@ DP.num = function (x, digits = 3) {
   if (x === 0) return "0";
   const a = Math.abs(x);
   if (a >= 1e5) return Math.round(x).toLocaleString("en-US");
-  if (a < 1e-3) return x.toExponential(1).replace("e-", "e-");
+  if (a < 1e-3) return x.toExponential(1).replace(".0e", "e");
   return Number(x.toPrecision(digits)).toLocaleString("en-US", { maximumFractionDigits: 6 });
 };
 DP.pct = function (share) {
@@ -109,6 +109,19 @@ DP.when = function (iso) {
   const d = new Date(iso);
   return Number.isNaN(d.getTime()) ? iso : d.toISOString().replace("T", " ").slice(0, 19) + " UTC";
 };
+// A grant given as a date runs through that day (UTC), so it is stored as the next
+// midnight: show and edit it as the day it was given as.
+DP.throughDay = function (iso) {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return null;
+  if (d.getUTCHours() || d.getUTCMinutes() || d.getUTCSeconds() || d.getUTCMilliseconds()) return null;
+  return new Date(d.getTime() - 864e5).toISOString().slice(0, 10);
+};
+DP.expiry = function (iso) {
+  if (!iso) return "never";
+  const day = DP.throughDay(iso);
+  return day ? `through ${day}` : `until ${DP.when(iso)}`;
+};
 DP.download = function (blob, filename) {
   const url = URL.createObjectURL(blob);
   const a = DP.el("a", { href: url, download: filename });
@@ -122,7 +135,7 @@ DP.table = function (table, columns, rows, { sortable = false, empty = "Nothing 
   table.replaceChildren();
   const head = DP.el("tr");
   columns.forEach((col, i) => {
-    const th = DP.el("th", { scope: "col", title: col.title || null }, col.label);
+    const th = DP.el("th", { scope: "col", title: col.title || null, class: col.cls || null }, col.label);
     if (sortable) {
       th.classList.add("sort");
       th.addEventListener("click", () => {
@@ -157,4 +170,13 @@ DP.table = function (table, columns, rows, { sortable = false, empty = "Nothing 
     }
   }
   fill(rows);
+};
+
+// A spend series as chart points: starting from nothing spent just before the first
+// charge, then the share used after each charge, in percent.
+DP.fromZero = function (points) {
+  const shown = points.filter((p) => p.share_used != null)
+    .map((p) => [Date.parse(p.timestamp), p.share_used * 100]);
+  if (shown.length) shown.unshift([shown[0][0] - 1000, 0]);
+  return shown;
 };

@@ -69,7 +69,7 @@
   // Lines: series = [{name, points: [[x, y], ...], dashed, step}], x as numbers (time in ms
   // when opts.time). opts.logX / opts.logY for ε curves; opts.mark = x of a vertical marker.
   DP.lines = function (container, series, opts = {}) {
-    const W = 640, H = 260, L = 64, R = opts.legend ? 150 : 16, T = 16, B = 40;
+    const W = 640, H = 260, L = 64, R = opts.legend ? 170 : 24, T = 16, B = 40;
     const root = frame(container, W, H, opts.title || "chart");
     const all = series.flatMap((s) => s.points);
     if (!all.length) {
@@ -95,10 +95,20 @@
         (opts.yFormat || DP.num)(v)));
     }
     const xt = opts.time ? timeTicks(x0, x1) : opts.logX ? (opts.xTicks || decades(x0, x1).map((t) => 10 ** t)) : nice(x0, x1);
-    for (const v of xt) {
-      if (fx(v) < x0 - 1e-9 || fx(v) > x1 + 1e-9) continue;
-      root.append(svg("text", { x: X(v), y: H - B + 18, class: "tick", "text-anchor": "middle" },
-        opts.time ? new Date(v).toISOString().slice(5, 16).replace("T", " ") : DP.num(v)));
+    const span = x1 - x0;
+    const stamp = (v) => {
+      const iso = new Date(v).toISOString();
+      return span < 36e5 ? iso.slice(11, 19) : span < 864e5 * 2 ? iso.slice(11, 16) : iso.slice(5, 10);
+    };
+    xt.forEach((v, k) => {
+      if (fx(v) < x0 - 1e-9 || fx(v) > x1 + 1e-9) return;
+      const anchor = opts.time && k === xt.length - 1 ? "end" : opts.time && k === 0 ? "start" : "middle";
+      root.append(svg("text", { x: X(v), y: H - B + 18, class: "tick", "text-anchor": anchor },
+        opts.time ? stamp(v) : DP.num(v)));
+    });
+    if (opts.time) {
+      root.append(svg("text", { x: W - R, y: H - 4, class: "tick muted", "text-anchor": "end" },
+        `UTC, ${new Date(x0).toISOString().slice(0, 10)}${span > 864e5 ? " onwards" : ""}`));
     }
     if (opts.xLabel) root.append(svg("text", { x: (L + W - R) / 2, y: H - 6, class: "tick", "text-anchor": "middle" }, opts.xLabel));
     if (opts.yLabel) root.append(svg("text", { x: 12, y: T + (H - T - B) / 2, class: "tick", "text-anchor": "middle",
@@ -127,7 +137,7 @@
         const ly = T + 8 + i * 18;
         root.append(svg("line", { x1: W - R + 10, x2: W - R + 30, y1: ly, y2: ly, stroke: color,
           "stroke-width": 3, "stroke-dasharray": s.dashed ? "6 4" : null }));
-        root.append(svg("text", { x: W - R + 36, y: ly + 4, class: "tick" }, short(s.name, 16)));
+        root.append(svg("text", { x: W - R + 36, y: ly + 4, class: "tick" }, short(s.name, 22)));
       }
     });
     return root;
@@ -145,35 +155,36 @@
 
   // One horizontal strip per group: the stated 95 % band around the exact answer, the
   // exact answer as a line, and each noisy draw as a dot.
-  DP.strips = function (container, labels, exact, draws, half, { title = "" } = {}) {
-    const rowH = 34, W = 640, L = 120, R = 24, T = 26, B = 28;
+  // The x axis is the distance from the exact answer, ±scale, so that a wider spread at a
+  // smaller ε shows as dots further from the line on the same axis.
+  DP.strips = function (container, labels, exact, draws, half, { title = "", scale = 1 } = {}) {
+    const rowH = 34, W = 640, L = 190, R = 24, T = 26, B = 40;
     const H = T + B + rowH * labels.length;
     const root = frame(container, W, H, title || "noisy draws around the exact answer");
-    const values = exact.flatMap((v, i) => [v - (half[i] || 0), v + (half[i] || 0), ...draws.map((d) => d[i])])
-      .filter((v) => typeof v === "number" && Number.isFinite(v));
-    let lo = Math.min(...values), hi = Math.max(...values);
-    if (lo === hi) { lo -= 1; hi += 1; }
-    const pad = (hi - lo) * 0.05;
-    lo -= pad; hi += pad;
-    const X = (v) => L + (W - L - R) * ((v - lo) / (hi - lo));
+    const lo = -scale, hi = scale;
+    const X = (v) => L + (W - L - R) * ((Math.max(lo, Math.min(hi, v)) - lo) / (hi - lo));
     root.append(svg("text", { x: L, y: 16, class: "ctitle" }, title));
     for (const t of nice(lo, hi, 6)) {
       if (t < lo || t > hi) continue;
       root.append(svg("line", { x1: X(t), x2: X(t), y1: T, y2: H - B, class: "grid" }));
-      root.append(svg("text", { x: X(t), y: H - B + 16, class: "tick", "text-anchor": "middle" }, DP.num(t)));
+      root.append(svg("text", { x: X(t), y: H - B + 16, class: "tick", "text-anchor": "middle" },
+        t > 0 ? `+${DP.num(t)}` : DP.num(t)));
     }
+    root.append(svg("text", { x: (L + W - R) / 2, y: H - 4, class: "tick muted", "text-anchor": "middle" },
+      "distance of each noisy answer from the exact answer"));
     labels.forEach((label, i) => {
       const cy = T + rowH * (i + 0.5), v = exact[i], h = half[i] || 0;
-      root.append(svg("text", { x: L - 8, y: cy + 4, class: "tick", "text-anchor": "end" }, short(label, 16)));
+      root.append(svg("text", { x: L - 8, y: cy + 4, class: "tick", "text-anchor": "end" },
+        `${short(label, 14)} (exact ${typeof v === "number" ? DP.num(v, 6) : "–"})`));
       if (typeof v !== "number") return;
-      root.append(svg("rect", { x: X(v - h), y: cy - 10, width: Math.max(X(v + h) - X(v - h), 1), height: 20, class: "band" }));
-      for (const d of draws) {
-        if (typeof d[i] !== "number") continue;
-        const dot = svg("circle", { cx: X(d[i]), cy: cy + ((d[i] * 7919) % 9) - 4, r: 3.2, class: "draw" });
-        dot.append(svg("title", {}, `a noisy draw: ${DP.num(d[i])}`));
+      root.append(svg("rect", { x: X(-h), y: cy - 10, width: Math.max(X(h) - X(-h), 1), height: 20, class: "band" }));
+      draws.forEach((d, k) => {
+        if (typeof d[i] !== "number") return;
+        const dot = svg("circle", { cx: X(d[i] - v), cy: cy - 6 + (k % 5) * 3, r: 3.2, class: "draw" });
+        dot.append(svg("title", {}, `a noisy answer: ${DP.num(d[i], 6)} (${d[i] >= v ? "+" : ""}${DP.num(d[i] - v)})`));
         root.append(dot);
-      }
-      root.append(svg("line", { x1: X(v), x2: X(v), y1: cy - 13, y2: cy + 13, class: "exact" }));
+      });
+      root.append(svg("line", { x1: X(0), x2: X(0), y1: cy - 13, y2: cy + 13, class: "exact" }));
     });
     return root;
   };

@@ -58,11 +58,11 @@
       const s = await api("GET", "/v1/ledger/spend");
       const series = s.analysts.filter((h) => h.points.length).map((h) => ({
         name: h.analyst, step: true,
-        points: h.points.filter((p) => p.share_used != null).map((p) => [Date.parse(p.timestamp), p.share_used * 100]),
+        points: DP.fromZero(h.points),
       }));
       if (s.dataset.points.length && s.dataset.granted) {
         series.push({ name: "dataset (all)", step: true, dashed: true, color: "#444",
-          points: s.dataset.points.filter((p) => p.share_used != null).map((p) => [Date.parse(p.timestamp), p.share_used * 100]) });
+          points: DP.fromZero(s.dataset.points) });
       }
       DP.lines($("c-spend-chart"), series, { time: true, yMin: 0, legend: true, until: Date.now(),
         yFormat: (v) => `${num(v)} %`, title: "share of each grant used over time", empty: "No charges yet." });
@@ -119,7 +119,7 @@
     fields: { analyst: "lf-analyst", kind: "lf-kind", since: "lf-since", until: "lf-until" },
     columns: [
       { label: "#", value: (e) => e.seq, cls: "num" },
-      { label: "time", value: (e) => DP.when(e.timestamp) },
+      { label: "time", value: (e) => DP.when(e.timestamp), cls: "nowrap" },
       { label: "kind", value: (e) => e.kind },
       { label: "analyst", value: (e) => e.analyst },
       { label: "ε", value: (e) => exact(e.epsilon), cls: "num" },
@@ -134,7 +134,7 @@
     fields: { analyst: "af-analyst", outcome: "af-outcome", since: "af-since", until: "af-until" },
     columns: [
       { label: "#", value: (a) => a.seq, cls: "num" },
-      { label: "time", value: (a) => DP.when(a.timestamp) },
+      { label: "time", value: (a) => DP.when(a.timestamp), cls: "nowrap" },
       { label: "analyst", value: (a) => a.analyst },
       { label: "endpoint", value: (a) => a.endpoint },
       { label: "outcome", value: (a) => a.outcome + (a.code ? ` (${a.code})` : "") },

@@ -44,7 +44,7 @@
           title: "part of the analyst's own grant used; it never refills" },
         { label: "of all spending", value: (a) => a.share_of_dataset, show: (a) => pct(a.share_of_dataset), cls: "num",
           title: "part of everything all analysts spent" },
-        { label: "expires", value: (a) => a.expires || "9999", show: (a) => (a.expires ? DP.when(a.expires) : a.role === "analyst" ? "never" : "–") },
+        { label: "expires", value: (a) => a.expires || "9999", show: (a) => (a.role === "analyst" || a.expires ? DP.expiry(a.expires) : "–") },
         { label: "status", value: (a) => (a.disabled ? "disabled" : "active") },
         { label: "", value: () => "", show: actions },
       ], analysts, { sortable: true });
@@ -62,7 +62,7 @@
   function pick(a) {
     $("grant-analyst").value = a.name;
     if (a.granted) { $("grant-epsilon").value = String(a.granted.epsilon); $("grant-delta").value = String(a.granted.delta); }
-    $("grant-expires").value = a.expires ? a.expires.slice(0, 10) : "";
+    $("grant-expires").value = a.expires ? DP.throughDay(a.expires) || a.expires.slice(0, 10) : "";
     $("grant-reason").focus();
   }
   async function toggle(a) {
@@ -87,7 +87,7 @@
       const box = $("grant-msg");
       box.className = "msg ok";
       say("grant-msg", `Saved: ${info.name} now holds ε = ${num(info.granted.epsilon)}, δ = ${num(info.granted.delta)}` +
-        `${info.expires ? `, until ${DP.when(info.expires)}` : ", with no expiry"}; ${pct(info.share_used)} of it is used. Recorded in the ledger.`);
+        `${info.expires ? `, ${DP.expiry(info.expires)}` : ", with no expiry"}; ${pct(info.share_used)} of it is used. Recorded in the ledger.`);
       await Promise.all([O.analysts(), O.dataset()]);
     } catch (e) {
       $("grant-msg").className = "msg error";
