@@ -174,8 +174,8 @@
       const plot = x.plot[0];
       if (plot) {
         DP.lines($("sb-curve"), [
-          { name: `${plot.column} ±95 % stated`, points: plot.epsilon.map((e, i) => [e, plot.ci95_halfwidth[i]]).filter((p) => p[1] > 0) },
-          { name: "observed error (95th pct)", dashed: true, points: plot.epsilon.map((e, i) => [e, plot.observed_error95[i]]).filter((p) => p[1] > 0) },
+          { name: `${plot.column}: stated ±95 %`, points: plot.epsilon.map((e, i) => [e, plot.ci95_halfwidth[i]]).filter((p) => p[1] > 0) },
+          { name: "observed (95th pct)", dashed: true, points: plot.epsilon.map((e, i) => [e, plot.observed_error95[i]]).filter((p) => p[1] > 0) },
         ], { logX: true, logY: true, xTicks: plot.epsilon, legend: true, mark: x.asked_epsilon,
           xLabel: "ε (log scale)", yLabel: "error (log)", title: "ε → error on the twin" });
       } else {
@@ -271,7 +271,7 @@
       { label: "column", value: (c) => c.name },
       { label: "type", value: (c) => c.type },
       { label: "bounds (values are clamped to these)", value: (c) => (c.lower != null ? `${num(c.lower)} to ${num(c.upper)}` : "") },
-      { label: "GROUP BY", value: (c) => (c.groupable ? (c.public_keys ? "yes (public keys)" : "with δ > 0") : "no") },
+      { label: "GROUP BY", value: (c) => (t.public ? "yes (public table)" : c.groupable ? (c.public_keys ? "yes (public keys)" : "with δ > 0") : "no") },
       { label: "public keys", value: (c) => (c.public_keys ? c.public_keys.slice(0, 12).join(", ") + (c.public_keys.length > 12 ? " …" : "") : "") },
     ], t.columns);
     return el("div", { class: "tcard" }, el("h3", {}, t.name), el("p", { class: "muted" }, facts), el("div", { class: "tablewrap" }, table));

@@ -100,8 +100,9 @@ DP.pct = function (share) {
   if (share == null) return "–";
   if (share === 0) return "0 %";
   const p = share * 100;
-  if (p < 0.01) return "< 0.01 %";
-  return `${p < 10 ? p.toFixed(2) : p.toFixed(1)} %`;
+  if (p < 0.01) return "less than 0.01 %";
+  // rounded up, as the API's sentences round shares: never shows less than was used
+  return `${(Math.ceil(p * 100 - 1e-9) / 100).toFixed(2)} %`;
 };
 DP.count = (n) => (n >= 1e6 ? "a million or more" : Number(n).toLocaleString("en-US"));
 DP.when = function (iso) {

@@ -80,6 +80,7 @@
     const fx = opts.logX ? Math.log10 : (v) => v, fy = opts.logY ? Math.log10 : (v) => v;
     let xs = all.map((p) => fx(p[0])), ys = all.map((p) => fy(p[1]));
     let x0 = Math.min(...xs), x1 = Math.max(...xs), ya = Math.min(...ys), yb = Math.max(...ys);
+    if (opts.until != null) x1 = Math.max(x1, fx(opts.until));
     if (opts.yMin != null) ya = Math.min(ya, fy(opts.yMin));
     if (opts.yMax != null) yb = Math.max(yb, fy(opts.yMax));
     if (x0 === x1) { x0 -= 1; x1 += 1; }
@@ -100,11 +101,14 @@
       const iso = new Date(v).toISOString();
       return span < 36e5 ? iso.slice(11, 19) : span < 864e5 * 2 ? iso.slice(11, 16) : iso.slice(5, 10);
     };
+    let previous = null;
     xt.forEach((v, k) => {
       if (fx(v) < x0 - 1e-9 || fx(v) > x1 + 1e-9) return;
+      const text = opts.time ? stamp(v) : DP.num(v);
+      if (text === previous) return;
+      previous = text;
       const anchor = opts.time && k === xt.length - 1 ? "end" : opts.time && k === 0 ? "start" : "middle";
-      root.append(svg("text", { x: X(v), y: H - B + 18, class: "tick", "text-anchor": anchor },
-        opts.time ? stamp(v) : DP.num(v)));
+      root.append(svg("text", { x: X(v), y: H - B + 18, class: "tick", "text-anchor": anchor }, text));
     });
     if (opts.time) {
       root.append(svg("text", { x: W - R, y: H - 4, class: "tick muted", "text-anchor": "end" },

@@ -126,7 +126,7 @@
       { label: "type", value: (c) => c.type },
       { label: "lower", value: (c) => c.lower, show: (c) => (c.lower != null ? num(c.lower) : ""), cls: "num" },
       { label: "upper", value: (c) => c.upper, show: (c) => (c.upper != null ? num(c.upper) : ""), cls: "num" },
-      { label: "group key", value: (c) => (c.name === t.privacy_unit ? "no: the protected person" : c.groupable ? (c.public_keys ? "public keys" : "δ > 0 only") : "no") },
+      { label: "group key", value: (c) => (t.public ? "yes (public table)" : c.name === t.privacy_unit ? "no: the protected person" : c.groupable ? (c.public_keys ? "public keys" : "δ > 0 only") : "no") },
       { label: "public keys", value: (c) => (c.public_keys ? c.public_keys.slice(0, 10).join(", ") + (c.public_keys.length > 10 ? " …" : "") : keysFrom(cols[c.name])) },
     ], t.columns);
     const facts = t.public ? "Public: no personal data, free to read and join."
