@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.openapi.utils import get_openapi
 from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -65,8 +64,7 @@ def _with_security(app: FastAPI) -> dict[str, Any]:
     `authorization` header parameter that OpenAPI tools must ignore."""
     if app.openapi_schema:
         return app.openapi_schema
-    schema = get_openapi(title=app.title, version=app.version, summary=app.summary,
-                         description=app.description, routes=app.routes)
+    schema = FastAPI.openapi(app)  # FastAPI's own document, then the scheme added to it
     schema.setdefault("components", {})["securitySchemes"] = {SCHEME: {
         "type": "http", "scheme": "bearer",
         "description": "Your dpsql API key: `Authorization: Bearer <key>`."}}

@@ -41,7 +41,11 @@ def test_analyst_explains_then_queries_and_sees_the_chart(tab: Tab) -> None:
     expect(page.locator("#result-words")).to_contain_text("within ±")
     # the budget now shows the spend, and its history has a step
     expect(page.locator("#budget-share")).not_to_have_text("0 %")
-    expect(page.locator("#spend-words")).to_contain_text("1 charged query")
+    history = httpx.get(f"{tab.base}/v1/budget/history", headers=auth("alice")).json()
+    charges = len(history["points"])
+    assert charges >= 1  # other tests in the session may have charged alice too
+    expect(page.locator("#spend-words")).to_contain_text(
+        f"{charges} charged {'query' if charges == 1 else 'queries'} so far")
     expect(page.locator("#spend-chart svg path.series")).to_have_count(1)
     # the tables tab lists what may be queried, with bounds and keys
     page.click("button.tab[data-tab=tables]")
@@ -123,6 +127,8 @@ def test_compliance_filters_pages_and_exports_the_ledger(tab: Tab) -> None:
                 "sql": f"SELECT COUNT(*) FROM employees WHERE age > {n}"}).status_code == 200
         charged = client.post("/v1/query", json={"sql": "SELECT COUNT(*) FROM visits"})
         assert charged.status_code == 200
+        refused = client.post("/v1/query", json={"sql": "SELECT name FROM employees"})
+        assert refused.json()["error"]["code"] == "unsupported_query"
     page = tab.sign_in("carl")
     expect(page.locator("#verify-status")).to_contain_text("The ledger verifies")
     expect(page.locator("#verify-details")).to_contain_text("signed checkpoint")
@@ -149,6 +155,17 @@ def test_compliance_filters_pages_and_exports_the_ledger(tab: Tab) -> None:
     page.click("#af-next")
     expect(page.locator("#af-page")).to_contain_text("page 2")
     expect(page.locator("#af-prev")).to_be_enabled()
+    # refusals by code: the analyst's raw-row attempt and nothing else
+    page.fill("#af-code", "unsupported_query")
+    page.locator("#attempts-filter button[type=submit]").click()
+    expect(page.locator("#af-page")).to_contain_text("page 1")
+    expect(attempts.first).to_contain_text("refused (unsupported_query)")
+    outcomes = page.locator("#attempts-table tbody tr td:nth-child(5)").all_inner_texts()
+    assert outcomes and set(outcomes) == {"refused (unsupported_query)"}
+    # a filter the API refuses is shown in its words
+    page.fill("#af-code", "no_such_code")
+    page.locator("#attempts-filter button[type=submit]").click()
+    expect(page.locator("#attempts-error")).to_contain_text("is not one of")
     # spend per analyst over time
     expect(page.locator("#c-spend-chart svg path.series").first).to_be_visible()
 

@@ -131,7 +131,7 @@
   const attempts = listing({
     path: "/v1/ledger/attempts", form: "attempts-filter", table: "attempts-table", page: "af-page", prev: "af-prev",
     next: "af-next", csv: "af-csv", error: "attempts-error", key: "attempts", filename: "attempts.csv",
-    fields: { analyst: "af-analyst", outcome: "af-outcome", since: "af-since", until: "af-until" },
+    fields: { analyst: "af-analyst", outcome: "af-outcome", code: "af-code", since: "af-since", until: "af-until" },
     columns: [
       { label: "#", value: (a) => a.seq, cls: "num" },
       { label: "time", value: (a) => DP.when(a.timestamp), cls: "nowrap" },
