@@ -63,6 +63,8 @@ def test_sandbox_slider_changes_the_spread_then_runs_for_real(tab: Tab) -> None:
     expect(page.locator("#sb-odds")).to_contain_text("times more likely")
     expect(page.locator("#sb-curve svg path.series")).to_have_count(2)
     assert page.locator("#sb-draws svg circle.draw").count() == 6 * 20
+    marker = page.locator("#sb-curve svg line.marker")
+    at = marker.get_attribute("x1")
     page.locator("#sb-slider").focus()
     page.keyboard.press("End")  # the largest ε allowed: the least noise
     expect(spread).not_to_have_attribute("data-epsilon", eps or "")
@@ -71,6 +73,7 @@ def test_sandbox_slider_changes_the_spread_then_runs_for_real(tab: Tab) -> None:
     last = float(spread.get_attribute("data-halfwidth") or "nan")
     assert last < first / 2, (first, last)
     expect(page.locator("#sb-odds")).to_contain_text("2.72 times")
+    assert float(marker.get_attribute("x1") or "0") > float(at or "0")  # ε marked further right
     page.keyboard.press("Home")
     expect(spread).to_have_attribute("data-epsilon", "0.01")
     assert float(spread.get_attribute("data-halfwidth") or "nan") > first
@@ -224,3 +227,22 @@ def test_api_docs_work_offline_and_authorize_with_a_key(tab: Tab) -> None:
     op.locator("button.execute").click()
     body = op.locator(".live-responses-table .response-col_description pre").first
     expect(body).to_contain_text('"role": "analyst"')
+
+
+def test_owner_runs_the_bounds_assistant_after_confirming(tab: Tab) -> None:
+    page = tab.sign_in("olivia")
+    before = httpx.get(f"{tab.base}/v1/admin/budget", headers=auth("olivia")).json()
+    assist = page.locator("#owner-tables .tcard", has_text="employees").locator(".assist")
+    page.once("dialog", lambda dialog: dialog.dismiss())  # "no": nothing is spent
+    assist.locator("button", has_text="Suggest").click()
+    page.wait_for_timeout(300)
+    assert httpx.get(f"{tab.base}/v1/admin/budget",
+                     headers=auth("olivia")).json()["spent"] == before["spent"]
+    page.once("dialog", lambda dialog: dialog.accept())
+    assist.locator("input").fill("0.5")
+    assist.locator("button", has_text="Suggest").click()
+    expect(assist).to_contain_text("Charged ε = 0.5 of the dataset-wide budget")
+    expect(assist.locator("li").first).to_be_visible()
+    expect(assist.locator("button", has_text="Apply these proposals")).to_be_visible()
+    after = httpx.get(f"{tab.base}/v1/admin/budget", headers=auth("olivia")).json()
+    assert after["share_used"] > before["share_used"]

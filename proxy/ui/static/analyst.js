@@ -171,26 +171,30 @@
       $("sb-max").textContent = `ε = ${num(sandbox.max)} (more precise)`;
       $("sb-out").hidden = false;
       $("sb-notice").textContent = x.notice;
-      const plot = x.plot[0];
-      if (plot) {
-        DP.lines($("sb-curve"), [
-          { name: `${plot.column}: stated ±95 %`, points: plot.epsilon.map((e, i) => [e, plot.ci95_halfwidth[i]]).filter((p) => p[1] > 0) },
-          { name: "observed (95th pct)", dashed: true, points: plot.epsilon.map((e, i) => [e, plot.observed_error95[i]]).filter((p) => p[1] > 0) },
-        ], { logX: true, logY: true, xTicks: plot.epsilon, legend: true, mark: x.asked_epsilon,
-          xLabel: "ε (log scale)", yLabel: "error (log)", title: "ε → error on the twin" });
-      } else {
-        $("sb-curve").textContent = "This query has no noisy number to plot.";
-      }
+      sandbox.plot = x.plot[0] || null;
+      if (!sandbox.plot) $("sb-curve").textContent = "This query has no noisy number to plot.";
       $("sb-slider").value = String(toPos(x.asked_epsilon));
       A.sandboxMoved();
       await A.sandboxDraw();
     } catch (e) { fail("sb-error", e); }
   };
 
+  // the ε → error curve, with the slider's ε marked on it
+  function drawCurve(eps) {
+    const plot = sandbox.plot;
+    if (!plot) return;
+    DP.lines($("sb-curve"), [
+      { name: `${plot.column}: stated ±95 %`, points: plot.epsilon.map((e, i) => [e, plot.ci95_halfwidth[i]]).filter((p) => p[1] > 0) },
+      { name: "observed (95th pct)", dashed: true, points: plot.epsilon.map((e, i) => [e, plot.observed_error95[i]]).filter((p) => p[1] > 0) },
+    ], { logX: true, logY: true, xTicks: plot.epsilon, legend: true, mark: eps,
+      xLabel: "ε (log scale)", yLabel: "error (log)", title: "ε → error on the twin" });
+  }
+
   A.sandboxMoved = function () {
     if (!sandbox) return;
     const eps = toEps(+$("sb-slider").value);
     sandbox.eps = eps;
+    drawCurve(eps);
     $("sb-eps").textContent = num(eps);
     const ratio = Math.exp(eps);
     const posterior = ratio / (1 + ratio);
