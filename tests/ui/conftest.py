@@ -38,6 +38,10 @@ class Tab:
         self.errors: list[str] = []
         self.page.on("pageerror", lambda e: self.errors.append(f"pageerror: {e}"))
         self.page.on("console", self._console)
+        # a key must never travel in a URL (address bar, history, logs, referrers)
+        self.keyed_urls: list[str] = []
+        self.context.on("request", lambda r: self.keyed_urls.append(r.url)
+                        if any(k in r.url for k in KEYS.values()) else None)
         self.downloads = downloads
 
     def _console(self, message: Any) -> None:
@@ -57,4 +61,5 @@ def tab(browser: Any, ui_url: str, tmp_path: Path) -> Iterator[Tab]:
     yield t
     t.context.close()
     assert t.leaving == [], f"requests left the machine: {t.leaving}"
+    assert t.keyed_urls == [], f"an API key was sent in a URL: {t.keyed_urls}"
     assert t.errors == [], t.errors

@@ -239,6 +239,8 @@
       line.dataset.epsilon = String(eps);
       line.textContent = `At ε = ${num(eps)}, 20 noisy answers landed up to ±${num(spread)} from the twin's exact ${r.columns[numeric].name}; ` +
         `the stated 95 % interval is ±${num(widest)} (widest group).`;
+      $("sb-bounding").textContent = r.bounding && r.bounding.words
+        ? `On the twin, bounding would remove: ${r.bounding.words} (this is about the twin's invented rows, not the real data).` : "";
       const real = r.real;
       $("sb-draws-words").textContent = "Each dot is one noisy answer the twin could give at this ε, drawn at its distance " +
         "from the twin's exact answer (the dark line); the shaded band is the stated 95 % interval.";

@@ -167,7 +167,32 @@
       eps, el("button", { type: "button", class: "ghost small", onclick: run }, "Suggest"), out);
   }
 
+  O.add = async function (event) {
+    event.preventDefault();
+    clear("add-msg");
+    const role = $("add-role").value;
+    const reason = $("add-reason").value || "added from the dashboard";
+    const body = { name: $("add-name").value.trim(), role, reason };
+    if (role === "analyst") {
+      body.budget = { epsilon: parseFloat($("add-epsilon").value), delta: parseFloat($("add-delta").value), reason };
+    }
+    try {
+      const made = await api("POST", "/v1/admin/analysts", body);
+      const box = $("add-msg");
+      box.className = "msg ok";
+      box.hidden = false;
+      box.replaceChildren(`${made.name} (${made.role}) was added. Their API key, shown only this once: `,
+        el("code", { id: "add-key" }, made.api_key));
+      $("add-name").value = "";
+      await O.analysts();
+    } catch (e) {
+      $("add-msg").className = "msg error";
+      fail("add-msg", e);
+    }
+  };
+
   O.wire = function () {
+    $("add-form").addEventListener("submit", O.add);
     $("grant-form").addEventListener("submit", O.grant);
     $("ds-form").addEventListener("submit", O.setDataset);
   };
