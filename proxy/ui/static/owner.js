@@ -54,7 +54,7 @@
   function actions(a) {
     const box = el("span", { class: "actions" });
     if (a.role === "analyst") {
-      box.append(el("button", { type: "button", class: "ghost small", onclick: () => pick(a) }, "Change grant"));
+      box.append(el("button", { type: "button", class: "ghost small", onclick: () => pick(a), title: "edit this analyst's grant in the form above" }, "Grant…"));
     }
     box.append(el("button", { type: "button", class: "ghost small", onclick: () => toggle(a) }, a.disabled ? "Enable" : "Disable"));
     return box;
