@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 PYTHON ?= python3
 
-.PHONY: install demo test test-fast lint clean fuzz
+.PHONY: install demo test test-fast lint clean fuzz screenshots chromium
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,6 +13,17 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# The dashboard's browser tests (tests/ui) drive Debian's Chromium through Playwright's
+# pip package; Playwright's own browser download is never used.
+CHROMIUM := /usr/bin/chromium
+SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium
+
+chromium: $(CHROMIUM)
 
 # make demo PORT=9090 ENGINE=postgres
 PORT   ?= 8080
@@ -24,11 +35,11 @@ demo: install
 # one pytest worker per core (pytest-xdist); WORKERS=0 runs in this process
 WORKERS ?= auto
 
-test: install
+test: install $(CHROMIUM)
 	$(PY) -m ruff check rewriter accountant proxy tests bench
 	$(PY) -m pytest -n $(WORKERS)
 
-test-fast: install
+test-fast: install $(CHROMIUM)
 	$(PY) -m pytest -m "not slow" -x -q
 
 # The totality properties (tests/totality) with a long random search: every accepted
@@ -39,6 +50,11 @@ FUZZ_EXAMPLES ?= 5000
 fuzz: install
 	DPSQL_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest tests/totality -q -p no:logging \
 		--hypothesis-show-statistics
+
+# One PNG per role's page of the dashboard (docs/screenshots/*.png, shown in README.md),
+# taken on a small demo deployment served on a free port.
+screenshots: install $(CHROMIUM)
+	$(PY) -m tests.ui.screenshots docs/screenshots
 
 lint: install
 	$(PY) -m ruff check rewriter accountant proxy tests

@@ -34,6 +34,7 @@ from .sandbox.store import TwinStore
 from .tables import TableStore, schema_problems, seed_tables
 from .trino import router as trino_router
 from .trust import schedule, start_trusted
+from .ui import install as install_ui
 
 log = logging.getLogger("dpsql")
 
@@ -134,6 +135,8 @@ def create_app(config: Config, *, clock: Clock = utc_now,
         description="Ask aggregate SQL questions of personal data; every answer is noised "
         "and charged to a privacy budget recorded in a tamper-evident ledger.",
         lifespan=lifespan,
+        docs_url=None,  # served by proxy.ui from local files: /docs works offline
+        redoc_url=None,
     )
     _install_error_handlers(app, log_details=config.logging.engine_errors)
     app.include_router(routes.analyst)
@@ -142,6 +145,7 @@ def create_app(config: Config, *, clock: Clock = utc_now,
     app.include_router(sandbox_routes.router)  # free queries on a synthetic twin
     app.include_router(sandbox_routes.admin)
     app.include_router(trino_router)  # BI tools: the Trino client protocol
+    install_ui(app)  # the dashboard at / and the API docs at /docs, no CDN
 
     @app.get("/health", include_in_schema=False)
     def health() -> dict[str, str]:

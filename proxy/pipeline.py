@@ -38,6 +38,7 @@ from rewriter.limits import Limits
 from rewriter.public import PublicQuery, public_query
 
 from .accuracy import Accuracy
+from .affordable import affordable
 from .calibrate import Calibrated, Selection, price
 from .diagnostics import Bounding, Estimate
 from .engines.base import Engine, EngineError, EngineTimeout
@@ -338,6 +339,7 @@ class Pipeline:
             rho=f"{float(cost.rho):.6g}" if cost.accounting is Accounting.ZCDP else None,
             fits_budget=blocked is None,
             blocked_by=blocked,
+            affordable=None if cached else affordable(status, cost),
             remaining=spend(status.remaining),
             dataset_remaining=dataset_spend(status),
             diagnostics_share=float(plan.diagnostics_share) if plan.diagnostic_measures else 0,

@@ -194,6 +194,10 @@ class ExplainResponse(BaseModel):
         "Exactly what POST /v1/query would decide now: the charge keeps `share_used` at most "
         "1 for the analyst and the dataset, and the grant has not expired."))
     blocked_by: Literal["analyst", "dataset", "expired"] | None = None
+    affordable: int | None = Field(default=None, description=(
+        "How many queries at this charge (this one included) both remaining budgets allow, "
+        "composed as the ledger composes them (at most 1,000,000); None for a repeat, which "
+        "is answered free from the cache."))
     remaining: Spend
     dataset_remaining: Spend | None = None
     diagnostics_share: float = Field(default=0, description=(
@@ -385,6 +389,10 @@ class AnalystInfo(BaseModel):
     remaining: Spend
     expires: str | None = None
     share_of_dataset: float = Field(description="Part of everything all analysts spent.")
+    share_used: float | None = Field(default=None, description=(
+        "Part of the analyst's own grant used, 0 to 1, as /v1/budget shows it (None: no "
+        "grant, or more than all of a lowered one)."))
+    summary: str | None = Field(default=None, description="The same in one plain sentence.")
 
 
 class AnalystList(BaseModel):
@@ -396,6 +404,10 @@ class DatasetBudget(BaseModel):
     granted: Spend | None
     spent: Spend
     remaining: Spend | None
+    share_used: float | None = Field(default=None, description=(
+        "Part of the dataset-wide budget all analysts together used, 0 to 1 (None: no "
+        "dataset-wide budget)."))
+    summary: str | None = Field(default=None, description="The same in one plain sentence.")
     analysts: list[AnalystInfo]
 
 
@@ -458,3 +470,40 @@ class SuggestResponse(BaseModel):
     patch: dict[str, Any] = Field(description=(
         "The proposal as a merge patch: send it to PATCH /v1/admin/tables/{name} to apply."))
     notes: list[str]
+
+
+class WhoAmI(BaseModel):
+    """Whose key this is: what a front end needs to show the right pages."""
+
+    name: str
+    role: Literal["analyst", "owner", "compliance"]
+
+
+class SpendPoint(BaseModel):
+    seq: int = Field(description="The ledger entry of this charge.")
+    timestamp: str
+    query_id: str | None
+    analyst: str | None = Field(description="Who was charged (None: an owner's charge, "
+                                            "e.g. the bounds assistant).")
+    charged: Spend = Field(description="What this one charge asked for.")
+    spent: Spend | None = Field(description=(
+        "Everything spent up to and including this charge, composed as the ledger composes "
+        "it and stated as /v1/budget states it (zCDP: ε at the grant's δ); None when there "
+        "is no grant to state it against."))
+    share_used: float | None = Field(description=(
+        "The part of the grant as it stands now that the charges so far take, 0 to 1 "
+        "(rounded up to 1e-6). It never goes down: privacy budget does not refill."))
+
+
+class SpendHistory(BaseModel):
+    analyst: str | None = Field(description="None: the dataset-wide budget.")
+    accounting: Literal["pure", "zcdp"]
+    granted: Spend | None = Field(description="The grant the shares are stated against "
+                                              "(the current one).")
+    points: list[SpendPoint]
+
+
+class SpendOverview(BaseModel):
+    accounting: Literal["pure", "zcdp"]
+    analysts: list[SpendHistory]
+    dataset: SpendHistory

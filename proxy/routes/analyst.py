@@ -11,6 +11,7 @@ from rewriter.keys import json_key
 from ..attempts import answered, explained, recorded
 from ..auth import require
 from ..deps import Svc, Who
+from ..history import spend_history
 from ..pipeline import budget_sides
 from ..schemas import (
     BudgetResponse,
@@ -19,8 +20,10 @@ from ..schemas import (
     ExplainResponse,
     QueryRequest,
     QueryResponse,
+    SpendHistory,
     TableMeta,
     TablesResponse,
+    WhoAmI,
 )
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -65,6 +68,22 @@ def budget(who: Who, svc: Svc) -> BudgetResponse:
         expires=status.expires.isoformat() if status.expires else None,
         expired=status.expired, dataset=dataset,
     )
+
+
+@router.get("/budget/history", response_model=SpendHistory)
+def budget_history(who: Who, svc: Svc) -> SpendHistory:
+    """Own spend over time: after each charge, everything spent so far (it never goes
+    down), stated against the current grant as /v1/budget states it."""
+    require(who, "analyst")
+    status = svc.ledger.status(who.name, svc.clock())
+    return spend_history(svc.ledger.entries(who.name), status.accounting, status.granted,
+                         analyst=who.name)
+
+
+@router.get("/me", response_model=WhoAmI)
+def me(who: Who) -> WhoAmI:
+    """Whose key this is and its role (any role): a front end shows the pages that fit."""
+    return WhoAmI(name=who.name, role=who.role)
 
 
 @router.get("/tables", response_model=TablesResponse)

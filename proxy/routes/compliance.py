@@ -20,6 +20,7 @@ from accountant.ledger.records import ENTRY_KINDS, Entry
 from ..auth import require
 from ..deps import Svc, Who
 from ..errors import STATUS, InvalidParameter
+from ..history import spend_history
 from ..schemas import (
     AttemptRecord,
     AttemptsPage,
@@ -27,6 +28,7 @@ from ..schemas import (
     LedgerEntry,
     LedgerPage,
     ReceiptResponse,
+    SpendOverview,
     VerifyResponse,
 )
 
@@ -169,6 +171,27 @@ def attempts(
     page = found[:limit]
     return AttemptsPage(attempts=[AttemptRecord(**dataclasses.asdict(a)) for a in page],
                         next_after=page[-1].seq if len(found) > limit else None)
+
+
+@router.get("/spend", response_model=SpendOverview)
+def spend_over_time(who: Who, svc: Svc) -> SpendOverview:
+    """Spend per analyst over time, and the dataset-wide budget's: after each charge,
+    everything spent so far in that scope, stated against the current grant."""
+    require(who, "compliance", "owner")
+    now = svc.clock()
+    entries = svc.ledger.entries()
+    analysts = []
+    accounting = svc.pipeline.privacy.accounting
+    for record in svc.ledger.analysts():
+        if record.role != "analyst":
+            continue
+        status = svc.ledger.status(record.name, now)
+        analysts.append(spend_history((e for e in entries if e.analyst == record.name),
+                                      accounting, status.granted, analyst=record.name))
+    probe = svc.ledger.status("", now)
+    dataset = spend_history(entries, accounting, probe.dataset_granted, analyst=None,
+                            kinds=("charge", "owner_charge"))
+    return SpendOverview(accounting=accounting.value, analysts=analysts, dataset=dataset)
 
 
 @router.get("/verify", response_model=VerifyResponse)

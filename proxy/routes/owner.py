@@ -16,7 +16,7 @@ from ..auth import Principal, hash_key, new_key, require
 from ..deps import Services, Svc, Who
 from ..errors import InvalidParameter, NotFound
 from ..grants import KEEP, check_grant, check_name, expiry_of, resolve_expiry
-from ..pipeline import spend
+from ..pipeline import budget_sides, spend
 from ..schemas import (
     AnalystCreate,
     AnalystInfo,
@@ -57,12 +57,15 @@ def _expiry(body: GrantRequest) -> dt.datetime | None | object:
 def _info(svc: Services, name: str, role: str, disabled: bool,
           shares: dict[str, Any]) -> AnalystInfo:
     status = svc.ledger.status(name, svc.clock())
+    mine, _ = budget_sides(status)
     return AnalystInfo(
         name=name, role=role, disabled=disabled,
         granted=spend(status.granted) if status.granted else None,
         spent=spend(status.spent), remaining=spend(status.remaining),
         expires=status.expires.isoformat() if status.expires else None,
         share_of_dataset=float(shares.get(name, 0)),
+        share_used=mine.share_used if role == "analyst" else None,
+        summary=mine.summary if role == "analyst" else None,
     )
 
 
@@ -237,11 +240,14 @@ def dataset_budget(who: Who, svc: Svc) -> DatasetBudget:
     analysts = _all(svc)
     probe = svc.ledger.status(analysts[0].name if analysts else "", svc.clock())
     spent_total = probe.dataset_spent
+    _, theirs = budget_sides(probe)
     return DatasetBudget(
         accounting=probe.accounting.value,
         granted=spend(probe.dataset_granted) if probe.dataset_granted else None,
         spent=spend(spent_total),
         remaining=spend(probe.dataset_remaining) if probe.dataset_remaining else None,
+        share_used=theirs.share_used if theirs else None,
+        summary=theirs.summary if theirs else None,
         analysts=analysts,
     )
 

@@ -20,6 +20,7 @@ from accountant.ledger.records import BudgetStatus
 from accountant.mechanisms.quantile import QuantileSpec
 from rewriter import Plan
 
+from ..affordable import MAX_AFFORDABLE, affordable
 from ..calibrate import Calibrated, price
 from ..pipeline import (
     Pipeline,
@@ -50,7 +51,6 @@ __all__ = ["EPSILON_GRID", "Sandbox", "affordable", "noiseless"]
 
 EPSILON_GRID = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
 TABLE_DRAWS = 20
-MAX_AFFORDABLE = 1_000_000
 
 
 def noiseless(calibrated: dict[str, Calibrated]) -> dict[str, Calibrated]:
@@ -65,37 +65,6 @@ def noiseless(calibrated: dict[str, Calibrated]) -> dict[str, Calibrated]:
             noise = NoiseSpec(c.noise.mechanism, Fraction(0))
         out[name] = replace(c, noise=noise)
     return out
-
-
-def _times(cost: Cost, n: int) -> Cost:
-    return Cost(cost.epsilon * n, cost.delta * n, cost.rho * n, cost.accounting,
-                cost.delta_add * n)
-
-
-def affordable(status: BudgetStatus, cost: Cost) -> int:
-    """How many queries at `cost` fit both remaining budgets, by the ledger's own rule
-    (`BudgetStatus.blocked_by`) applied to n charges composed together."""
-    if status.blocked_by(cost) is not None:
-        return 0
-    if cost.epsilon == 0 and cost.delta == 0:
-        return MAX_AFFORDABLE
-    fits, over = 1, 2
-    while over <= MAX_AFFORDABLE and status.blocked_by(_times(cost, over)) is None:
-        fits, over = over, over * 2
-    if over > MAX_AFFORDABLE:
-        return MAX_AFFORDABLE if status.blocked_by(_times(cost, MAX_AFFORDABLE)) is None else \
-            _search(status, cost, fits, MAX_AFFORDABLE + 1)
-    return _search(status, cost, fits, over)
-
-
-def _search(status: BudgetStatus, cost: Cost, fits: int, over: int) -> int:
-    while over - fits > 1:
-        middle = (fits + over) // 2
-        if status.blocked_by(_times(cost, middle)) is None:
-            fits = middle
-        else:
-            over = middle
-    return fits
 
 
 def _number(v: Any) -> float | None:
