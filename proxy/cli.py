@@ -7,7 +7,6 @@ messages and errors (as `code: message`) go to stderr.
 from __future__ import annotations
 
 import argparse
-import csv
 import datetime as dt
 import getpass
 import json
@@ -22,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from .config import Config, ConfigError, load_config, parse_expiry
 
 if TYPE_CHECKING:
-    from accountant import Budget, Entry, Ledger
+    from accountant import Budget, Ledger
     from accountant.presentation import Shown
 
 
@@ -231,13 +230,12 @@ def _actor() -> str:
 
 def _moment(text: str) -> dt.datetime:
     """--since/--until: an ISO date (midnight UTC) or date-time (naive means UTC)."""
+    from .reports import parse_moment
+
     try:
-        moment = dt.datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not an ISO date or date-time such as 2026-06-01 or "
-            f"2026-06-01T12:00:00Z") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+        return parse_moment(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _expiry(text: str | None) -> dt.datetime | None:
@@ -273,21 +271,6 @@ def _amount(text: str) -> str:
     except AccountantInvalid as exc:
         raise argparse.ArgumentTypeError(exc.message) from None
     return text
-
-
-_ENTRY_FIELDS = ("seq", "timestamp", "kind", "analyst", "actor", "reason", "query_id", "sql",
-                 "epsilon", "delta", "rho", "delta_add", "expires", "detail", "prev_hash",
-                 "hash")
-
-
-def _entry_record(entry: Entry) -> dict[str, Any]:
-    from accountant import format_fraction
-
-    record = {name: getattr(entry, name) for name in _ENTRY_FIELDS}
-    for name in ("epsilon", "delta", "rho", "delta_add"):  # exact, as stored and hashed
-        if record[name] is not None:
-            record[name] = format_fraction(record[name])
-    return record
 
 
 def _summary(config: Config, ledger: Ledger, analyst: str | None) -> list[dict[str, str]]:
@@ -353,6 +336,8 @@ def _table(rows: list[dict[str, str]]) -> str:
 def _ledger_export(args: argparse.Namespace) -> int:
     from accountant.ledger.records import ENTRY_KINDS
 
+    from .reports import ENTRY_FIELDS, entry_record, unknown_analyst
+
     if _usage_choice("--kind", args.kind, ENTRY_KINDS):
         return 2
     with _ledger(args) as (config, ledger):
@@ -363,32 +348,21 @@ def _ledger_export(args: argparse.Namespace) -> int:
                 return 2
             print(_table(_summary(config, ledger, args.analyst)))
             return 0
-        if problem := _unknown_analyst(ledger, args.analyst):
-            return _fail("invalid_parameter", problem)
+        if problem := unknown_analyst(ledger, args.analyst):
+            return _fail("invalid_parameter", f"--analyst: {problem}")
         entries = [e for e in ledger.entries(args.analyst, args.since, args.until)
                    if args.kind is None or e.kind == args.kind]
-    records = [_entry_record(e) for e in entries]
-    if args.format == "json":
+    return _print_records([entry_record(e) for e in entries], ENTRY_FIELDS, args.format)
+
+
+def _print_records(records: list[dict[str, Any]], fields: tuple[str, ...], form: str) -> int:
+    from .reports import to_csv
+
+    if form == "json":
         print(json.dumps(records, ensure_ascii=False, indent=1))
-        return 0
-    writer = csv.DictWriter(sys.stdout, fieldnames=_ENTRY_FIELDS, lineterminator="\n")
-    writer.writeheader()
-    for record in records:
-        writer.writerow({**record, "detail": json.dumps(record["detail"], sort_keys=True)})
+    else:
+        sys.stdout.write(to_csv(records, fields))
     return 0
-
-
-def _unknown_analyst(ledger: Ledger, analyst: str | None) -> str | None:
-    """A misspelt --analyst must not read as "nothing happened"."""
-    names = sorted(r.name for r in ledger.analysts())
-    if analyst is None or analyst in names or ledger.latest_entry("grant", analyst=analyst):
-        return None
-    return (f"--analyst: there is no analyst {analyst!r} in the ledger; known: "
-            f"{', '.join(names) or '(none yet)'}")
-
-
-_ATTEMPT_FIELDS = ("seq", "timestamp", "analyst", "endpoint", "outcome", "code", "query_id",
-                   "sql", "epsilon", "delta", "prev_hash", "hash")
 
 
 def _usage_choice(name: str, value: str | None, valid: tuple[str, ...]) -> bool:
@@ -402,20 +376,15 @@ def _usage_choice(name: str, value: str | None, valid: tuple[str, ...]) -> bool:
 def _ledger_attempts(args: argparse.Namespace) -> int:
     from accountant.ledger.attempts import OUTCOMES
 
+    from .reports import ATTEMPT_FIELDS, attempt_record, unknown_analyst
+
     if _usage_choice("--outcome", args.outcome, OUTCOMES):
         return 2
     with _ledger(args) as (_, ledger):
-        if problem := _unknown_analyst(ledger, args.analyst):
-            return _fail("invalid_parameter", problem)
+        if problem := unknown_analyst(ledger, args.analyst):
+            return _fail("invalid_parameter", f"--analyst: {problem}")
         found = ledger.attempts(args.analyst, args.since, args.until, args.outcome, args.code)
-    records = [{name: getattr(a, name) for name in _ATTEMPT_FIELDS} for a in found]
-    if args.format == "json":
-        print(json.dumps(records, ensure_ascii=False, indent=1))
-        return 0
-    writer = csv.DictWriter(sys.stdout, fieldnames=_ATTEMPT_FIELDS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(records)
-    return 0
+    return _print_records([attempt_record(a) for a in found], ATTEMPT_FIELDS, args.format)
 
 
 def _ledger_receipt(args: argparse.Namespace) -> int:

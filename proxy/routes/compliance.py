@@ -3,17 +3,12 @@ them, and take a signed receipt of the head to keep elsewhere."""
 
 from __future__ import annotations
 
-import csv
-import dataclasses
 import datetime as dt
-import io
-import json
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from accountant.budget import format_fraction
 from accountant.ledger.attempts import OUTCOMES
 from accountant.ledger.records import ENTRY_KINDS, Entry
 
@@ -21,6 +16,15 @@ from ..auth import require
 from ..deps import Svc, Who
 from ..errors import STATUS, InvalidParameter
 from ..history import spend_history
+from ..reports import (
+    ATTEMPT_FIELDS,
+    ENTRY_FIELDS,
+    attempt_record,
+    entry_record,
+    parse_moment,
+    to_csv,
+    unknown_analyst,
+)
 from ..schemas import (
     AttemptRecord,
     AttemptsPage,
@@ -38,32 +42,19 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 router = APIRouter(prefix="/v1/ledger", tags=["compliance"], responses=ERRORS)
 
 MAX_PAGE = 1000
-CSV_COLUMNS = list(LedgerEntry.model_fields)
 
 
 def entry_model(entry: Entry) -> LedgerEntry:
-    def exact(value: Any) -> str | None:
-        return None if value is None else format_fraction(value)
-
-    return LedgerEntry(
-        seq=entry.seq, timestamp=entry.timestamp, kind=entry.kind, analyst=entry.analyst,
-        actor=entry.actor, reason=entry.reason, query_id=entry.query_id, sql=entry.sql,
-        epsilon=exact(entry.epsilon), delta=exact(entry.delta), rho=exact(entry.rho),
-        delta_add=exact(entry.delta_add),
-        expires=entry.expires, detail=entry.detail, prev_hash=entry.prev_hash, hash=entry.hash,
-    )
+    return LedgerEntry(**entry_record(entry))
 
 
 def _moment(name: str, value: str | None) -> dt.datetime | None:
     if value is None:
         return None
     try:
-        moment = dt.datetime.fromisoformat(value)
-    except ValueError:
-        raise InvalidParameter(
-            f"{name}: {value!r} is not an ISO 8601 date or time (e.g. 2026-06-30T12:00:00Z)"
-        ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+        return parse_moment(value)
+    except ValueError as exc:
+        raise InvalidParameter(f"{name}: {exc}") from None
 
 
 def _only(request: Request, allowed: tuple[str, ...]) -> None:
@@ -81,21 +72,12 @@ def _one_of(name: str, value: str | None, valid: tuple[str, ...]) -> None:
 
 
 def _known_analyst(svc: Svc, analyst: str | None) -> None:
-    if analyst is None or any(r.name == analyst for r in svc.ledger.analysts()):
-        return
-    if svc.ledger.latest_entry("grant", analyst=analyst) is None:
-        names = sorted(r.name for r in svc.ledger.analysts())
-        shown = ", ".join(names[:20]) + (" …" if len(names) > 20 else "")
-        raise InvalidParameter(f"analyst: there is no analyst {analyst!r} in the ledger; "
-                               f"known: {shown or '(none yet)'}")
+    if problem := unknown_analyst(svc.ledger, analyst):
+        raise InvalidParameter(f"analyst: {problem}")
 
 
-def _csv(rows: list[dict[str, Any]], columns: list[str], filename: str) -> Response:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=columns)
-    writer.writeheader()
-    writer.writerows(rows)
-    return Response(out.getvalue(), media_type="text/csv",
+def _csv(text: str, filename: str) -> Response:
+    return Response(text, media_type="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
@@ -125,12 +107,7 @@ def ledger(
         if e.seq > after and (kind is None or e.kind == kind)
     ]
     if format == "csv":
-        rows = []
-        for entry in entries:
-            row = entry_model(entry).model_dump()
-            row["detail"] = json.dumps(row["detail"], sort_keys=True)
-            rows.append(row)
-        return _csv(rows, CSV_COLUMNS, "ledger.csv")
+        return _csv(to_csv(map(entry_record, entries), ENTRY_FIELDS), "ledger.csv")
     page = entries[:limit]
     more = len(entries) > limit
     return LedgerPage(entries=[entry_model(e) for e in page],
@@ -138,7 +115,6 @@ def ledger(
 
 
 ATTEMPT_FILTERS = ("analyst", "since", "until", "outcome", "code", "after", "limit", "format")
-ATTEMPT_COLUMNS = list(AttemptRecord.model_fields)
 
 
 @router.get("/attempts", response_model=AttemptsPage,
@@ -167,9 +143,9 @@ def attempts(
                                             _moment("until", until), outcome, code)
              if a.seq > after]
     if format == "csv":
-        return _csv([dataclasses.asdict(a) for a in found], ATTEMPT_COLUMNS, "attempts.csv")
+        return _csv(to_csv(map(attempt_record, found), ATTEMPT_FIELDS), "attempts.csv")
     page = found[:limit]
-    return AttemptsPage(attempts=[AttemptRecord(**dataclasses.asdict(a)) for a in page],
+    return AttemptsPage(attempts=[AttemptRecord(**attempt_record(a)) for a in page],
                         next_after=page[-1].seq if len(found) > limit else None)
 
 
