@@ -5,13 +5,12 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from typing import Literal
 
 from accountant import Ledger
+from accountant.ledger.records import Role
 
 from .errors import Forbidden, Unauthenticated
 
-Role = Literal["analyst", "owner", "compliance"]
 KEY_PREFIX = "dpsql_"
 
 

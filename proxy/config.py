@@ -38,7 +38,7 @@ from rewriter.metadata import PublicKeysRef, Table
 __all__ = [
     "AnalystBudget",
     "AnalystConfig",
-    "Budget",
+    "BudgetConfig",
     "Config",
     "ConfigError",
     "EngineConfig",
@@ -189,12 +189,14 @@ class LedgerConfig(_Section):
         return url
 
 
-class Budget(_Section):
+class BudgetConfig(_Section):
+    """A budget as dpsql.yaml writes it (the accountant's is `accountant.Budget`)."""
+
     epsilon: Amount
     delta: Delta
 
 
-class AnalystBudget(Budget):
+class AnalystBudget(BudgetConfig):
     # date first: a quoted "2026-06-30" means through that day, not its first instant
     expires: dt.date | dt.datetime | None = None
 
@@ -205,7 +207,7 @@ class PrivacyConfig(_Section):
     default_query_delta: Delta = Decimal("1e-7")
     max_query_epsilon: PositiveAmount = Decimal("10")
     max_query_delta: Delta = Decimal("1e-5")
-    dataset_budget: Budget | None = None
+    dataset_budget: BudgetConfig | None = None
     # the share of each query's own charge that estimates what the per-person caps
     # and the clamping removed (proxy/diagnostics.py); 0 turns the estimates off
     diagnostics_share: Decimal = Field(default=Decimal("0.05"), ge=0, le=Decimal("0.5"))
@@ -265,8 +267,13 @@ class TlsConfig(_Section):
         return {"ssl_certfile": str(self.certfile), "ssl_keyfile": str(self.keyfile)}
 
 
+#: `accountant.ledger.records.Role`, spelt again so that reading dpsql.yaml (and
+#: `dpsql --help`) need not import the accountant; a test keeps the two equal.
+ConfigRole = Literal["analyst", "owner", "compliance"]
+
+
 class AnalystConfig(_Section):
-    role: Literal["analyst", "owner", "compliance"]
+    role: ConfigRole
     api_key_sha256: str
     budget: AnalystBudget | None = None
 

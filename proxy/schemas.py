@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from accountant.ledger.records import Role
+
 from .config import ANALYST_NAME_PATTERN
 
 
@@ -360,7 +362,7 @@ class GrantRequest(_Body):
 
 class AnalystCreate(_Body):
     name: str = Field(pattern=_NAME)
-    role: Literal["analyst", "owner", "compliance"]
+    role: Role
     budget: GrantRequest | None = None
     reason: str = Field(default="", max_length=1000)
 
@@ -476,7 +478,7 @@ class WhoAmI(BaseModel):
     """Whose key this is: what a front end needs to show the right pages."""
 
     name: str
-    role: Literal["analyst", "owner", "compliance"]
+    role: Role
 
 
 class SpendPoint(BaseModel):
