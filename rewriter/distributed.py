@@ -67,22 +67,27 @@ def keyed_selection(tree: exp.Select, salt: int | None = None) -> exp.Select:
         select = rand.find_ancestor(exp.Select)
         assert select is not None
         alias = rand.parent
-        if isinstance(alias, exp.Alias) and alias.parent is select:
-            # a per-row key (`__r` of __base, `__pr` of a capped source): hash the
-            # row's other output columns, or the source table's whole row
-            others = [e for e in select.expressions if e is not alias]
-            if any(isinstance(e, exp.Star) for e in others):
-                source = select.args["from_"].this
-                parts: list[exp.Expression] = [
-                    exp.Column(this=exp.Star(), table=exp.to_identifier(source.alias, quoted=True))
-                ]
-            else:
-                parts = [e.unalias().copy() for e in others]
-            rand.replace(_hash(parts, salt))
-        else:
-            # the group ranking's salt, FLOOR(RAND() * 2**52) in __salt: a literal
+        if not (isinstance(alias, exp.Alias) and alias.parent is select):
+            # the group ranking's salt, CAST(FLOOR(RAND() * 2**52) AS BIGINT) in __salt
             scaled = rand.find_ancestor(exp.Cast) or rand
             scaled.replace(exp.Literal.number(salt))
+            continue
+        others = [e for e in select.expressions if e is not alias]
+        if any(isinstance(e, exp.Star) for e in others):
+            # a capped source's `__pr`: SELECT *, RAND() FROM t AS __t<i>: hash t's whole row
+            source = select.args["from_"].this
+            rand.replace(_hash([exp.Column(this=exp.Star(),
+                                           table=exp.to_identifier(source.alias, quoted=True))],
+                               salt))
+            continue
+        # __base's `__r`: the windows that order by it order by a hash of every column
+        # __base hands on (the unit, the group keys and the values: all the query reads)
+        name = alias.alias
+        key = _hash([exp.column(e.alias_or_name, quoted=True) for e in others], salt)
+        alias.pop()
+        for column in list(tree.find_all(exp.Column)):
+            if column.name == name and not column.table:
+                column.replace(key.copy())
     for total in list(tree.find_all(exp.Sum)):
         total.set("this", exp.cast(total.this, exp.DataType.build("DECIMAL(38, 0)")))
     return tree
