@@ -75,7 +75,9 @@ DENIED_FUNCTIONS = frozenset({
 # statements that are not a query, anywhere in the tree
 _STATEMENTS = (exp.Command, exp.Set, exp.Create, exp.Drop, exp.Insert, exp.Use, exp.Describe,
                exp.Show, exp.Pragma, exp.Merge, exp.Delete, exp.Update, exp.Cache, exp.Uncache,
-               exp.Refresh, exp.Alter, exp.Copy, exp.LoadData, exp.Analyze)
+               exp.Refresh, exp.Alter, exp.Copy, exp.LoadData, exp.Analyze,
+               # a sample is drawn afresh at each evaluation: never generated, never run
+               exp.TableSample)
 
 
 class UnsafeStatement(EngineError):
