@@ -79,7 +79,8 @@ def connect_server(folder: Path, *, master: str = "local[2]", memory: str = "1g"
                "--conf", f"spark.connect.grpc.binding.port={port}",
                "--conf", "spark.connect.grpc.binding.address=127.0.0.1",
                "--conf", "spark.ui.enabled=false", "--conf", "spark.sql.shuffle.partitions=8",
-               "--conf", f"spark.local.dir={folder}", "spark-internal"]
+               "--conf", f"spark.local.dir={folder}",
+               "--conf", f"spark.sql.warehouse.dir={folder / 'warehouse'}", "spark-internal"]
     with log.open("ab") as sink:
         process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, env=env,
                                    start_new_session=True)
@@ -154,7 +155,8 @@ def engines_compared(rows: int, reps: int, data_dir: Path) -> dict[str, Any]:
     duck = DuckDBEngine(database, statement_timeout_s=3600)
     spark = SparkEngine(sources={n: SparkSource.model_validate(s) for n, s in sources.items()},
                         master="local[2]", statement_timeout_s=3600,
-                        conf={"spark.driver.memory": "2g", "spark.sql.shuffle.partitions": "8"})
+                        conf={"spark.driver.memory": "2g", "spark.sql.shuffle.partitions": "8",
+                              "spark.sql.warehouse.dir": str(data_dir / "spark-warehouse")})
     cat = catalog()
     out: dict[str, Any] = {}
     try:

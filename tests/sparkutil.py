@@ -3,6 +3,7 @@ exported to Parquet so that a Spark engine reads the same rows as the others."""
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,10 @@ import pytest
 MASTER = "local[2]"
 # one JVM per test process: every SparkEngine on a master shares it (newSession each)
 TEST_CONF = {"spark.sql.shuffle.partitions": "2", "spark.driver.memory": "768m",
-             "spark.default.parallelism": "2"}
+             "spark.default.parallelism": "2",
+             # Spark makes ./spark-warehouse on start; a test run leaves nothing behind
+             "spark.sql.warehouse.dir": tempfile.mkdtemp(prefix="dpsql-spark-warehouse-"),
+             "spark.local.dir": tempfile.gettempdir()}
 
 
 def require_spark() -> None:

@@ -6,15 +6,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from proxy.config import SparkSource
 from proxy.engines import DuckDBEngine, Engine, EngineError, EngineTimeout
 from proxy.engines.postgres import PostgresEngine
-
-from proxy.config import SparkSource
 from tests.sparkutil import MASTER, TEST_CONF, export_parquet, require_spark
 
 from .test_duckdb_engine import db_path  # noqa: F401 - fixtures shared with the contract
@@ -37,9 +35,11 @@ Factory = Callable[[float], Engine]
 
 
 @pytest.fixture(scope="module")
-def spark_sources(db_path: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def spark_sources(request: pytest.FixtureRequest,
+                  tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     require_spark()
-    return export_parquet(db_path, tmp_path_factory.mktemp("spark_contract"))
+    return export_parquet(request.getfixturevalue("db_path"),
+                          tmp_path_factory.mktemp("spark_contract"))
 
 
 @pytest.fixture(params=["duckdb", "postgres", "spark"])

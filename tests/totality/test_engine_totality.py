@@ -24,7 +24,6 @@ from proxy.calibrate import price
 from proxy.engines.base import EngineError, Result
 from proxy.release import release
 from rewriter import Plan, QueryRefused, RewriteError, plan_query
-
 from tests.sparkutil import MASTER, TEST_CONF
 
 from .conftest import CATALOG, FUZZ, LONG, Survey, examples_for
