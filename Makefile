@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 PYTHON ?= python3
 
-.PHONY: install demo test test-fast lint clean fuzz
+.PHONY: install demo test test-fast test-spark lint clean fuzz
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,13 @@ demo: install
 test: install
 	$(PY) -m ruff check rewriter accountant proxy tests bench
 	$(PY) -m pytest
+
+# The whole Spark engine suite on local mode (make test runs a cross-section of it): every
+# listed e2e module on Spark, the long totality search on Spark and the status parity
+# property on Spark. One JVM per test process.
+test-spark: install
+	DPSQL_SPARK_FULL=1 $(PY) -m pytest tests/spark tests/engines/test_engine_contract.py \
+		tests/totality -k spark -q
 
 test-fast: install
 	$(PY) -m pytest -m "not slow" -x -q
@@ -54,7 +61,14 @@ GUARDS_BASELINE ?= 9ff5629
 GUARDS_ARGS ?=
 LEDGER_ARGS ?=
 
-.PHONY: bench
+# Spark local mode against DuckDB on 10 M rows of Parquet, and N = 1, 2, 4 proxies in
+# front of one Spark Connect server sharing a PostgreSQL ledger (bench/spark.json)
+SPARK_BENCH_ARGS ?=
+
+.PHONY: bench bench-spark
+bench-spark: install
+	$(PY) -m bench.spark $(SPARK_BENCH_ARGS)
+
 $(SNSQL): bench/smartnoise.py
 	-$(PY) -m bench.smartnoise --install
 
