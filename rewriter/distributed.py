@@ -81,13 +81,15 @@ def keyed_selection(tree: exp.Select, salt: int | None = None) -> exp.Select:
                                salt))
             continue
         # __base's `__r`: the windows that order by it order by a hash of every column
-        # __base hands on (the unit, the group keys and the values: all the query reads)
+        # __base hands on (the unit, the group keys and the values: all the query reads);
+        # the key is read by window orderings only
         name = alias.alias
         key = _hash([exp.column(e.alias_or_name, quoted=True) for e in others], salt)
         alias.pop()
-        for column in list(tree.find_all(exp.Column)):
-            if column.name == name and not column.table:
-                column.replace(key.copy())
+        for window in list(tree.find_all(exp.Window)):
+            for column in list(window.find_all(exp.Column)):
+                if column.name == name and not column.table:
+                    column.replace(key.copy())
     for total in list(tree.find_all(exp.Sum)):
         total.set("this", exp.cast(total.this, exp.DataType.build("DECIMAL(38, 0)")))
     return tree

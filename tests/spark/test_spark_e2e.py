@@ -37,6 +37,7 @@ if os.environ.get("DPSQL_SPARK_FULL"):
     from tests.e2e.test_public_tables import *  # noqa: F403
     from tests.e2e.test_quantile_answers import *  # noqa: F403
     from tests.e2e.test_query_api import *  # noqa: F403
+    from tests.e2e.test_suggest import owner_proxy, test_the_assistant_on_the_demo_data  # noqa: F401
     from tests.e2e.test_surface_derived import *  # noqa: F403
     from tests.e2e.test_surface_groups import *  # noqa: F403
     from tests.e2e.test_surface_joins import *  # noqa: F403
