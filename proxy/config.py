@@ -379,6 +379,13 @@ def _cross_problems(config: Config) -> Iterable[str]:
             seen.setdefault(col_name.lower(), col_name)
             if isinstance(column.public_keys, PublicKeysRef):
                 yield from _check_ref(config, f"{path}.public_keys", column.public_keys)
+    if config.engine.kind == "spark":
+        sources = {n.lower() for n in config.engine.sources}
+        for name in config.tables:
+            if name.lower() not in sources:
+                yield (f"tables.{name}: a spark engine reads only the sources its config "
+                       f"registers; add `engine.sources.{name}` ({{table: db.name}} for a "
+                       "catalog table, or {path: …, format: parquet})")
     owners: dict[str, str] = {}
     for name in config.analysts:
         if not _ANALYST_NAME.match(name):
