@@ -210,8 +210,11 @@ class SparkEngine:
                 session.sparkContext.setJobGroup(tag, "dpsql statement", interruptOnCancel=True)
             timer.start()
             frame = session.sql(sql)
-            rows = [tuple(r) for r in frame.collect()]
-            columns = tuple(frame.columns)
+            collected = frame.collect()
+            # a Row names its fields; asking the frame would analyse the plan once more
+            # (a round trip on Spark Connect)
+            columns = tuple(collected[0].__fields__ if collected else frame.columns)
+            rows = [tuple(r) for r in collected]
         except Exception as exc:  # noqa: BLE001 - every driver failure is mapped
             if fired.is_set():
                 _log.warning("spark statement cancelled after %s s", self._timeout)
