@@ -409,7 +409,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--note", default="", help="what else ran on the machine")
     args = parser.parse_args(argv)
-    report: dict[str, Any] = {"machine": {"cpus": os.cpu_count()}, "note": args.note}
+    report: dict[str, Any] = {"machine": {"cpus": os.cpu_count(),
+                                          "load_average_at_start": os.getloadavg()},
+                              "note": args.note}
     if args.out.exists():
         report = {**json.loads(args.out.read_text()), **report}
     if not args.skip_engines:
@@ -423,6 +425,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"proxies in front of one Spark Connect server, {rows:,} rows", file=sys.stderr)
         report["scaling"] = {"rows": rows, "runs": scaling(rows, counts, args.clients,
                                                            args.seconds, args.data_dir)}
+    report["machine"]["load_average_at_end"] = os.getloadavg()
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     for rows, results in report.get("engines", {}).items():
         print(f"\nSpark local[2] vs DuckDB, {int(rows):,} rows (median ms of {args.reps})")

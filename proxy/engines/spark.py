@@ -31,6 +31,7 @@ operation tag (Spark Connect) from a timer; other statements go on.
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 import uuid
 from collections.abc import Mapping
@@ -110,6 +111,17 @@ def check_statement(sql: str, views: frozenset[str]) -> None:
                 raise UnsafeStatement(cause=f"function {name}")
 
 
+_CONNECT_TIMEOUT_S = 10
+
+
+def _reachable(connect_url: str) -> None:
+    """Raise OSError unless the Spark Connect server's port accepts a connection."""
+    where = connect_url.removeprefix("sc://").split("/", 1)[0]
+    host, _, port = where.rpartition(":") if ":" in where else (where, "", "15002")
+    with socket.create_connection((host.strip("[]"), int(port)), timeout=_CONNECT_TIMEOUT_S):
+        pass
+
+
 def _source_frame(session: Any, name: str, source: Any) -> Any:
     """The DataFrame of one declared source (config.SparkSource)."""
     if source.table is not None:
@@ -142,6 +154,8 @@ class SparkEngine:
                               "pip install 'dpsql[spark]'") from None
         try:
             if connect_url is not None:
+                # the client retries an unreachable server for minutes: fail fast instead
+                _reachable(connect_url)
                 session = SparkSession.builder.remote(connect_url).create()
             else:
                 builder = SparkSession.builder.master(master).appName("dpsql")
