@@ -17,8 +17,10 @@ depends on a non-deterministic function:
   literal. The key is a pure function of (row content, salt): every evaluation,
   retry or duplicate of any part of the plan computes the same value for the
   same row, on any partitioning.
-* sums run in DECIMAL(38, 0), as DuckDB (HUGEINT) and PostgreSQL (NUMERIC) sum
-  64-bit integers without overflow; Spark's SUM(BIGINT) would wrap or fail.
+* sums of grid values run in DECIMAL(38, 0), as DuckDB (HUGEINT) and PostgreSQL
+  (NUMERIC) sum 64-bit integers without overflow; Spark's SUM(BIGINT) would wrap
+  (ANSI off) or fail (ANSI on) past 2**63. Counts stay BIGINT: they add at most one
+  per row.
 
 Why the caps hold: ROW_NUMBER() OVER (PARTITION BY unit ORDER BY key) gives the
 rows of one unit the distinct numbers 1…n in every evaluation, whatever the key
@@ -47,6 +49,7 @@ from sqlglot import exp
 __all__ = ["HASH", "fresh_salt", "keyed_selection"]
 
 HASH = "XXHASH64"
+VALUE_PREFIX = "__v_"  # bound.py's per-row grid values of a SUM
 
 
 def fresh_salt() -> int:
@@ -91,5 +94,9 @@ def keyed_selection(tree: exp.Select, salt: int | None = None) -> exp.Select:
                 if column.name == name and not column.table:
                     column.replace(key.copy())
     for total in list(tree.find_all(exp.Sum)):
-        total.set("this", exp.cast(total.this, exp.DataType.build("DECIMAL(38, 0)")))
+        # only a sum of grid values can pass 2**63 (≤ 2**21 per row); counts and
+        # indicators add at most one per row, and Spark counts rows in 64 bits anyway.
+        # DECIMAL arithmetic costs several times BIGINT's, so it is kept to those.
+        if isinstance(total.this, exp.Column) and total.this.name.startswith(VALUE_PREFIX):
+            total.set("this", exp.cast(total.this, exp.DataType.build("DECIMAL(38, 0)")))
     return tree
