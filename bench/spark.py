@@ -142,7 +142,8 @@ def _time(run: Callable[[], Any], reps: int) -> dict[str, float]:
     return {"median_ms": statistics.median(times), "min_ms": min(times), "max_ms": max(times)}
 
 
-def engines_compared(rows: int, reps: int, data_dir: Path) -> dict[str, Any]:
+def engines_compared(rows: int, reps: int, data_dir: Path,
+                     only: Sequence[str] = ()) -> dict[str, Any]:
     import sqlglot
 
     from proxy.config import SparkSource
@@ -161,6 +162,8 @@ def engines_compared(rows: int, reps: int, data_dir: Path) -> dict[str, Any]:
     out: dict[str, Any] = {}
     try:
         for query in QUERIES:
+            if only and query.name not in only:
+                continue
             plan = plan_query(query.sql, cat)
             variants: dict[str, Callable[[str], str]] = {
                 "raw": lambda d, q=query: sqlglot.transpile(q.sql, write=d)[0],
@@ -404,6 +407,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--skip-engines", action="store_true")
+    parser.add_argument("--queries", default="", help="comma-separated suite names (all)")
     parser.add_argument("--skip-scaling", action="store_true")
     parser.add_argument("--data-dir", type=Path, default=DATA_DIR)
     parser.add_argument("--out", type=Path, default=RESULTS)
@@ -415,10 +419,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.out.exists():
         report = {**json.loads(args.out.read_text()), **report}
     if not args.skip_engines:
-        report["engines"] = {}
+        report.setdefault("engines", {})
+        only = [q for q in args.queries.split(",") if q]
         for rows in args.rows:
             print(f"Spark local[2] vs DuckDB, {rows:,} rows", file=sys.stderr)
-            report["engines"][str(rows)] = engines_compared(rows, args.reps, args.data_dir)
+            measured = engines_compared(rows, args.reps, args.data_dir, only)
+            report["engines"][str(rows)] = {**report["engines"].get(str(rows), {}), **measured}
     if not args.skip_scaling:
         counts = [int(x) for x in args.proxies.split(",")]
         rows = args.scaling_rows[0]
