@@ -148,10 +148,15 @@ class SparkEngine:
         self._lock = threading.Lock()
         where = connect_url or master
         try:
+            from pyspark.logger import PySparkLogger
             from pyspark.sql import SparkSession
         except ImportError:
             raise EngineError("engine.kind: spark needs PySpark; install it with: "
                               "pip install 'dpsql[spark]'") from None
+        if not log_messages:
+            # PySpark logs a failed statement's error, which may quote a value, itself
+            # (its own logger class: it passes keywords a plain Logger refuses)
+            PySparkLogger.getLogger("SQLQueryContextLogger").setLevel(logging.CRITICAL + 1)
         try:
             if connect_url is not None:
                 # the client retries an unreachable server for minutes: fail fast instead
