@@ -42,6 +42,11 @@ if os.environ.get("DPSQL_SPARK_FULL"):
     from tests.e2e.test_surface_groups import *  # noqa: F403
     from tests.e2e.test_surface_joins import *  # noqa: F403
     from tests.e2e.test_surface_queries import *  # noqa: F403
+
+    # its query, CAST(dept AS INTEGER) over a public table, fails on DuckDB and
+    # PostgreSQL; Spark runs with ANSI mode off (no value may fail a statement) and
+    # answers NULLs, exactly and free, as for any public-only query
+    del test_an_engine_failure_over_public_tables_is_one_clear_error  # noqa: F821
 else:
     def test_peer_queries_run_through_one_proxy(rich: Proxy) -> None:
         """test_peer_query_runs's assertions, every other peer query, one Spark proxy."""
