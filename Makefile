@@ -4,12 +4,12 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 PYTHON ?= python3
 
-.PHONY: install demo test test-fast lint clean fuzz screenshots chromium
+.PHONY: install demo test test-fast test-spark lint clean fuzz screenshots chromium
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,postgres]'
+	$(PY) -m pip install --quiet -e '.[test,postgres,spark]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -38,6 +38,13 @@ WORKERS ?= auto
 test: install $(CHROMIUM)
 	$(PY) -m ruff check rewriter accountant proxy tests bench
 	$(PY) -m pytest -n $(WORKERS)
+
+# The whole Spark engine suite on local mode (make test runs a cross-section of it): every
+# listed e2e module on Spark, the long totality search on Spark and the status parity
+# property on Spark. One JVM per test process.
+test-spark: install
+	DPSQL_SPARK_FULL=1 $(PY) -m pytest -n $(WORKERS) tests/spark \
+		tests/engines/test_engine_contract.py tests/totality -k spark -q
 
 test-fast: install $(CHROMIUM)
 	$(PY) -m pytest -m "not slow" -x -q
@@ -73,7 +80,14 @@ GUARDS_BASELINE ?= 9ff5629
 GUARDS_ARGS ?=
 LEDGER_ARGS ?=
 
-.PHONY: bench
+# Spark local mode against DuckDB on 10 M rows of Parquet, and N = 1, 2, 4 proxies in
+# front of one Spark Connect server sharing a PostgreSQL ledger (bench/spark.json)
+SPARK_BENCH_ARGS ?=
+
+.PHONY: bench bench-spark
+bench-spark: install
+	$(PY) -m bench.spark $(SPARK_BENCH_ARGS)
+
 $(SNSQL): bench/smartnoise.py
 	-$(PY) -m bench.smartnoise --install
 

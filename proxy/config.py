@@ -47,6 +47,7 @@ __all__ = [
     "LimitsConfig",
     "LoggingConfig",
     "PrivacyConfig",
+    "SparkSource",
     "TlsConfig",
     "load_config",
     "parse_config",
@@ -128,24 +129,74 @@ class _Section(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+_SPARK_FORMATS = ("parquet", "delta", "csv")
+
+
+class SparkSource(_Section):
+    """Where one declared table's rows live on a Spark engine: a catalog table
+    (`table: db.name`), or files (`path` and `format`), registered as a temporary
+    view of the table's name when the engine opens. Only the owner's config names
+    sources; analysts reach none but the declared tables."""
+
+    table: str | None = None
+    path: str | None = None
+    format: Literal["parquet", "delta", "csv"] | None = None
+    options: dict[str, str | int | float | bool] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> SparkSource:
+        if (self.table is None) == (self.path is None):
+            raise ValueError("give a catalog `table` or a `path` (with its `format`), not both")
+        if self.path is not None and self.format is None:
+            raise ValueError("a `path` needs its `format`: " + ", ".join(_SPARK_FORMATS))
+        if self.table is not None and (self.format is not None or self.options):
+            raise ValueError("`format` and `options` are for a `path`; a catalog `table` "
+                             "has its own")
+        return self
+
+
 class EngineConfig(_Section):
-    kind: Literal["duckdb", "postgres"]
+    kind: Literal["duckdb", "postgres", "spark"]
     database: Path | None = None
     dsn: str | None = None
+    # spark: a Spark Connect server (sc://host:15002) or a master (local[*], spark://…, yarn)
+    connect_url: str | None = None
+    master: str | None = None
+    sources: dict[str, SparkSource] = Field(default_factory=dict)
+    # spark with a master: extra Spark settings for the JVM this process starts
+    spark_conf: dict[str, str] = Field(default_factory=dict)
     statement_timeout_s: float = Field(default=30, gt=0, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _one_target(self) -> EngineConfig:
+        spark_only = {"connect_url": self.connect_url, "master": self.master,
+                      "sources": self.sources or None, "spark_conf": self.spark_conf or None}
+        if self.kind != "spark":
+            for key, value in spark_only.items():
+                if value is not None:
+                    raise ValueError(f"`{key}` is for spark; a {self.kind} engine does not use it")
         if self.kind == "duckdb":
             if self.database is None:
                 raise ValueError("a duckdb engine needs `database` (the file to open read-only)")
             if self.dsn is not None:
                 raise ValueError("`dsn` is for postgres; a duckdb engine uses `database`")
-        else:
+        elif self.kind == "postgres":
             if self.dsn is None:
                 raise ValueError("a postgres engine needs `dsn` (postgresql://user@host/db)")
             if self.database is not None:
                 raise ValueError("`database` is for duckdb; a postgres engine uses `dsn`")
+        else:
+            if (self.connect_url is None) == (self.master is None):
+                raise ValueError("a spark engine needs exactly one of `connect_url` "
+                                 "(sc://host:15002) and `master` (local[*], spark://…, yarn)")
+            if self.connect_url is not None and not self.connect_url.startswith("sc://"):
+                raise ValueError("`connect_url` is a Spark Connect URL: sc://host:15002")
+            if self.connect_url is not None and self.spark_conf:
+                raise ValueError("`spark_conf` configures a JVM this process starts (a "
+                                 "`master`); a Spark Connect server has its own settings")
+            if self.database is not None or self.dsn is not None:
+                raise ValueError("a spark engine takes `connect_url` or `master` and "
+                                 "`sources`, not `database` or `dsn`")
         return self
 
 
@@ -335,6 +386,13 @@ def _cross_problems(config: Config) -> Iterable[str]:
             seen.setdefault(col_name.lower(), col_name)
             if isinstance(column.public_keys, PublicKeysRef):
                 yield from _check_ref(config, f"{path}.public_keys", column.public_keys)
+    if config.engine.kind == "spark":
+        sources = {n.lower() for n in config.engine.sources}
+        for name in config.tables:
+            if name.lower() not in sources:
+                yield (f"tables.{name}: a spark engine reads only the sources its config "
+                       f"registers; add `engine.sources.{name}` ({{table: db.name}} for a "
+                       "catalog table, or {path: …, format: parquet})")
     owners: dict[str, str] = {}
     for name in config.analysts:
         if not _ANALYST_NAME.match(name):

@@ -32,6 +32,8 @@ __all__ = ["EngineSchema", "complete_public", "mismatches", "read_schema", "dpsq
 # The schema each engine resolves unqualified table names in: DuckDB's default
 # schema, and the `public` of the PostgreSQL engine's pinned search_path.
 _SCHEMA = {"duckdb": "main", "postgres": "public"}
+# engines that compare quoted names ignoring case (Spark: spark.sql.caseSensitive=false)
+_CASE_BLIND = ("duckdb", "spark")
 
 # Engine type names (upper case, without their parameters) each declared type
 # accepts. A declared `float` may read an integer column (every integer is a
@@ -43,8 +45,8 @@ _FLOAT = {"FLOAT", "REAL", "DOUBLE", "DOUBLE PRECISION", "DECIMAL", "NUMERIC", "
           "FLOAT8"}
 _TEXT = {"VARCHAR", "TEXT", "CHARACTER VARYING", "CHARACTER", "CHAR", "BPCHAR", "STRING",
          "NAME"}
-_TIMESTAMP = {"TIMESTAMP", "TIMESTAMP WITHOUT TIME ZONE", "TIMESTAMP WITH TIME ZONE",
-              "TIMESTAMPTZ", "TIMESTAMP_S", "TIMESTAMP_MS",
+_TIMESTAMP = {"TIMESTAMP", "TIMESTAMP_NTZ", "TIMESTAMP_LTZ", "TIMESTAMP WITHOUT TIME ZONE",
+              "TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ", "TIMESTAMP_S", "TIMESTAMP_MS",
               "TIMESTAMP_NS", "DATETIME"}
 ACCEPTS: dict[str, frozenset[str]] = {
     "integer": frozenset(_INTEGER),
@@ -70,7 +72,7 @@ class EngineSchema:
         it generates: PostgreSQL then compares names exactly, DuckDB ignoring case."""
         if name in self.tables:
             return name, self.tables[name]
-        if self.dialect == "duckdb":
+        if self.dialect in _CASE_BLIND:
             for key, columns in self.tables.items():
                 if key.lower() == name.lower():
                     return key, columns
@@ -79,7 +81,7 @@ class EngineSchema:
     def find_column(self, columns: Mapping[str, str], name: str) -> str | None:
         if name in columns:
             return name
-        if self.dialect == "duckdb":
+        if self.dialect in _CASE_BLIND:
             for key in columns:
                 if key.lower() == name.lower():
                     return key
@@ -113,6 +115,9 @@ def catalog_sql(dialect: str) -> str:
 
 def read_schema(engine: Engine) -> EngineSchema:
     """The engine's tables and column types; raises EngineError when it cannot be read."""
+    columns = getattr(engine, "columns", None)
+    if columns is not None:  # Spark keeps no information_schema: its views' own schemas
+        return EngineSchema(engine.dialect, columns())
     rows = engine.execute(catalog_sql(engine.dialect), timeout_s=METADATA_TIMEOUT_S).rows
     tables: dict[str, dict[str, str]] = {}
     for table, column, data_type in rows:

@@ -47,6 +47,7 @@ from accountant.mechanisms.maps import gaussian_for, laplace_for
 from accountant.mechanisms.sampler import add_noise
 from accountant.selection import select_quantile
 from rewriter import Catalog, Table
+from rewriter.distributed import keyed_selection
 from rewriter.metadata import NUMERIC_TYPES
 
 from .engines.base import Engine
@@ -94,6 +95,14 @@ class Suggestion:
 
 
 # --- SQL on the engine (trees, generated once per dialect) ---------------------------
+
+
+def _engine_sql(engine: Engine, query: exp.Select) -> str:
+    """The query in the engine's SQL; on Spark the random row order becomes a keyed
+    hash of a per-query salt, as in the query rewrite (rewriter/distributed.py)."""
+    if engine.dialect == "spark":
+        query = keyed_selection(query.copy())
+    return query.sql(dialect=engine.dialect)
 
 
 def _ident(name: str) -> exp.Identifier:
@@ -167,14 +176,14 @@ def _grid_counts(engine: Engine, population: exp.Select,
         sums.append(_indicator(exp.LT(this=v.copy(), expression=_number(c))))
         sums.append(_indicator(exp.LTE(this=v.copy(), expression=_number(c))))
     query = exp.select(*sums).from_(population.subquery("s"))
-    row = engine.execute(query.sql(dialect=engine.dialect)).rows[0]
+    row = engine.execute(_engine_sql(engine, query)).rows[0]
     values = [int(x or 0) for x in row]
     return values[0::2], values[1::2]
 
 
 def _total(engine: Engine, population: exp.Select) -> int:
     query = exp.select(exp.Count(this=exp.Star())).from_(population.subquery("s"))
-    return int(engine.execute(query.sql(dialect=engine.dialect)).rows[0][0])
+    return int(engine.execute(_engine_sql(engine, query)).rows[0][0])
 
 
 # --- mechanisms --------------------------------------------------------------------------
@@ -252,7 +261,7 @@ def _cap_counts(engine: Engine, population: exp.Select, cap: int) -> tuple[int, 
     dropped = exp.Sum(this=exp.Least(this=excess, expressions=[exp.Literal.number(clip)]))
     beyond = _indicator(exp.GT(this=x.copy(), expression=exp.Literal.number(cap + clip)))
     query = exp.select(kept, dropped, beyond).from_(population.subquery("s"))
-    row = engine.execute(query.sql(dialect=engine.dialect)).rows[0]
+    row = engine.execute(_engine_sql(engine, query)).rows[0]
     k, d, o = (int(v or 0) for v in row)
     return k, d, o
 
@@ -407,7 +416,7 @@ def suggest(name: str, table: Table, *, engine: Engine, ledger: Ledger, pipeline
             _indicator(exp.GT(this=v.copy(), expression=_number(upper))),
             exp.Count(this=exp.Star())).from_(kept.subquery("s"))
         low_n, high_n, total = (int(x or 0) for x in
-                                engine.execute(counts.sql(dialect=engine.dialect)).rows[0])
+                                engine.execute(_engine_sql(engine, counts)).rows[0])
         # a person moves these three disjoint counts by at most rows_cap in total
         noisy, spec = _noisy([low_n, high_n, total - low_n - high_n], rows_cap, budget)
 

@@ -200,7 +200,7 @@ def bounded_query(
     base = base.where(exp.and_(*conditions), copy=False)
 
     if counts_rows_only(shape, measures):
-        return _counted_query(shape, measures, base)
+        return _for_engine(_counted_query(shape, measures, base), dialect)
 
     # The group cap is needed only if a unit could otherwise reach more groups.
     reachable = shape.max_rows_per_unit if shape.selection else min(
@@ -268,7 +268,17 @@ def bounded_query(
         final = final.group_by(*(_col(g) for g in groups), copy=False)
     for name, body in query_with:
         final = final.with_(name, as_=body, copy=False)
-    return final
+    return _for_engine(final, dialect)
+
+
+def _for_engine(tree: exp.Select, dialect: str) -> exp.Select:
+    """A distributed engine may evaluate RANDOM() more than once per row: there the
+    random keys become keyed hashes of a per-query salt (rewriter/distributed.py)."""
+    if dialect == "spark":
+        from .distributed import keyed_selection
+
+        return keyed_selection(tree)
+    return tree
 
 
 def _row_aggregates(measures: tuple[Measure, ...]) -> list[exp.Expression]:
@@ -332,6 +342,8 @@ def _group_hash(dialect: str, groups: list[str]) -> exp.Expression:
     ])
     if dialect == "postgres":
         return exp.Anonymous(this="HASHTEXTEXTENDED", expressions=[text, _col(SALT)])
+    if dialect == "spark":
+        return exp.Anonymous(this="XXHASH64", expressions=[*parts, _col(SALT)])
     # any other engine: a portable (slower) hash of the same text
     return exp.MD5(this=exp.Anonymous(this="CONCAT_WS", expressions=[
         exp.Literal.string("|"), text, exp.cast(_col(SALT), exp.DataType.build("TEXT"))]))

@@ -1,4 +1,4 @@
-"""Engines that run rewritten SQL: DuckDB and PostgreSQL (SPEC §1)."""
+"""Engines that run rewritten SQL: DuckDB, PostgreSQL and Spark (SPEC §1)."""
 
 from __future__ import annotations
 
@@ -28,4 +28,18 @@ def open_engine(config: EngineConfig, *, log_messages: bool = False) -> Engine:
             ) from None
         return PostgresEngine(config.dsn, statement_timeout_s=config.statement_timeout_s,
                               log_messages=log_messages)
-    raise ConfigError(f"engine.kind: unknown engine {config.kind!r}; use duckdb or postgres")
+    if config.kind == "spark":
+        try:
+            import pyspark  # noqa: F401 - the optional `spark` extra
+        except ImportError:
+            raise ConfigError(
+                "engine.kind: spark needs PySpark; install it with: pip install 'dpsql[spark]'"
+            ) from None
+        from .spark import SparkEngine
+
+        return SparkEngine(sources=config.sources, connect_url=config.connect_url,
+                           master=config.master, conf=config.spark_conf,
+                           statement_timeout_s=config.statement_timeout_s,
+                           log_messages=log_messages)
+    raise ConfigError(f"engine.kind: unknown engine {config.kind!r}; "
+                      "use duckdb, postgres or spark")

@@ -24,6 +24,7 @@ from proxy.config import load_config
 from proxy.demo import build_demo_database, demo_config_yaml
 from tests.pg import copy_duckdb_to_postgres, require_postgres, throwaway_database
 from tests.serving import free_port, wait_until_healthy
+from tests.sparkutil import export_parquet, require_spark, spark_engine
 
 KEYS = {"alice": "dpsql_alice_key", "bob": "dpsql_bob_key",
         "olivia": "dpsql_olivia_key", "carl": "dpsql_carl_key"}
@@ -56,6 +57,14 @@ def pg_demo(demo_db: Path, truth: dict[str, Any]) -> Iterator[str]:
     with throwaway_database("dpsql_e2e") as (admin_dsn, reader_dsn):
         copy_duckdb_to_postgres(demo_db, admin_dsn)
         yield reader_dsn
+
+
+@pytest.fixture(scope="session")
+def spark_demo(demo_db: Path, truth: dict[str, Any],
+               tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The demo tables as Parquet files: a Spark engine's `sources` section."""
+    require_spark()
+    return export_parquet(demo_db, tmp_path_factory.mktemp("spark_demo"))
 
 
 @pytest.fixture(params=["duckdb", "postgres"])
@@ -93,13 +102,15 @@ def make_proxy(
     engine: dict[str, Any] = {"kind": "duckdb", "database": str(demo_db)}
     if engine_kind == "postgres":
         engine = {"kind": "postgres", "dsn": request.getfixturevalue("pg_demo")}
+    elif engine_kind == "spark":  # tests/spark runs these tests on Spark local mode
+        engine = spark_engine(request.getfixturevalue("spark_demo"))
 
     def start(tweak: Tweak | None = None, *, ledger: Path | None = None) -> Proxy:
         document = yaml.safe_load(
             demo_config_yaml(str(demo_db), KEYS, ledger_path=str(ledger or tmp_path / "l.db"))
         )
         document["privacy"]["max_query_epsilon"] = 10.0
-        document["engine"] = {**engine, "statement_timeout_s": 30}
+        document["engine"] = {**engine, "statement_timeout_s": 60 if engine_kind == "spark" else 30}
         if tweak:
             tweak(document)
         path = tmp_path / "dpsql.yaml"

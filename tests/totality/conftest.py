@@ -6,12 +6,14 @@ import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
 
 from rewriter import Catalog, Table
 from tests.pg import require_postgres, throwaway_database
+from tests.sparkutil import export_parquet, require_spark
 
 from .hostile import CITIES, TABLES, build_duckdb, load_postgres
 
@@ -24,6 +26,17 @@ FUZZ = settings(
     max_examples=EXAMPLES, deadline=None, derandomize=not LONG, report_multiple_bugs=LONG,
     suppress_health_check=list(HealthCheck), print_blob=True,
 )
+
+# Spark answers a rewritten query in a fraction of a second, not a millisecond: CI runs a
+# shorter search there; `make test-spark` (DPSQL_SPARK_FULL) and `make fuzz` the full one.
+SPARK_FULL = bool(os.environ.get("DPSQL_SPARK_FULL"))
+SPARK_EXAMPLES = EXAMPLES if LONG or SPARK_FULL else 30
+
+
+def examples_for(kind: str) -> settings:
+    """The search's settings on one engine."""
+    return settings(FUZZ, max_examples=SPARK_EXAMPLES) if kind == "spark" else FUZZ
+
 
 # what the proxy resolves `city`'s public keys to (the public table's distinct names)
 CATALOG = Catalog({name: Table.model_validate(t) for name, t in TABLES.items()},
@@ -39,6 +52,17 @@ def hostile_duckdb(tmp_path_factory: pytest.TempPathFactory) -> dict[bool, Path]
         paths[hostile] = folder / f"hostile_{hostile}.duckdb"
         build_duckdb(paths[hostile], hostile)
     return paths
+
+
+@pytest.fixture(scope="session")
+def hostile_spark(hostile_duckdb: dict[bool, Path], tmp_path_factory: pytest.TempPathFactory
+                  ) -> dict[bool, dict[str, Any]]:
+    """The same hostile rows as Parquet files, read by Spark: each database's
+    `engine.sources` (DuckDB writes the values Spark then has to read back)."""
+    require_spark()
+    folder = tmp_path_factory.mktemp("hostile_spark")
+    return {hostile: export_parquet(path, folder / f"hostile_{hostile}")
+            for hostile, path in hostile_duckdb.items()}
 
 
 @pytest.fixture(scope="session")

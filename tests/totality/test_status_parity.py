@@ -16,7 +16,9 @@ import pytest
 from fastapi.testclient import TestClient
 from hypothesis import assume, event, given
 
-from .conftest import FUZZ, LONG, Survey
+from tests.sparkutil import spark_engine
+
+from .conftest import FUZZ, LONG, SPARK_FULL, Survey
 from .hostile import KEY, hostile_app
 from .queries import queries
 from .test_engine_totality import plan_or_none
@@ -24,13 +26,17 @@ from .test_engine_totality import plan_or_none
 REQUEST = {"epsilon": 100.0, "delta": 1e-6}  # as in test_engine_totality
 
 
-@pytest.fixture(scope="module", params=["duckdb", "postgres"])
+@pytest.fixture(scope="module", params=["duckdb", "postgres", "spark"])
 def apps(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
          ) -> Iterator[dict[bool, TestClient]]:
     """The app over the database with (True) and without (False) the hostile person."""
+    if request.param == "spark" and not (SPARK_FULL or LONG):
+        pytest.skip("two Spark apps per example: run by make test-spark (DPSQL_SPARK_FULL=1)")
     clients = {}
     for hostile in (True, False):
-        if request.param == "duckdb":
+        if request.param == "spark":
+            engine = spark_engine(request.getfixturevalue("hostile_spark")[hostile])
+        elif request.param == "duckdb":
             engine = {"kind": "duckdb",
                       "database": str(request.getfixturevalue("hostile_duckdb")[hostile])}
         else:
