@@ -163,6 +163,7 @@ class SparkEngine:
                 _reachable(connect_url)
                 session = SparkSession.builder.remote(connect_url).create()
             else:
+                assert master is not None  # the config requires one of the two
                 builder = SparkSession.builder.master(master).appName("dpsql")
                 for key, value in {**MASTER_CONF, **(conf or {})}.items():
                     builder = builder.config(key, value)
