@@ -14,6 +14,7 @@ from .errors import QueryRefused
 from .inline import inline
 from .limits import Limits, check_joins, check_noise_cells
 from .measures import plan_measures
+from .names import resolve_names
 from .parse import parse, position_of
 from .plan import Output, Plan
 from .post import SLOT, dpsql_type, duck_type, post_query, run_post
@@ -67,7 +68,7 @@ def plan_query(sql: str, catalog: Catalog, dialect: str | None = None,
 
 def _plan(sql: str, catalog: Catalog, dialect: str | None, limits: Limits,
           diagnostics: Fraction) -> Plan:
-    tree = parse(sql, dialect, limits)
+    tree = resolve_names(parse(sql, dialect, limits), catalog, sql, dialect)
     inlined = inline(tree, catalog, sql)
     check_joins(inlined, limits, " (with its CTEs and subqueries expanded)")
     shape = validate(inlined, catalog, sql)
