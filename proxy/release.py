@@ -222,8 +222,8 @@ def release(
 ) -> Released:
     """Noise, partition selection (when `threshold` is set), post-processing.
 
-    Partition selection keeps a group only if its noisy distinct-unit count is
-    at least `threshold`; the keys of kept groups are released unchanged, the
+    Partition selection keeps a group only if its noisy count (the plan's
+    `selection_measure`: its own COUNT(*) when it has one) is at least `threshold`; the keys of kept groups are released unchanged, the
     others never appear. The other measures get noise only for kept groups: each
     draw is independent of the selection's, so what is released of a kept group
     has the same distribution as if every candidate had been noised, while the
@@ -235,9 +235,9 @@ def release(
     exact = {m.name: exact[m.name] for m in plan.output_measures}
     released: list[int] | None = None
     if plan.selection:
-        units = plan.units_measure()
+        units = plan.selection_measure()  # the count thresholded (calibrate.py)
         if threshold is None or units is None:
-            raise ValueError("partition selection needs a threshold and a units measure")
+            raise ValueError("partition selection needs a threshold and a count measure")
         noisy = {units.name: _noised(exact[units.name], range(len(groups)), 1,
                                      calibrated[units.name])}
         released = [i for i, n in enumerate(noisy[units.name]) if n >= threshold]

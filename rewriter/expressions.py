@@ -260,6 +260,7 @@ class RowExpressions:
         become DOUBLE, text constants beside a date or timestamp become that type's
         constant (re-emitted from the parsed value), anything else mismatched is
         refused (its cast could fail on some rows)."""
+        parts = _coerce_constants(parts, node)
         kinds = {("number" if p.numeric else p.type) for p in parts if p.type != "null"}
         temporal = kinds & {"date", "timestamp"}
         if len(kinds) > 1 and not (len(temporal) == 1 and kinds - temporal <= {"text"}):
@@ -274,6 +275,81 @@ class RowExpressions:
             return [_temporal_constant(p, target, node) if p.type == "text" else p
                     for p in parts]
         return parts
+
+
+def _kind(part: Typed) -> str:
+    return "number" if part.numeric else part.type
+
+
+def _constant(part: Typed) -> str | None:
+    """The kind of a constant operand (a literal as `_literal`/`_boolean` compile it)."""
+    tree = part.tree
+    if isinstance(tree, exp.Cast) and part.type == "float":
+        tree = tree.this
+    if isinstance(tree, exp.Neg):
+        tree = tree.this
+    if isinstance(tree, exp.Boolean):
+        return "boolean"
+    if isinstance(tree, exp.Literal) and part.raw_column is None:
+        return "text" if tree.is_string else "number"
+    return None
+
+
+def _coerce_constants(parts: list[Typed], node: exp.Expression) -> list[Typed]:
+    """Constants written in another type than what they meet, read as that type.
+
+    `int_col = '8'`, `int_col = TRUE`, `text_col IN (2, 3)`, `bool_col = 1`: the
+    constant is converted here, at plan time, from its text; the column is never
+    cast, so no row can make the comparison fail (SPEC §4.7), and the result is
+    what either engine gives when the conversion succeeds. A constant that does
+    not read as the other type is refused with the value named.
+    """
+    others = {_kind(p) for p in parts if p.type != "null" and _constant(p) is None}
+    if len(others) != 1:
+        return parts
+    target = others.pop()
+    if target not in ("number", "text", "boolean"):
+        return parts
+    out: list[Typed] = []
+    for part in parts:
+        kind = _constant(part)
+        if kind is None or kind == target or part.type == "null":
+            out.append(part)
+            continue
+        tree = part.tree
+        if target == "number" and kind == "text":
+            text = tree.this.strip() if isinstance(tree, exp.Literal) else ""
+            try:
+                value = float(text)
+            except ValueError:
+                raise ExprError(f"{_short(node)}: {tree.sql()} is not a number, and it is "
+                                "compared with one; write a number", node) from None
+            if not math.isfinite(value) or "n" in text.lower():  # nan, inf, infinity
+                raise ExprError(f"{_short(node)}: {tree.sql()} is not a finite number; write "
+                                "a number", node)
+            magnitude = _literal(None, exp.Literal(this=text.lstrip("+-"), is_string=False),  # type: ignore[arg-type]
+                                 0)
+            out.append(magnitude if not text.startswith("-") else Typed(
+                exp.Neg(this=magnitude.tree), magnitude.type, -value, -value))
+        elif target == "number" and kind == "boolean":
+            value = 1 if tree.this else 0
+            out.append(Typed(exp.Literal.number(str(value)), "integer", value, value))
+        elif target == "boolean" and kind in ("number", "text"):
+            word = str(part.lower) if kind == "number" else tree.this.strip().lower()
+            truth = {"1.0": True, "0.0": False, "true": True, "false": False, "t": True,
+                     "f": False, "1": True, "0": False}.get(word)
+            if truth is None:
+                raise ExprError(f"{_short(node)}: a boolean is compared with {tree.sql()}; "
+                                "write TRUE or FALSE", node)
+            out.append(Typed(exp.Boolean(this=truth), "boolean"))
+        elif target == "text" and kind == "number":
+            assert part.lower is not None
+            value = part.lower
+            text = str(int(value)) if part.type == "integer" else repr(value)
+            out.append(Typed(exp.Literal.string(text), "text"))
+        else:
+            out.append(part)
+    return out
 
 
 def _temporal_constant(part: Typed, target: str, node: exp.Expression) -> Typed:
@@ -586,6 +662,11 @@ def _cast(rows: RowExpressions, node: exp.Expression, d: int) -> Typed:
             return Typed(exp.cast(whole, exp.DataType.build("VARCHAR")), "text")
         if inner.type in ("integer", "text", "boolean", "date"):
             return Typed(exp.cast(inner.tree, exp.DataType.build("VARCHAR")), "text")
+    if target in (T.DATE, T.TIMESTAMP) and not to.expressions and inner.type == "text" \
+            and isinstance(inner.tree, exp.Literal):
+        # DATE '2020-01-01', CAST('2020-01-01' AS DATE): a constant, parsed here and
+        # re-emitted in ISO form (or refused), so the engine never converts text
+        return _temporal_constant(inner, "date" if target == T.DATE else "timestamp", node)
     if target == T.DATE and inner.type in ("date", "timestamp"):
         return Typed(exp.cast(inner.tree, exp.DataType.build("DATE")), "date")
     raise ExprError(

@@ -79,8 +79,11 @@ def plan_measures(
                 )
         return measures[key].name
 
-    if shape.selection:
-        need("units", None)  # the noisy distinct-unit count partition selection thresholds
+    counted = ("count", "count_column", "count_units", "avg", "var", "stddev")
+    if shape.selection and not any(a.kind in counted for a in shape.aggregates):
+        # partition selection thresholds a count (Plan.selection_measure); a query
+        # with none (quantiles only) gets the noisy distinct-unit count
+        need("units", None)
     values: list[Output] = [
         Output(key_column(i), "key", key_types[i], key_index=i)
         for i in range(len(shape.group_columns))

@@ -124,6 +124,40 @@ class Plan:
     def units_measure(self) -> Measure | None:
         return next((m for m in self.measures if m.kind == "units"), None)
 
+    def selection_measure(self) -> Measure | None:
+        """The noisy count partition selection thresholds (SPEC §4.4), under selection.
+
+        Any per-group count of the query's own measures will do: after the caps, a
+        group that one person alone creates holds at most R of their rows (R =
+        max_rows_per_unit) and one distinct person, and one person creates at most
+        L0 = min(G, R) groups. So the answer's own COUNT(*) is preferred (no share
+        of ε is spent on a count nobody asked for, and it is the count of people
+        when R = 1), then COUNT(DISTINCT unit), then a COUNT(col) (an AVG's, say);
+        `measures.py` adds a distinct-unit count only when the query has no count.
+        """
+        if not self.selection:
+            return None
+        outputs = self.output_measures
+        for wanted in (lambda m: m.kind == "count" and m.arg is None,
+                       lambda m: m.kind == "units",
+                       lambda m: m.kind == "count"):
+            found = next((m for m in outputs if wanted(m)), None)
+            if found is not None:
+                return found
+        return None
+
+    @property
+    def selection_offset(self) -> int:
+        """The largest value the selection measure has in a group one person alone
+        creates: 1 distinct person, or R rows."""
+        measure = self.selection_measure()
+        return 1 if measure is None or measure.kind == "units" else self.shape.max_rows_per_unit
+
+    @property
+    def selection_groups(self) -> int:
+        """L0: how many groups one person can create, min(G, R)."""
+        return min(self.shape.max_groups_per_unit, self.shape.max_rows_per_unit)
+
     def sql(self, dialect: str) -> str:
         """The rewritten query in the engine's dialect.
 

@@ -83,6 +83,10 @@ class PostExpressions:
         self.aggregates.append(agg)
         return value_column(len(self.aggregates) - 1)
 
+    def hidden_count(self) -> None:
+        """COUNT(*) among the aggregates, selected by no output (a keys-only GROUP BY)."""
+        self._value(Aggregate("count", None))
+
     def rewrite(self, node: exp.Expression, aliases: dict[str, exp.Expression], clause: str,
                 prefer_columns: bool = False) -> exp.Expression:
         """The analyst's expression over `__noisy`; a bare aggregate or key stays bare."""

@@ -89,7 +89,7 @@ class _Ctx:
 
 def validate(tree: exp.Expression, catalog: Catalog, sql: str) -> Shape:
     """Check `tree` against the metadata and describe it as a `Shape`."""
-    select = private_first(_only_select(tree, sql), catalog)
+    select = _distinct_as_groups(private_first(_only_select(tree, sql), catalog), sql)
     sources = _from_clause(select, catalog, sql)
     ctx = _Ctx(sql, catalog, sources)
     table_name, table = ctx.table_name, ctx.table
@@ -169,6 +169,43 @@ def _only_select(tree: exp.Expression, sql: str) -> exp.Select:
         "dpsql never changes data or settings.",
         position_of(tree, sql),
     )
+
+
+def _distinct_as_groups(select: exp.Select, sql: str) -> exp.Select:
+    """SELECT DISTINCT as the GROUP BY it means, where it changes nothing else.
+
+    * no GROUP BY and no aggregate: `SELECT DISTINCT a, b` is `GROUP BY a, b`
+      (a keys-only GROUP BY, answered through partition selection or public keys);
+    * no GROUP BY but aggregates: the answer is one row, DISTINCT is a no-op;
+    * GROUP BY whose every key is selected: rows are already distinct.
+
+    Otherwise DISTINCT would merge post-processed rows; it is refused with advice.
+    """
+    distinct = select.args.get("distinct")
+    if not isinstance(distinct, exp.Distinct) or distinct.args.get("on") is not None:
+        return select
+    items = [i.this if isinstance(i, exp.Alias) else i for i in select.expressions]
+    has_aggregate = any(is_aggregate(n) for i in items for n in i.walk())
+    group = select.args.get("group")
+    out = select.copy()
+    if group is None and not has_aggregate:
+        if any(isinstance(i, exp.Star) or (isinstance(i, exp.Column)
+                                           and isinstance(i.this, exp.Star)) for i in items):
+            return select  # refused below as SELECT *
+        out.set("distinct", None)
+        out.set("group", exp.Group(expressions=[i.copy() for i in items]))
+        return out
+    if group is None:
+        out.set("distinct", None)
+        return out
+    written = {normalized_text(i) for i in items}
+    aliases = {i.alias.lower() for i in select.expressions if isinstance(i, exp.Alias)}
+    if all(normalized_text(k) in written or (isinstance(k, exp.Column) and not k.table
+                                             and k.name.lower() in aliases)
+           for k in group.expressions):
+        out.set("distinct", None)
+        return out
+    return select
 
 
 @dataclass(frozen=True)
@@ -636,6 +673,11 @@ def _projections(select: exp.Select, post: PostExpressions, ctx: _Ctx) -> tuple[
             )
         seen.add(name.lower())
         items.append(SelectItem(name, tree, tree.sql()))
+    if not post.aggregates and select.args.get("group") is not None:
+        # A keys-only GROUP BY releases the keys that pass partition selection (or the
+        # declared public keys): the same keys as with COUNT(*) added, which is the
+        # measure selection thresholds; the count is computed and noised, not shown.
+        post.hidden_count()
     if not post.aggregates:
         raise ctx.refuse(
             "the query has no aggregate, so it would release raw rows; select COUNT(*), "
