@@ -76,7 +76,8 @@ CASES: list[tuple[str, str, Any]] = [
      "SELECT COUNT(*) FROM employees WHERE CASE WHEN id = 17 THEN 1 / 0 ELSE 1 END = 1",
      NOISED),  # division is NULLIF-guarded: no error, so no oracle
     ("failing-cast", "SELECT COUNT(*) FROM employees WHERE CAST(name AS INTEGER) = 1", U),
-    ("failing-implicit-cast", "SELECT COUNT(*) FROM employees WHERE name > 5", U),
+    ("implicit-cast-of-a-constant", "SELECT COUNT(*) FROM employees WHERE name > 5", NOISED),
+    ("constant-not-a-number", "SELECT COUNT(*) FROM employees WHERE age > 'x1'", U),
     ("text-vs-int", "SELECT COUNT(*) FROM employees WHERE age = 'abc'", U),
     ("bad-date", "SELECT COUNT(*) FROM employees WHERE hired = '2020-02-30'", U),
     ("regex-error", "SELECT COUNT(*) FROM employees WHERE regexp_matches(name, '[')", U),
@@ -226,7 +227,8 @@ CASES: list[tuple[str, str, Any]] = [
     ("duckdb-tables", "SELECT COUNT(*) FROM duckdb_tables()", U),
     ("duckdb-settings", "SELECT COUNT(*) FROM duckdb_settings()", U),
     ("sqlite-master", "SELECT COUNT(*) FROM sqlite_master", U),
-    ("schema-prefix", "SELECT COUNT(*) FROM public.employees", U),
+    ("schema-prefix", "SELECT COUNT(*) FROM public.employees", NOISED),
+    ("other-schema", "SELECT COUNT(*) FROM pg_catalog.employees", U),
     ("catalog-prefix", "SELECT COUNT(*) FROM memory.main.employees", U),
     ("current-setting", "SELECT COUNT(*) FROM employees WHERE name = current_setting('x')", U),
     ("version", "SELECT version()", U),
@@ -258,7 +260,8 @@ CASES: list[tuple[str, str, Any]] = [
     ("coalesce-agg", "SELECT SUM(COALESCE(salary, 1e300)) FROM employees", U),
     ("count-distinct-name", "SELECT COUNT(DISTINCT name) FROM employees", U),
     ("approx-count", "SELECT approx_count_distinct(name) FROM employees", U),
-    ("distinct", "SELECT DISTINCT dept FROM employees", U),
+    ("distinct", "SELECT DISTINCT dept FROM employees", 200),  # the public keys
+    ("distinct-not-groupable", "SELECT DISTINCT name FROM employees", U),
 ]
 
 
