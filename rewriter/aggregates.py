@@ -105,10 +105,20 @@ def _aggregate(node: exp.Expression, ctx: _Ctx) -> Aggregate:  # noqa: C901
             inner = arg.expressions
             if len(inner) == 1 and isinstance(inner[0], exp.Column) and ctx.is_unit(inner[0]):
                 return Aggregate("count_units", None)
+            if len(inner) == 1:
+                # Sensitivity: after the caps a person keeps at most R rows, and each
+                # adds at most one distinct value to the one group it lands in, so the
+                # person moves the distinct counts by at most R in total (L1), R²
+                # (L2²), exactly like COUNT(col) (measures.py): the count is over the
+                # kept rows, never over the raw table.
+                _no_nesting(inner[0], node, ctx)
+                typed = ctx.rows().scalar(inner[0])
+                return Aggregate("count_distinct", typed.raw_column or _canonical(inner[0]),
+                                 typed.tree)
             raise ctx.refuse(
-                f"{_fn(node)}: COUNT(DISTINCT …) is answered only for the privacy unit "
-                f"({unit}); distinct counts of other columns have unbounded sensitivity. "
-                f"Write COUNT(DISTINCT {unit}) or COUNT(col).",
+                f"{_fn(node)}: COUNT(DISTINCT …) takes one expression; count the "
+                f"distinct values of one column, or combine columns with || "
+                f"(COUNT(DISTINCT a || '|' || b))",
                 node,
             )
         if arg is None:

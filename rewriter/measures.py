@@ -62,9 +62,11 @@ def plan_measures(
             if kind == "units":
                 g = groups_touched(shape)
                 measures[key] = Measure(name, "units", None, l1=g, l2_squared=g)
-            elif kind == "count":
+            elif kind in ("count", "count_distinct"):
+                # a distinct count over kept rows: each of a person's R rows adds at
+                # most one value to one group, as for COUNT(col)
                 measures[key] = Measure(name, "count", column, l1=rows, l2_squared=rows * rows,
-                                        arg=arg)
+                                        arg=arg, distinct=kind == "count_distinct")
             elif kind == "hist":
                 measures[key] = Measure(name, "hist", column, l1=rows, l2_squared=rows * rows,
                                         arg=arg, lower=lower, upper=upper, bins=HIST_BINS,
@@ -79,7 +81,7 @@ def plan_measures(
                 )
         return measures[key].name
 
-    counted = ("count", "count_column", "count_units", "avg", "var", "stddev")
+    counted = ("count", "count_column", "count_units", "count_distinct", "avg", "var", "stddev")
     if shape.selection and not any(a.kind in counted for a in shape.aggregates):
         # partition selection thresholds a count (Plan.selection_measure); a query
         # with none (quantiles only) gets the noisy distinct-unit count
@@ -96,6 +98,10 @@ def plan_measures(
         if agg.kind == "count_column":
             values.append(Output(name, "count", "integer",
                                  measures=(need("count", agg.column, agg.arg),)))
+            continue
+        if agg.kind == "count_distinct":
+            values.append(Output(name, "count", "integer",
+                                 measures=(need("count_distinct", agg.column, agg.arg),)))
             continue
         if agg.kind == "count_units":
             values.append(Output(name, "units", "integer", measures=(need("units", None),)))

@@ -55,6 +55,8 @@ class Measure:
     # (kind "raw" is already one number: rows before the caps, ≤ DIAGNOSTIC_CLIP·R
     # per unit); paid from the plan's diagnostics share
     diagnostic: bool = False
+    # counts: COUNT(DISTINCT arg) over the kept rows rather than COUNT(arg)
+    distinct: bool = False
 
     def __post_init__(self) -> None:
         if self.l1 < 1 or self.l2_squared < 1:
@@ -65,6 +67,8 @@ class Measure:
             raise ValueError(f"measure {self.name}: only histograms have bins, got {self.bins}")
         if (self.kind == "hist") != (self.quantile is not None):
             raise ValueError(f"measure {self.name}: a histogram selects exactly one quantile")
+        if self.distinct and (self.kind != "count" or self.arg is None):
+            raise ValueError(f"measure {self.name}: only a count of an argument is distinct")
         if self.kind in ("sum", "hist") and (self.lower is None or self.upper is None
                                              or self.arg is None):
             raise ValueError(f"measure {self.name}: a {self.kind} needs an argument and bounds")

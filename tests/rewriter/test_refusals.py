@@ -50,7 +50,7 @@ REFUSED = [
     ("SELECT SUM(salary * id) FROM employees", "id has no declared bounds"),
     ("SELECT MAX(id) FROM employees", "no declared bounds"),
     ("SELECT STRING_AGG(name, ',') FROM employees", "aggregate is not supported"),
-    ("SELECT COUNT(DISTINCT dept) FROM employees", "privacy unit"),
+    ("SELECT COUNT(DISTINCT dept, age) FROM employees", "takes one expression"),
     ("SELECT COUNT(*) OVER () FROM employees", "window"),
     ("SELECT COUNT(*) FROM employees HAVING name = 'x'", "not aggregated"),
     ("SELECT COUNT(*) FROM employees ORDER BY 2", "position from 1"),

@@ -18,7 +18,7 @@ from rewriter import Catalog, plan_query
 CITIES = ["Oslo", "Lima", "Pune", "Rome", "Kyiv"]
 
 AGGREGATES = ["COUNT(*)", "COUNT(amount)", "SUM(amount)", "AVG(amount)",
-              "COUNT(DISTINCT person_id)",
+              "COUNT(DISTINCT person_id)", "COUNT(DISTINCT amount)", "COUNT(DISTINCT city)",
               # expressions inside aggregates: bounds by interval arithmetic
               "SUM(amount * 2 - 1)", "SUM(amount * amount * amount)", "AVG(amount / 7)",
               "SUM(CASE WHEN amount > 100 THEN amount ELSE -amount END)",

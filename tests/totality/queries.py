@@ -39,7 +39,10 @@ def from_clause(draw: st.DrawFn) -> tuple[str, Grammar, str, str]:
         if kind == "cte":
             return "w AS people", PEOPLE, "pid", f"WITH w AS ({body}) "
         return f"({body}) AS people", PEOPLE, "pid", ""
-    return "people", PEOPLE, "pid", ""
+    # schema- and catalog-qualified names (#26) name the same table
+    name = draw(st.sampled_from(["people", "people", "main.people", "public.people",
+                                 "dpsql.public.people"]))
+    return name, PEOPLE, "pid", ""
 
 
 def _q(grammar: Grammar, name: str) -> str:
@@ -95,8 +98,11 @@ def post_num(depth: int) -> st.SearchStrategy[str]:
         leaves,
         st.tuples(sub, st.sampled_from(["+", "-", "*", "/", "%"]), sub).map(
             lambda t: f"({t[0]} {t[1]} {t[2]})"),
-        st.tuples(st.sampled_from(["ABS", "ROUND", "FLOOR", "CEIL", "SQRT", "-"]), sub).map(
+        st.tuples(st.sampled_from(["ABS", "ROUND", "FLOOR", "CEIL", "SQRT", "-", "LN", "EXP",
+                                   "LOG", "SIGN", "CBRT"]), sub).map(
             lambda t: f"{t[0]}({t[1]})"),
+        st.tuples(sub, sub).map(lambda t: f"POWER({t[0]}, {t[1]})"),
+        st.tuples(sub, sub).map(lambda t: f"LOG({t[0]}, {t[1]})"),
         st.tuples(st.sampled_from(["LEAST", "GREATEST", "COALESCE", "NULLIF"]), sub, sub).map(
             lambda t: f"{t[0]}({t[1]}, {t[2]})"),
         st.tuples(sub, st.sampled_from(["INTEGER", "BIGINT", "DOUBLE", "DECIMAL(38, 10)"]))
@@ -153,10 +159,17 @@ def queries(draw: st.DrawFn) -> str:
                      f"{draw(st.sampled_from(_POST_LITERALS))})")
     if texts and draw(st.integers(0, 4)) == 0:
         items.append(f"{draw(st.sampled_from(texts))} || '!'")
-    sql = f"{prefix}SELECT {', '.join(items)} FROM {source}"
+    if items == [] or draw(st.integers(0, 5)) == 0:
+        items.append(draw(st.sampled_from(["PI()", "RANDOM()"])))
+    # keys only (#26): GROUP BY keys, or SELECT DISTINCT of them, releases the keys
+    keys_only = bool(keys) and draw(st.integers(0, 5)) == 0
+    distinct = keys_only and draw(st.booleans())
+    if keys_only:
+        items = [k for k, _ in keys]
+    sql = f"{prefix}SELECT {'DISTINCT ' if distinct else ''}{', '.join(items)} FROM {source}"
     if draw(st.booleans()):
         sql += f" WHERE {draw(g.pred(3))}"
-    if keys:
+    if keys and not distinct:
         sql += " GROUP BY " + ", ".join(k for k, _ in keys)
         if draw(st.integers(0, 3)) == 0:
             sql += f" HAVING {fill(draw(post_pred(1)), aggs, keys)}"
