@@ -116,9 +116,9 @@ def _aggregate(node: exp.Expression, ctx: _Ctx) -> Aggregate:  # noqa: C901
                 return Aggregate("count_distinct", typed.raw_column or _canonical(inner[0]),
                                  typed.tree)
             raise ctx.refuse(
-                f"{_fn(node)}: COUNT(DISTINCT …) takes one expression; count the "
-                f"distinct values of one column, or combine columns with || "
-                f"(COUNT(DISTINCT a || '|' || b))",
+                f"{_fn(node)}: COUNT(DISTINCT …) takes one expression; group by one "
+                f"column and count the distinct values of the other "
+                f"(SELECT a, COUNT(DISTINCT b) … GROUP BY a)",
                 node,
             )
         if arg is None:
