@@ -20,8 +20,8 @@ from accountant import (
     laplace_threshold,
     split,
 )
-from accountant.mechanisms.sampler import float_scale_up
 from accountant.mechanisms.quantile import QuantileSpec, quantile_for
+from accountant.mechanisms.sampler import float_scale_up
 from rewriter import Measure, Plan
 from rewriter.plan import grid_bound
 

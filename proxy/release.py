@@ -126,7 +126,10 @@ def _clip(x: Fraction, lo: Fraction, hi: Fraction) -> Fraction:
 def _variance(out: Output, n: Fraction, s: Fraction, ss: Fraction) -> float:
     assert out.lower is not None and out.upper is not None
     n = max(n, Fraction(1))
-    mean = _clip(s / n, Fraction(out.lower), Fraction(out.upper))
+    # s and ss sum x − c and (x − c)² (measures.py): the mean of x − c lies in
+    # [L − c, U − c], and the variance is the same for x and x − c
+    c = Fraction(out.center)
+    mean = _clip(s / n, Fraction(out.lower) - c, Fraction(out.upper) - c)
     pop = ss / n - mean * mean
     width = Fraction(out.upper) - Fraction(out.lower)
     ceiling = width * width / 4
@@ -223,8 +226,9 @@ def release(
     """Noise, partition selection (when `threshold` is set), post-processing.
 
     Partition selection keeps a group only if its noisy count (the plan's
-    `selection_measure`: its own COUNT(*) when it has one) is at least `threshold`; the keys of kept groups are released unchanged, the
-    others never appear. The other measures get noise only for kept groups: each
+    `selection_measure`: its own COUNT(*) when it has one) is at least
+    `threshold`; the keys of kept groups are released unchanged, the others
+    never appear. The other measures get noise only for kept groups: each
     draw is independent of the selection's, so what is released of a kept group
     has the same distribution as if every candidate had been noised, while the
     noise work follows the released groups (themselves DP) rather than the

@@ -96,7 +96,6 @@ def _fraction(node: exp.Expression | None, owner: exp.Expression, ctx: _Ctx) -> 
 
 
 def _aggregate(node: exp.Expression, ctx: _Ctx) -> Aggregate:  # noqa: C901
-    unit = ctx.table.privacy_unit
     if isinstance(node, exp.Count):
         arg = node.this
         if isinstance(arg, exp.Star):

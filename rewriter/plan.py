@@ -92,6 +92,8 @@ class Output:
     source: str | None = None  # the noisy-table column (`__g<i>`/`__a<j>`) shown unchanged
     quantile: float | None = None
     population: bool = False
+    # VAR/STDDEV: the midpoint c of the bounds; their sums are of x − c and (x − c)²
+    center: float = 0.0
 
 
 @dataclass(frozen=True)
