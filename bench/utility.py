@@ -86,6 +86,11 @@ class PumsQuery:
         tree = parse_one(self.dpsql_sql, dialect="duckdb")
         for table in tree.find_all(exp.Table):
             table.set("db", None)
+        # T-SQL's VAR and STD (sample forms, as dpsql reads them) in DuckDB's words
+        for call in list(tree.find_all(exp.Anonymous)):
+            name = {"var": "VAR_SAMP", "std": "STDDEV_SAMP"}.get(call.name.lower())
+            if name is not None:
+                call.set("this", name)
         return tree.sql(dialect="duckdb")
 
     @property

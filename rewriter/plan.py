@@ -15,6 +15,7 @@ from typing import Literal
 
 from sqlglot import exp
 
+from .google import DpOptions
 from .metadata import KeyValue
 from .shape import Shape
 
@@ -109,6 +110,8 @@ class Plan:
     post: exp.Select | None = field(default=None, compare=False, repr=False)
     # the share of the query's budget the bounding diagnostics spend (0: none)
     diagnostics_share: Fraction = Fraction(0)
+    # Google's `WITH DIFFERENTIAL_PRIVACY OPTIONS(…)`, when the query has it (google.py)
+    dp_options: DpOptions | None = None
 
     @property
     def output_measures(self) -> tuple[Measure, ...]:

@@ -21,6 +21,7 @@ from sqlglot import exp
 
 from .catalog import Catalog
 from .errors import QueryRefused
+from .google import split_dp_clause
 from .limits import Limits
 from .names import resolve_names
 from .parse import parse, position_of
@@ -73,6 +74,7 @@ def public_query(sql: str, catalog: Catalog, dialect: str | None = None,
         # no public table is named: not a public-only query, and no second parse for
         # the DP path (a query that hides a name this test misses is refused there)
         return None
+    sql, _ = split_dp_clause(sql, dialect)  # Google's clause changes nothing here: exact
     tree = resolve_names(parse(sql, dialect, limits or Limits()), catalog, sql, dialect)
     tables = _tables_read(tree)
     if not tables or tree.find(exp.CTE) is not None:

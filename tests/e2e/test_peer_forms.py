@@ -150,3 +150,37 @@ def test_selection_thresholds_the_answer_count(peer: Proxy) -> None:
     # the outputs get all but the bounding diagnostics' share; COUNT(*) all of that
     share = Fraction(1) - Fraction(str(body["diagnostics_share"]))
     assert body["selection_threshold"] == laplace_threshold(1 / share, 1, Fraction(1, 10**6))
+
+
+def test_google_dp_clause(peer: Proxy, demo_db: Path) -> None:
+    """BigQuery's `SELECT WITH DIFFERENTIAL_PRIVACY OPTIONS(…)` maps onto the same plan:
+    its ε and δ are charged, its bounds only tighten the owner's, its unit must be
+    the owner's."""
+    (avg,), = exact_answers(demo_db, "SELECT AVG(LEAST(salary, 90000)) FROM employees")
+    sql = ("SELECT WITH DIFFERENTIAL_PRIVACY OPTIONS(epsilon = 40, delta = 1e-6, "
+           "max_groups_contributed = 1, privacy_unit_column = id) "
+           "AVG(salary, contribution_bounds_per_group => (0, 90000)) AS s FROM employees")
+    response = peer.client.post("/v1/query", json={"sql": sql}, headers=peer.headers())
+    body = response.json()
+    assert response.status_code == 200, body
+    assert body["charged"]["epsilon"] == 40  # the clause's ε, not the default
+    _close(body["rows"][0][0], avg, rel=0.02)
+    # the same question without the clause is another question (other ε): no cache hit
+    again = peer.client.post("/v1/query", json={"sql": sql}, headers=peer.headers()).json()
+    assert again["cached"] is True
+    # a request naming another ε than the clause: refused, nothing charged
+    clash = peer.client.post("/v1/query", json={"sql": sql, "epsilon": 1.0},
+                             headers=peer.headers())
+    assert clash.status_code == 400 and clash.json()["error"]["code"] == "invalid_parameter"
+    # looser than the owner: refused with the cap; the advice (at most the cap) works
+    message = _refused(peer, "SELECT WITH DIFFERENTIAL_PRIVACY OPTIONS(epsilon = 1, "
+                             "max_groups_contributed = 5) COUNT(*) FROM employees", "at most 1")
+    assert "max_groups_per_unit = 1" in message
+    assert _one(peer, "SELECT WITH DIFFERENTIAL_PRIVACY OPTIONS(max_groups_contributed = 1) "
+                      "COUNT(*) FROM employees")
+    _refused(peer, "SELECT WITH DIFFERENTIAL_PRIVACY OPTIONS(privacy_unit_column = name) "
+                   "COUNT(*) FROM employees", "privacy_unit_column = id")
+    assert _one(peer, "SELECT WITH DIFFERENTIAL_PRIVACY OPTIONS(privacy_unit_column = id) "
+                      "COUNT(*) FROM employees")
+    _refused(peer, "SELECT WITH DIFFERENTIAL_PRIVACY COUNT(*, contribution_bounds_per_group "
+                   "=> (0, 1)) FROM employees", "drop the bounds from COUNT")
