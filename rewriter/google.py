@@ -233,5 +233,14 @@ def split_dp_clause(sql: str, dialect: str | None = None) -> tuple[str, DpOption
 
 
 def _leading(tokens: list[Token]) -> int:
-    """Tokens before the outermost SELECT (none: Google's form has no WITH before it)."""
-    return next((i for i, t in enumerate(tokens) if t.token_type == TokenType.SELECT), 0)
+    """Tokens before the outermost SELECT: the first at parenthesis depth 0 (after
+    any `WITH name AS (…)` list, whose bodies are in parentheses)."""
+    depth = 0
+    for i, t in enumerate(tokens):
+        if t.token_type == TokenType.L_PAREN:
+            depth += 1
+        elif t.token_type == TokenType.R_PAREN:
+            depth -= 1
+        elif t.token_type == TokenType.SELECT and depth == 0:
+            return i
+    return 0

@@ -139,6 +139,15 @@ def fill(template: str, aggs: list[str], keys: list[tuple[str, str]]) -> str:
     return out
 
 
+def _bounded(item: str) -> str:
+    """`SUM(x)` as `SUM(x, contribution_bounds_per_group => (-5, 1e6))` (Google's form),
+    when the item is one plain SUM or AVG call."""
+    for fn in ("SUM(", "AVG("):
+        if item.startswith(fn) and item.endswith(")") and item.count("(") == item.count(")"):
+            return f"{item[:-1]}, contribution_bounds_per_group => (-5, 1000000))"
+    return item
+
+
 @st.composite
 def queries(draw: st.DrawFn) -> str:
     source, g, unit, prefix = draw(from_clause())
@@ -166,7 +175,14 @@ def queries(draw: st.DrawFn) -> str:
     distinct = keys_only and draw(st.booleans())
     if keys_only:
         items = [k for k, _ in keys]
-    sql = f"{prefix}SELECT {'DISTINCT ' if distinct else ''}{', '.join(items)} FROM {source}"
+    # Google's clause (#26), with per-aggregate bounds on the numeric aggregates
+    google = draw(st.sampled_from(["", "", "", "WITH DIFFERENTIAL_PRIVACY ",
+                                   "WITH DIFFERENTIAL_PRIVACY OPTIONS(epsilon = 1, "
+                                   "max_groups_contributed = 1) "]))
+    if google and draw(st.booleans()):
+        items = [_bounded(i) for i in items]
+    sql = (f"{prefix}SELECT {google}{'DISTINCT ' if distinct else ''}{', '.join(items)} "
+           f"FROM {source}")
     if draw(st.booleans()):
         sql += f" WHERE {draw(g.pred(3))}"
     if keys and not distinct:
