@@ -20,6 +20,7 @@ from .parse import parse, position_of
 from .plan import Output, Plan
 from .post import SLOT, dpsql_type, duck_type, post_query, run_post
 from .shape import Shape
+from .sugar import desugar
 from .validate import validate
 
 MAX_PROBE_GROUPS = 5_000
@@ -104,7 +105,7 @@ def _plan(sql: str, catalog: Catalog, dialect: str | None, limits: Limits,
     sql, options = split_dp_clause(sql, dialect)
     owners = catalog
     catalog = _tightened(catalog, options)
-    tree = resolve_names(parse(sql, dialect, limits), catalog, sql, dialect)
+    tree = desugar(resolve_names(parse(sql, dialect, limits), catalog, sql, dialect), sql)
     inlined = inline(tree, catalog, sql)
     check_joins(inlined, limits, " (with its CTEs and subqueries expanded)")
     shape = validate(inlined, catalog, sql)

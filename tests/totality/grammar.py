@@ -230,6 +230,10 @@ class Grammar:
             st.just("COUNT(*)"), st.just(f"COUNT(DISTINCT {unit})"),
             anything.map(lambda x: f"COUNT({x})"),
             anything.map(lambda x: f"COUNT(DISTINCT {x})"),
+            # FILTER (WHERE …) (#26): the condition moves inside a CASE
+            st.tuples(st.one_of(st.just("COUNT(*)"), st.tuples(fn, num).map(
+                lambda t: f"{t[0]}({t[1]})")), self.pred(1)).map(
+                lambda t: f"{t[0]} FILTER (WHERE {t[1]})"),
             st.tuples(fn, num).map(lambda t: f"{t[0]}({t[1]})"),
             st.tuples(fn, num).map(lambda t: f"{t[0]}({t[1]})"),
             st.tuples(num, q).map(lambda t: f"QUANTILE_CONT({t[0]}, {t[1]})"),

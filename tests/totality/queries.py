@@ -38,10 +38,12 @@ def from_clause(draw: st.DrawFn) -> tuple[str, Grammar, str, str]:
             body += f" WHERE {draw(inner.pred(2))}"
         if kind == "cte":
             return "w AS people", PEOPLE, "pid", f"WITH w AS ({body}) "
+        if draw(st.integers(0, 3)) == 0:
+            return f"({body})", PEOPLE, "pid", ""  # no alias (#26)
         return f"({body}) AS people", PEOPLE, "pid", ""
     # schema- and catalog-qualified names (#26) name the same table
     name = draw(st.sampled_from(["people", "people", "main.people", "public.people",
-                                 "dpsql.public.people"]))
+                                 "dpsql.public.people", "(people)", "((people)) AS people"]))
     return name, PEOPLE, "pid", ""
 
 
