@@ -184,3 +184,29 @@ def test_google_dp_clause(peer: Proxy, demo_db: Path) -> None:
                       "COUNT(*) FROM employees")
     _refused(peer, "SELECT WITH DIFFERENTIAL_PRIVACY COUNT(*, contribution_bounds_per_group "
                    "=> (0, 1)) FROM employees", "drop the bounds from COUNT")
+
+
+def test_spellings_of_from_join_and_filter(peer: Proxy, demo_db: Path) -> None:
+    (n, over), = exact_answers(demo_db, "SELECT COUNT(*), COUNT(*) FILTER (WHERE age > 40) "
+                                        "FROM employees")
+    by_floor = dict(exact_answers(demo_db, "SELECT d.floor, COUNT(*) FROM employees e JOIN "
+                                           "departments d ON e.dept = d.dept GROUP BY d.floor"))
+    for sql in ("SELECT COUNT(*) FROM (employees)", "SELECT COUNT(*) FROM ((employees)) e",
+                "SELECT COUNT(*) FROM (SELECT id, age FROM employees)"):
+        _close(_one(peer, sql)[0][0], n)
+    row = _one(peer, "SELECT COUNT(*) FILTER (WHERE age > 40) AS c, "
+                     "SUM(age) FILTER (WHERE age > 40) / COUNT(*) FILTER (WHERE age > 40) AS m "
+                     "FROM employees")[0]
+    _close(row[0], over)
+    assert 40 < row[1] <= 100
+    for sql in ("SELECT d.floor, COUNT(*) FROM (employees e JOIN departments d "
+                "ON e.dept = d.dept) GROUP BY d.floor",
+                "SELECT floor, COUNT(*) FROM employees JOIN departments USING (dept) "
+                "GROUP BY floor"):
+        rows = dict(_one(peer, sql))
+        assert set(rows) == set(by_floor)
+        for floor, count in rows.items():
+            _close(count, by_floor[floor])
+    # USING with a column one side lacks: refused naming it; ON with the right names works
+    _refused(peer, "SELECT COUNT(*) FROM employees JOIN departments USING (budget_code)",
+             "budget_code")

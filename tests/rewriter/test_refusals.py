@@ -36,7 +36,7 @@ REFUSED = [
     ("SELECT COUNT(*) FROM employees e RIGHT JOIN departments d ON e.dept = d.dept", "RIGHT"),
     ("SELECT COUNT(*) FROM employees e FULL JOIN departments d ON e.dept = d.dept", "FULL"),
     ("SELECT COUNT(*) FROM employees CROSS JOIN departments", "CROSS"),
-    ("SELECT COUNT(*) FROM employees JOIN departments USING (dept)", "ON private.column"),
+    ("SELECT COUNT(*) FROM employees RIGHT JOIN departments USING (dept)", "RIGHT JOIN"),
     ("SELECT COUNT(*) FROM employees e JOIN departments d ON e.age > d.floor", "equalities"),
     ("SELECT COUNT(*) FROM employees e JOIN departments d ON e.age = d.dept", "one type"),
     ("SELECT COUNT(*) FROM employees e JOIN departments d ON d.dept = d.dept", "another table"),
@@ -119,7 +119,7 @@ REFUSED = [
      "name of a table"),
     ("WITH v AS (SELECT person_id FROM visits), v AS (SELECT id FROM employees) "
      "SELECT COUNT(*) FROM v", "two CTEs"),
-    ("SELECT COUNT(*) FROM (SELECT person_id FROM visits)", "needs a name"),
+    ("SELECT COUNT(*) FROM (SELECT amount FROM visits)", "unit"),
     ("SELECT COUNT(*) FROM (SELECT person_id, amount * 2 FROM visits) t", "needs a name"),
     ("SELECT COUNT(*) FROM (SELECT person_id, md5(city) AS h FROM visits) t", "not allowed"),
     ("SELECT COUNT(*) FROM (SELECT person_id, (SELECT MAX(amount) FROM visits) AS m "
