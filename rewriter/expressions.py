@@ -206,7 +206,8 @@ class RowExpressions:
             name = typed.raw_column or node.sql()
             raise ExprError(
                 f"{name} has no declared bounds, so {what} could grow without limit; ask the "
-                f"data owner to declare lower/upper for it, or clamp it with LEAST/GREATEST",
+                f"data owner to declare lower/upper for it, or clamp it on both sides with "
+                f"constants: LEAST(GREATEST({name}, low), high)",
                 node,
             )
         assert typed.lower is not None and typed.upper is not None
@@ -552,6 +553,9 @@ def _extreme(rows: RowExpressions, node: exp.Expression, d: int) -> Typed:
     """Safe: every argument is a bounded number; both engines skip NULL arguments
     of LEAST/GREATEST, so the results agree, and choosing one cannot fail."""
     name = type(node).__name__.upper()
+    clamped = _clamp_pattern(rows, node, d)
+    if clamped is not None:
+        return clamped
     args = [rows.as_number(rows.scalar(a, d), a, f"{name} of it")
             for a in [node.this, *node.expressions]]
     fn = min if isinstance(node, exp.Least) else max
@@ -559,6 +563,41 @@ def _extreme(rows: RowExpressions, node: exp.Expression, d: int) -> Typed:
     integer = all(a.type == "integer" for a in args)
     return Typed(tree, "integer" if integer else "float",
                  fn(a.lower for a in args), fn(a.upper for a in args))  # type: ignore
+
+
+def _constant_number(rows: RowExpressions, node: exp.Expression, d: int) -> float | None:
+    typed = rows.scalar(node, d)
+    if _constant(typed) == "number" and typed.lower is not None and typed.lower == typed.upper:
+        return typed.lower
+    return None
+
+
+def _clamp_pattern(rows: RowExpressions, node: exp.Expression, d: int) -> Typed | None:
+    """LEAST(GREATEST(x, lo), hi) or GREATEST(LEAST(x, hi), lo) with constant lo ≤ hi:
+    the analyst's clamp, bounded to [lo, hi] whatever x is (x may be an unbounded
+    number: the advice dpsql gives for one). Safe: compiled as `clamp`, in DOUBLE
+    (NULL stays NULL, ±Infinity clamp to the ends, NaN to hi), so no row can fail
+    and every row lies in [lo, hi]."""
+    outer_other = node.expressions
+    inner = node.this
+    while isinstance(inner, exp.Paren):
+        inner = inner.this
+    pair = (exp.Least, exp.Greatest) if isinstance(node, exp.Least) else \
+        (exp.Greatest, exp.Least)
+    if len(outer_other) != 1 or not isinstance(inner, pair[1]) or len(inner.expressions) != 1:
+        return None
+    outer_c = _constant_number(rows, outer_other[0], d)
+    inner_c = _constant_number(rows, inner.expressions[0], d)
+    if outer_c is None or inner_c is None:
+        return None
+    lo, hi = (inner_c, outer_c) if isinstance(node, exp.Least) else (outer_c, inner_c)
+    if lo > hi:
+        return None  # a constant, by the usual rules
+    x = rows.scalar(inner.this, d)
+    if not x.numeric:
+        return None
+    whole = x.type == "integer" and float(lo).is_integer() and float(hi).is_integer()
+    return _checked(clamp(x.tree, lo, hi), "integer" if whole else "float", lo, hi, node)
 
 
 # -- choices ---------------------------------------------------------------------

@@ -210,3 +210,11 @@ def test_spellings_of_from_join_and_filter(peer: Proxy, demo_db: Path) -> None:
     # USING with a column one side lacks: refused naming it; ON with the right names works
     _refused(peer, "SELECT COUNT(*) FROM employees JOIN departments USING (budget_code)",
              "budget_code")
+
+
+def test_the_clamp_advice_is_answered(peer: Proxy, demo_db: Path) -> None:
+    message = _refused(peer, "SELECT SUM(id) FROM employees", "LEAST(GREATEST(id, low), high)")
+    assert "clamp it on both sides" in message
+    (total,), = exact_answers(demo_db, "SELECT SUM(LEAST(GREATEST(id, 0), 1000)) FROM employees")
+    _close(_one(peer, "SELECT SUM(LEAST(GREATEST(id, 0), 1000)) FROM employees",
+                epsilon=500.0)[0][0], total, rel=0.01)

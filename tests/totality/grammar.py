@@ -104,6 +104,12 @@ class Grammar:
                       st.sampled_from(INT_LITERALS)).map(lambda t: f"({t[0]} {t[1]} {t[2]})"),
             st.tuples(columns, st.sampled_from(INT_LITERALS + FLOAT_LITERALS)).map(
                 lambda t: f"NULLIF({t[0]}, {t[1]})"),
+            # the analyst's clamp of an unbounded column (#26): bounded by its constants
+            st.tuples(st.sampled_from([c.sql for c in self._cols("integer", "float",
+                                                                 bounded=False)]),
+                      st.sampled_from(INT_LITERALS[:8] + FLOAT_LITERALS[:4]),
+                      st.sampled_from(INT_LITERALS[:8] + FLOAT_LITERALS[:4])).map(
+                lambda t: f"LEAST(GREATEST({t[0]}, {t[1]}), {t[2]})"),
             st.tuples(sub, st.sampled_from(["+", "-", "*", "/"]), sub).map(
                 lambda t: f"({t[0]} {t[1]} {t[2]})"),
             sub.map(lambda x: f"-({x})"),
