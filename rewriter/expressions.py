@@ -594,8 +594,8 @@ def _clamp_pattern(rows: RowExpressions, node: exp.Expression, d: int) -> Typed 
     if lo > hi:
         return None  # a constant, by the usual rules
     x = rows.scalar(inner.this, d)
-    if not x.numeric:
-        return None
+    if not x.numeric or x.bounded:
+        return None  # a bounded x: interval arithmetic intersects [lo, hi] with its bounds
     whole = x.type == "integer" and float(lo).is_integer() and float(hi).is_integer()
     return _checked(clamp(x.tree, lo, hi), "integer" if whole else "float", lo, hi, node)
 
