@@ -191,9 +191,16 @@ class RowExpressions:
     """Check and compile expressions over one query's columns."""
 
     def __init__(self, resolve: Resolve,
-                 tree_of: Callable[[exp.Column], exp.Column] | None = None) -> None:
+                 tree_of: Callable[[exp.Column], exp.Column] | None = None,
+                 implicit_bound: float | None = None) -> None:
         self.resolve = resolve
         self.tree_of = tree_of
+        # WHERE and GROUP BY (#26): a number without declared bounds takes part in
+        # arithmetic clamped to ±implicit_bound. No sensitivity reads these bounds
+        # (a filter or a key adds nothing to a sum), they only keep the arithmetic
+        # total; aggregate arguments never get them, so SUM(n * 2) of an unbounded
+        # n stays refused.
+        self.implicit_bound = implicit_bound
 
     def as_number(self, typed: Typed, node: exp.Expression, what: str) -> Typed:
         """`typed` (compiled from `node`) as a value usable in arithmetic: clamped,
@@ -202,6 +209,9 @@ class RowExpressions:
             return Typed(exp.Null(), "float", 0.0, 0.0)
         if not typed.numeric:
             raise ExprError(f"{node.sql()} is {typed.type}, not a number; {what}", node)
+        if not typed.bounded and self.implicit_bound is not None:
+            b = self.implicit_bound
+            return Typed(clamp(typed.tree, -b, b), typed.type, -b, b)
         if not typed.bounded:
             name = typed.raw_column or node.sql()
             raise ExprError(

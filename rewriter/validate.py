@@ -36,6 +36,11 @@ MAX_LIMIT = 1_000_000
 # its joins: the product of the declared multiplicities of the columns the joins
 # equate (SPEC §4.7: the work a query may cause is bounded before it runs).
 MAX_JOIN_FANOUT = 1_000
+# In WHERE and GROUP BY keys, a number without declared bounds is clamped to ±this
+# before arithmetic (expressions.RowExpressions.implicit_bound): the largest
+# constant dpsql reads, so comparisons with any constant keep their meaning for
+# every value within it.
+IMPLICIT_BOUND = 1e15
 
 _STATEMENT_HINTS: dict[type[exp.Expression], str] = {
     exp.Union: "UNION combines private rows twice; ask each part as its own query",
@@ -82,9 +87,12 @@ class _Ctx:
     def refuse(self, message: str, node: exp.Expression | None) -> QueryRefused:
         return QueryRefused(message, position_of(node, self.sql))
 
-    def rows(self) -> RowExpressions:
+    def rows(self, filters: bool = False) -> RowExpressions:
+        """Row expressions; `filters` for WHERE and GROUP BY keys, where numbers
+        without declared bounds may take part in arithmetic (IMPLICIT_BOUND)."""
         return RowExpressions(lambda node: _column(node, self),
-                              lambda node: column_tree(node, self))
+                              lambda node: column_tree(node, self),
+                              IMPLICIT_BOUND if filters else None)
 
 
 def validate(tree: exp.Expression, catalog: Catalog, sql: str) -> Shape:
@@ -592,7 +600,7 @@ def _group_key(node: exp.Expression, ctx: _Ctx) -> GroupKey:
                     if not source.table.public and column.public_keys is not None else None)
         return GroupKey(text, name, column_tree(node, ctx), column.type, declared, node)
     try:
-        typed = ctx.rows().scalar(node)
+        typed = ctx.rows(filters=True).scalar(node)
     except ExprError as err:
         raise ctx.refuse(f"GROUP BY {node.sql()}: {err.message}", err.node) from None
     if typed.type == "boolean" or typed.type == "null":
@@ -775,7 +783,7 @@ def _where(select: exp.Select, ctx: _Ctx) -> exp.Expression | None:
         if isinstance(node, exp.Window):
             raise ctx.refuse("window functions release per-row values; use GROUP BY", node)
     try:
-        return ctx.rows().predicate(where.this)
+        return ctx.rows(filters=True).predicate(where.this)
     except ExprError as err:
         raise ctx.refuse(f"WHERE: {err.message}", err.node) from None
 

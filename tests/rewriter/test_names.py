@@ -48,3 +48,17 @@ def test_other_qualifiers_are_refused(named: Catalog, sql: str, dialect: str | N
 def test_quoted_qualifiers_match_exactly_in_a_case_sensitive_dialect(named: Catalog) -> None:
     assert plan_query('SELECT COUNT(*) FROM "HR".employees', named, "postgres").shape.table \
         == "employees"
+
+
+def test_unbounded_numbers_in_where_and_group_by_are_clamped_there_only() -> None:
+    """WHERE and GROUP BY keys clamp a number without bounds to ±1e15 before arithmetic
+    (issue #26); an aggregate argument still needs declared bounds."""
+    from rewriter import Table
+
+    table = Table.model_validate({"privacy_unit": "pid", "columns": {
+        "pid": {"type": "integer"}, "n": {"type": "integer"}}})
+    cat = Catalog({"t": table})
+    plan = plan_query("SELECT n * 2 AS k, COUNT(*) FROM t WHERE n / 3 > 1 GROUP BY k", cat)
+    assert plan.selection and "1000000000000000" in plan.sql("duckdb")
+    with pytest.raises(QueryRefused, match="no declared bounds"):
+        plan_query("SELECT SUM(n * 2) FROM t", cat)
