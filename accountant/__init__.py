@@ -34,6 +34,8 @@ from accountant.mechanisms import (
     gaussian_tail_bound,
     gaussian_threshold,
     laplace_for,
+    laplace_tail_bound,
+    laplace_threshold,
     rho_of,
 )
 
@@ -63,6 +65,8 @@ __all__ = [
     "gaussian_tail_bound",
     "gaussian_threshold",
     "laplace_for",
+    "laplace_tail_bound",
+    "laplace_threshold",
     "open_ledger",
     "rho_for",
     "rho_of",

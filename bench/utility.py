@@ -12,9 +12,11 @@ and prints a table. Method (``bench/README.md`` says more):
    default 1). No public keys: like SmartNoise, dpsql releases groups only
    through partition selection. Column types come from the data (the YAML calls
    sex/educ/race/married strings; the CSVs, and SmartNoise's pandas reader,
-   hold integers). The query text is translated mechanically for dpsql: the
-   ``PUMS.`` schema prefix dropped, ``TOP n`` written ``LIMIT n``, and the
-   entry's ``duckdb_sql`` used where SmartNoise's name resolution differs.
+   hold integers). dpsql reads the queries as written, ``FROM PUMS.PUMS``
+   included (the deployment declares the schema name ``PUMS``, `names.schemas`),
+   except that ``TOP n`` is written ``LIMIT n`` and the entry's ``duckdb_sql`` is
+   used where SmartNoise's name resolution differs; the exact DuckDB run drops
+   the schema prefix (the table lives in DuckDB's ``main``).
 3. Each system answers a query or refuses it; refusals are listed with reasons.
    A query both answer is asked ``--trials`` times of each at the same
    privacy cost: SmartNoise's odometer (``get_privacy_cost``) says what it
@@ -76,7 +78,20 @@ class PumsQuery:
     id: int  # the position in queries.json
     dataset: str
     sql: str  # SmartNoise's text
-    dpsql_sql: str  # the same query as dpsql (and the exact DuckDB run) reads it
+    dpsql_sql: str  # the same query as dpsql reads it (schema prefix kept)
+
+    @property
+    def exact_sql(self) -> str:
+        """The query the exact DuckDB run answers: the schema prefix dropped."""
+        tree = parse_one(self.dpsql_sql, dialect="duckdb")
+        for table in tree.find_all(exp.Table):
+            table.set("db", None)
+        # T-SQL's VAR and STD (sample forms, as dpsql reads them) in DuckDB's words
+        for call in list(tree.find_all(exp.Anonymous)):
+            name = {"var": "VAR_SAMP", "std": "STDDEV_SAMP"}.get(call.name.lower())
+            if name is not None:
+                call.set("this", name)
+        return tree.sql(dialect="duckdb")
 
     @property
     def limit(self) -> int | None:
@@ -86,19 +101,16 @@ class PumsQuery:
     @property
     def unlimited_sql(self) -> str:
         """The query without its LIMIT: the true values of every group."""
-        tree = parse_one(self.dpsql_sql, dialect="duckdb")
+        tree = parse_one(self.exact_sql, dialect="duckdb")
         tree.set("limit", None)
         return tree.sql(dialect="duckdb")
 
 
 def dpsql_sql(entry: dict[str, Any]) -> str:
-    """The query for dpsql: schema prefix dropped, ``TOP n`` as ``LIMIT n``."""
+    """The query for dpsql: as written, ``TOP n`` as ``LIMIT n``."""
     text = entry.get("duckdb_sql", entry["sql"])
     dialect = "tsql" if re.search(r"\bTOP\s+\d", text, re.IGNORECASE) else "duckdb"
-    tree = parse_one(text, dialect=dialect)
-    for table in tree.find_all(exp.Table):
-        table.set("db", None)
-    return tree.sql(dialect="duckdb")
+    return parse_one(text, dialect=dialect).sql(dialect="duckdb")
 
 
 def load_queries(pums_dir: Path = PUMS_DIR) -> list[PumsQuery]:
@@ -171,6 +183,7 @@ def dpsql_services(
         "privacy": {"accounting": "pure", "default_query_epsilon": 1.0,
                     "default_query_delta": 0.0, "max_query_epsilon": 1000.0,
                     "max_query_delta": 0.01, "dataset_budget": huge},
+        "names": {"schemas": ["PUMS"]},  # SmartNoise's queries say FROM PUMS.PUMS
         "tables": {"PUMS": table.model_dump(mode="json", exclude_defaults=True)},
         "analysts": {_analyst(i): {"role": "analyst", "api_key_sha256": f"{i:064x}",
                                    "budget": huge} for i in range(trials)},
@@ -276,7 +289,7 @@ def run(
         services: dict[str, tuple[Services, dict[str, list[tuple[Any, ...]]]]] = {}
         for dataset in sorted({q.dataset for q in queries}):
             sqls = [s for q in queries if q.dataset == dataset
-                    for s in (q.dpsql_sql, q.unlimited_sql)]
+                    for s in (q.exact_sql, q.unlimited_sql)]
             services[dataset] = stack.enter_context(
                 dpsql_services(pums_dir, dataset, Path(tmp), trials, sqls))
         for q in queries:
@@ -292,7 +305,7 @@ def run(
             if plan is None or snq["error"] is not None:
                 continue
             epsilon, delta = snq["epsilon"], snq["delta"]
-            truth, unlimited = truths[q.dpsql_sql], truths[q.unlimited_sql]
+            truth, unlimited = truths[q.exact_sql], truths[q.unlimited_sql]
             dp_errors: list[float] = []
             charged: set[tuple[float, float]] = set()
             try:

@@ -89,7 +89,8 @@ def _measure_scale(c: Calibrated) -> float:
 
 def _spread(out: Output) -> tuple[float, float]:
     assert out.lower is not None and out.upper is not None
-    lo, hi = float(out.lower), float(out.upper)
+    # VAR and STDDEV read sums of x − c (plan.Output.center), AVG of x (center 0)
+    lo, hi = float(out.lower) - out.center, float(out.upper) - out.center
     return max(abs(lo), abs(hi)), hi - lo
 
 

@@ -84,7 +84,7 @@ def start_services(config: Config, clock: Clock = utc_now) -> Services:
             # an analyst's query over a misdeclared column would be charged and then
             # fail in the engine: the database decides what exists (issue #19)
             raise ConfigError(_lines(mismatched), code="metadata_mismatch")
-        tables = TableStore(ledger, engine)
+        tables = TableStore(ledger, engine, config.names)
         problems = tables.verify()
         if problems:
             # a public table joined on a column that repeats more than declared would

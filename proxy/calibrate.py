@@ -17,9 +17,11 @@ from accountant import (
     gaussian_for,
     gaussian_threshold,
     laplace_for,
+    laplace_threshold,
     split,
 )
 from accountant.mechanisms.quantile import QuantileSpec, quantile_for
+from accountant.mechanisms.sampler import float_scale_up
 from rewriter import Measure, Plan
 from rewriter.plan import grid_bound
 
@@ -116,31 +118,29 @@ def calibrate(plan: Plan, cost: Cost, accounting: Accounting) -> dict[str, Calib
 def selection_threshold(
     plan: Plan, calibrated: dict[str, Calibrated], accounting: Accounting, delta: Fraction
 ) -> int:
-    """The noisy distinct-unit count a group needs to be released (SPEC §4.4).
+    """The noisy count a group needs to be released (SPEC §4.4).
 
-    Guarantee: one unit touches at most L0 = min(G, R) groups and adds 1 to each
-    one's distinct-unit count. The groups only the added unit creates (at most
-    L0) are released with probability P(1 + Z ≥ τ) each; τ is set so this is
-    ≤ δ_sel / L0, so by the union bound the selection fails with probability at
-    most δ_sel (Korolova et al. 2009; Desfontaines et al. 2022). The counts of
-    the other groups are the noisy units measure, already paid for in the split.
-
-    * discrete Laplace of scale b: P(Z ≥ k) = a^k / (1 + a) ≤ e^(−k/b), so
-      τ = 1 + ⌈b · ln(L0 / δ_sel)⌉, computed in floats with a relative margin
-      of 1e−9 upward;
-    * discrete Gaussian of scale σ: the smallest τ with
-      L0 · P(Z ≥ τ − 1) ≤ δ_sel under the exact, upward-rounded tail bound of
-      :func:`accountant.gaussian_tail_bound`.
+    Guarantee: the thresholded count is `plan.selection_measure()`, one of the
+    query's own noisy counts (its COUNT(*) when it has one). After the caps one
+    person touches at most L0 = min(G, R) groups, and a group only they create
+    holds at most `plan.selection_offset` = c (1 distinct person, or R rows) in
+    that count. Each such group passes c + Z ≥ τ with probability
+    ≤ P(Z ≥ τ − c); τ is the smallest integer with L0 · P(Z ≥ τ − c) ≤ δ_sel, by
+    the exact tails of :func:`accountant.laplace_tail_bound` (discrete Laplace:
+    a^k / (1 + a)) or :func:`accountant.gaussian_tail_bound`, at the scale the
+    sampler really draws with (rounded up to a float). By the union bound a
+    group the person alone creates is released with probability at most δ_sel
+    (Korolova et al. 2009; Desfontaines et al. 2022). Every other group's count
+    is the noisy measure, paid for in the split like any other, and released as
+    it is: the selection reads nothing else, so the query is (ε, δ_sel)-DP.
     """
-    units = plan.units_measure()
-    if units is None or delta <= 0:
-        raise ValueError("partition selection needs a units measure and δ > 0")
-    l0 = units.l1
+    measure = plan.selection_measure()
+    if measure is None or delta <= 0:
+        raise ValueError("partition selection needs a count measure and δ > 0")
+    scale = Fraction(float_scale_up(calibrated[measure.name].noise.scale))
     if accounting is not Accounting.PURE:
-        return gaussian_threshold(calibrated[units.name].noise.scale, l0, delta)
-    scale = float(calibrated[units.name].noise.scale)
-    k = scale * math.log(l0 / float(delta))
-    return 1 + math.ceil(k * (1 + 1e-9))
+        return gaussian_threshold(scale, plan.selection_groups, delta, plan.selection_offset)
+    return laplace_threshold(scale, plan.selection_groups, delta, plan.selection_offset)
 
 
 @dataclass(frozen=True)
@@ -213,14 +213,13 @@ def price(plan: Plan, accounting: Accounting, epsilon: Fraction, delta: Fraction
     if not plan.selection:
         cost = cost_of(accounting, epsilon, delta)
         return Priced(cost, calibrate(plan, cost, accounting), None)
-    units = plan.units_measure()
-    if units is None or delta <= 0:
-        raise ValueError("partition selection needs a units measure and δ > 0")
+    if plan.selection_measure() is None or delta <= 0:
+        raise ValueError("partition selection needs a count measure and δ > 0")
     if accounting is Accounting.PURE:
         cost = cost_of(accounting, epsilon, delta)
         selection_delta, conversion = delta, None
     else:
-        selection_delta = selection_share(epsilon, delta, units.l1)
+        selection_delta = selection_share(epsilon, delta, plan.selection_groups)
         conversion = delta - selection_delta
         cost = cost_of(accounting, epsilon, delta, selection_delta)
     calibrated = calibrate(plan, cost, accounting)

@@ -8,8 +8,10 @@ from collections.abc import Mapping
 from sqlglot import exp
 
 from rewriter import Catalog, PublicKeysRef, Table
+from rewriter.catalog import DEFAULT_CATALOGS, DEFAULT_SCHEMAS
 from rewriter.metadata import KeyValue
 
+from .config import NamesConfig
 from .engines.base import Engine
 
 
@@ -24,7 +26,8 @@ def distinct_values_sql(table: str, column: str, dialect: str) -> str:
     return query.sql(dialect=dialect)
 
 
-def build_catalog(tables: Mapping[str, Table], engine: Engine) -> Catalog:
+def build_catalog(tables: Mapping[str, Table], engine: Engine,
+                  names: NamesConfig | None = None) -> Catalog:
     resolved: dict[tuple[str, str], tuple[KeyValue, ...]] = {}
     for name, table in tables.items():
         for column_name, column in table.columns.items():
@@ -32,4 +35,7 @@ def build_catalog(tables: Mapping[str, Table], engine: Engine) -> Catalog:
             if isinstance(ref, PublicKeysRef):
                 result = engine.execute(distinct_values_sql(ref.table, ref.column, engine.dialect))
                 resolved[(name, column_name)] = tuple(row[0] for row in result.rows)
-    return Catalog(dict(tables), resolved)
+    names = names or NamesConfig()
+    return Catalog(dict(tables), resolved,
+                   schemas=DEFAULT_SCHEMAS | frozenset(names.schemas),
+                   catalogs=DEFAULT_CATALOGS | frozenset([names.catalog] if names.catalog else []))

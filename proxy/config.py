@@ -348,8 +348,18 @@ class AnalystConfig(_Section):
         return self
 
 
+class NamesConfig(_Section):
+    """The names analysts may qualify a table with (`FROM census.pums.people`)."""
+
+    catalog: str | None = Field(default=None, min_length=1,
+                                description="a catalog name accepted before the schema")
+    schemas: tuple[str, ...] = Field(default=(), description="schema names accepted besides "
+                                     "main and public")
+
+
 class Config(_Section):
     engine: EngineConfig
+    names: NamesConfig = Field(default_factory=NamesConfig)
     ledger: LedgerConfig = Field(default_factory=LedgerConfig)
     privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
     limits: LimitsConfig = Field(default_factory=LimitsConfig)

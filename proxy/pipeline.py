@@ -138,6 +138,25 @@ def new_query_id() -> str:
     return f"q_{int(time.time() * 1000):012x}{secrets.token_hex(8)}"
 
 
+def _with_dp_options(request: QueryRequest, plan: Plan) -> QueryRequest:
+    """The request with the ε and δ of Google's `WITH DIFFERENTIAL_PRIVACY OPTIONS(…)`;
+    a request naming other values is refused rather than one silently winning."""
+    options = plan.dp_options
+    if options is None:
+        return request
+    update: dict[str, Any] = {}
+    for name, value in (("epsilon", options.epsilon), ("delta", options.delta)):
+        if value is None:
+            continue
+        asked = getattr(request, name)
+        if asked is not None and to_fraction(asked) != value:
+            raise InvalidParameter(
+                f"the query's OPTIONS say {name} = {format_fraction(value)} but the request "
+                f"says {asked}; name it in one place")
+        update[name] = value
+    return request.model_copy(update=update) if update else request
+
+
 class Pipeline:
     def __init__(
         self,
@@ -181,9 +200,9 @@ class Pipeline:
     def _prepare_all(
         self, request: QueryRequest
     ) -> tuple[Plan, Cost, dict[str, Calibrated], Selection | None]:
-        epsilon, delta = self._parameters(request)
         plan = plan_query(request.sql, self.catalog, self.input_dialect, self.limits,
                           to_fraction(self.privacy.diagnostics_share))
+        epsilon, delta = self._parameters(_with_dp_options(request, plan))
         if plan.selection and delta <= 0:
             hidden = [c for c, d in zip(plan.shape.group_columns, plan.shape.declared,
                                         strict=True) if d is None]

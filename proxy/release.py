@@ -126,7 +126,10 @@ def _clip(x: Fraction, lo: Fraction, hi: Fraction) -> Fraction:
 def _variance(out: Output, n: Fraction, s: Fraction, ss: Fraction) -> float:
     assert out.lower is not None and out.upper is not None
     n = max(n, Fraction(1))
-    mean = _clip(s / n, Fraction(out.lower), Fraction(out.upper))
+    # s and ss sum x − c and (x − c)² (measures.py): the mean of x − c lies in
+    # [L − c, U − c], and the variance is the same for x and x − c
+    c = Fraction(out.center)
+    mean = _clip(s / n, Fraction(out.lower) - c, Fraction(out.upper) - c)
     pop = ss / n - mean * mean
     width = Fraction(out.upper) - Fraction(out.lower)
     ceiling = width * width / 4
@@ -222,9 +225,10 @@ def release(
 ) -> Released:
     """Noise, partition selection (when `threshold` is set), post-processing.
 
-    Partition selection keeps a group only if its noisy distinct-unit count is
-    at least `threshold`; the keys of kept groups are released unchanged, the
-    others never appear. The other measures get noise only for kept groups: each
+    Partition selection keeps a group only if its noisy count (the plan's
+    `selection_measure`: its own COUNT(*) when it has one) is at least
+    `threshold`; the keys of kept groups are released unchanged, the others
+    never appear. The other measures get noise only for kept groups: each
     draw is independent of the selection's, so what is released of a kept group
     has the same distribution as if every candidate had been noised, while the
     noise work follows the released groups (themselves DP) rather than the
@@ -235,9 +239,9 @@ def release(
     exact = {m.name: exact[m.name] for m in plan.output_measures}
     released: list[int] | None = None
     if plan.selection:
-        units = plan.units_measure()
+        units = plan.selection_measure()  # the count thresholded (calibrate.py)
         if threshold is None or units is None:
-            raise ValueError("partition selection needs a threshold and a units measure")
+            raise ValueError("partition selection needs a threshold and a count measure")
         noisy = {units.name: _noised(exact[units.name], range(len(groups)), 1,
                                      calibrated[units.name])}
         released = [i for i, n in enumerate(noisy[units.name]) if n >= threshold]

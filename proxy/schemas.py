@@ -210,8 +210,9 @@ class ExplainResponse(BaseModel):
         default=None, description="The dataset-wide budget now, if there is one.")
     selection_threshold: int | None = Field(
         default=None,
-        description="Partition selection: a group is released only if its noisy count of "
-        "distinct people reaches this number.",
+        description="Partition selection: a group is released only if its noisy count "
+        "reaches this number (the query's own COUNT(*) when it has one, else its count of "
+        "distinct people or another of its counts; see SPEC §4.4).",
     )
     selection_delta: float | None = Field(
         default=None, description="The part of δ partition selection spends: the chance "

@@ -22,6 +22,7 @@ from accountant import Ledger
 from rewriter import Catalog, PublicKeysRef, Table
 
 from .catalog import build_catalog
+from .config import NamesConfig
 from .engines.base import Engine
 from .errors import InvalidParameter, NotFound
 from .multiplicity import check_multiplicities, multiplicity_problems
@@ -117,9 +118,10 @@ class TableStore:
         multiplicities (checked at start-up; `replace` checks each change)."""
         return check_multiplicities(self.refresh(force=True).tables, self._engine)
 
-    def __init__(self, ledger: Ledger, engine: Engine) -> None:
+    def __init__(self, ledger: Ledger, engine: Engine, names: NamesConfig | None = None) -> None:
         self._ledger = ledger
         self._engine = engine
+        self._names = names or NamesConfig()
         self._lock = threading.Lock()
         self._version = -1
         self._checked = 0.0
@@ -139,7 +141,7 @@ class TableStore:
                 tables = {name: parse_table(name, doc) for name, doc in documents.items()}
                 if any(t.public and not t.columns for t in tables.values()):
                     tables = complete_public(tables, read_schema(self._engine), self._engine)
-                self.catalog = build_catalog(tables, self._engine)
+                self.catalog = build_catalog(tables, self._engine, self._names)
                 self._version = version
         return self.catalog
 

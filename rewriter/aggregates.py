@@ -18,7 +18,8 @@ from .shape import Aggregate
 if TYPE_CHECKING:
     from .validate import _Ctx
 
-SUPPORTED = ("COUNT, SUM, AVG, VARIANCE/VAR_SAMP/VAR_POP, STDDEV/STDDEV_SAMP/STDDEV_POP, MEDIAN, "
+SUPPORTED = ("COUNT, SUM, AVG, VARIANCE/VAR/VAR_SAMP/VAR_POP/VARP, "
+             "STDDEV/STD/STDEV/STDDEV_SAMP/STDDEV_POP/STDEVP, MEDIAN, "
              "QUANTILE_CONT(x, q), PERCENTILE_CONT(q) WITHIN GROUP (ORDER BY x), MIN, MAX")
 
 _VARIANCE = {exp.Variance: ("var", False), exp.VariancePop: ("var", True),
@@ -26,11 +27,20 @@ _VARIANCE = {exp.Variance: ("var", False), exp.VariancePop: ("var", True),
              exp.StddevPop: ("stddev", True)}
 
 
+# Spellings sqlglot leaves as plain function calls: (kind, population). VAR and STD
+# are the sample forms, as in T-SQL and SmartNoise (MySQL's STD is the population
+# one; at the group sizes partition selection releases the two differ by < 1 %);
+# VARP and STDEVP are T-SQL's population forms.
+_NAMED_VARIANCE = {"var_samp": ("var", False), "var": ("var", False), "varp": ("var", True),
+                   "stddev_samp": ("stddev", False), "std": ("stddev", False),
+                   "stdevp": ("stddev", True)}
+
+
 def is_aggregate(node: exp.Expression) -> bool:
     if isinstance(node, (exp.AggFunc, exp.WithinGroup)):
         return True
     return isinstance(node, exp.Anonymous) and node.name.lower() in (
-        "quantile_cont", "quantile", "percentile_cont", "var_samp", "stddev_samp")
+        "quantile_cont", "quantile", "percentile_cont", *_NAMED_VARIANCE)
 
 
 def aggregate(node: exp.Expression, ctx: _Ctx) -> Aggregate:
@@ -86,7 +96,6 @@ def _fraction(node: exp.Expression | None, owner: exp.Expression, ctx: _Ctx) -> 
 
 
 def _aggregate(node: exp.Expression, ctx: _Ctx) -> Aggregate:  # noqa: C901
-    unit = ctx.table.privacy_unit
     if isinstance(node, exp.Count):
         arg = node.this
         if isinstance(arg, exp.Star):
@@ -95,10 +104,20 @@ def _aggregate(node: exp.Expression, ctx: _Ctx) -> Aggregate:  # noqa: C901
             inner = arg.expressions
             if len(inner) == 1 and isinstance(inner[0], exp.Column) and ctx.is_unit(inner[0]):
                 return Aggregate("count_units", None)
+            if len(inner) == 1:
+                # Sensitivity: after the caps a person keeps at most R rows, and each
+                # adds at most one distinct value to the one group it lands in, so the
+                # person moves the distinct counts by at most R in total (L1), R²
+                # (L2²), exactly like COUNT(col) (measures.py): the count is over the
+                # kept rows, never over the raw table.
+                _no_nesting(inner[0], node, ctx)
+                typed = ctx.rows().scalar(inner[0])
+                return Aggregate("count_distinct", typed.raw_column or _canonical(inner[0]),
+                                 typed.tree)
             raise ctx.refuse(
-                f"{_fn(node)}: COUNT(DISTINCT …) is answered only for the privacy unit "
-                f"({unit}); distinct counts of other columns have unbounded sensitivity. "
-                f"Write COUNT(DISTINCT {unit}) or COUNT(col).",
+                f"{_fn(node)}: COUNT(DISTINCT …) takes one expression; group by one "
+                f"column and count the distinct values of the other "
+                f"(SELECT a, COUNT(DISTINCT b) … GROUP BY a)",
                 node,
             )
         if arg is None:
@@ -114,11 +133,12 @@ def _aggregate(node: exp.Expression, ctx: _Ctx) -> Aggregate:  # noqa: C901
         kind, population = _VARIANCE[type(node)]
         base = _bounded_arg(node.this, node, type(node).__name__.upper(), ctx)
         return _with(base, kind, population=population)
-    if isinstance(node, exp.Anonymous) and node.name.lower() in ("var_samp", "stddev_samp"):
+    if isinstance(node, exp.Anonymous) and node.name.lower() in _NAMED_VARIANCE:
         if len(node.expressions) != 1:
             raise ctx.refuse(f"{_fn(node)} takes one argument", node)
+        kind, population = _NAMED_VARIANCE[node.name.lower()]
         base = _bounded_arg(node.expressions[0], node, node.name.upper(), ctx)
-        return _with(base, "var" if node.name.lower() == "var_samp" else "stddev")
+        return _with(base, kind, population=population)
     if isinstance(node, (exp.Median, exp.Min, exp.Max)):
         fn = type(node).__name__.upper()
         base = _bounded_arg(node.this, node, fn, ctx)

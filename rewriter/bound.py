@@ -243,7 +243,8 @@ def bounded_query(
     query_with.append(("__rows", rows))
 
     final_items: list[exp.Expression] = [_col(g) for g in groups]
-    if any(m.kind == "units" for m in measures):
+    distinct = any(m.distinct for m in measures)
+    if any(m.kind == "units" for m in measures) and not distinct:
         # COUNT(DISTINCT unit) per group needs the per-(unit, group) level
         partial = (
             exp.select(_col(UNIT), *(_col(g) for g in groups), *_row_aggregates(measures))
@@ -260,8 +261,10 @@ def bounded_query(
                 final_items.append(exp.alias_(total, column, quoted=True))
         final = exp.select(*final_items).from_(exp.Table(this=_id("__partial")), copy=False)
     else:
-        # counts, sums and histograms add up the same with or without per-unit partials
-        final_items += _row_aggregates(measures)
+        # counts, sums and histograms add up the same with or without per-unit partials;
+        # beside a distinct count (which partials cannot add up), the units are
+        # COUNT(DISTINCT unit) over the same kept rows: the same number
+        final_items += _row_aggregates(measures, units_distinct=True)
         final = (exp.select(*final_items).from_(exp.Table(this=_id("__rows")), copy=False)
                  .where(kept, copy=False))
     if groups:
@@ -281,8 +284,10 @@ def _for_engine(tree: exp.Select, dialect: str) -> exp.Select:
     return tree
 
 
-def _row_aggregates(measures: tuple[Measure, ...]) -> list[exp.Expression]:
-    """Each measure's aggregate over kept rows, one column per measure column."""
+def _row_aggregates(measures: tuple[Measure, ...],
+                    units_distinct: bool = False) -> list[exp.Expression]:
+    """Each measure's aggregate over kept rows, one column per measure column
+    (the units only with `units_distinct`: else they come from partials)."""
     items: list[exp.Expression] = []
     for m in measures:
         if m.kind == "raw":
@@ -296,6 +301,9 @@ def _row_aggregates(measures: tuple[Measure, ...]) -> list[exp.Expression]:
             items.append(exp.alias_(exp.Sum(this=first), m.name, quoted=True))
             continue
         if m.kind == "units":
+            if units_distinct:
+                items.append(exp.alias_(exp.Count(this=exp.Distinct(expressions=[_col(UNIT)])),
+                                        m.name, quoted=True))
             continue
         if m.kind == "hist":
             for k, column in enumerate(m.columns()):
@@ -309,7 +317,8 @@ def _row_aggregates(measures: tuple[Measure, ...]) -> list[exp.Expression]:
         if m.kind == "count":
             agg: exp.Expression = (
                 exp.Count(this=exp.Star()) if m.arg is None
-                else exp.Count(this=_col(_value_alias(m)))
+                else exp.Count(this=exp.Distinct(expressions=[_col(_value_alias(m))]))
+                if m.distinct else exp.Count(this=_col(_value_alias(m)))
             )
         else:
             agg = exp.Sum(this=_col(_value_alias(m)))

@@ -12,12 +12,19 @@ from dataclasses import dataclass, field
 
 from .metadata import KeyValue, PublicKeysRef, Table
 
+# the schemas every deployment answers to: DuckDB's and PostgreSQL's defaults
+DEFAULT_SCHEMAS = frozenset({"main", "public"})
+DEFAULT_CATALOGS = frozenset({"dpsql"})  # the catalog the Trino endpoint shows
+
 
 @dataclass(frozen=True)
 class Catalog:
     tables: Mapping[str, Table]
     # (table, column) -> keys, for columns whose public_keys name a public table
     resolved_keys: Mapping[tuple[str, str], tuple[KeyValue, ...]] = field(default_factory=dict)
+    # the schema and catalog qualifiers a table name may carry (rewriter/names.py)
+    schemas: frozenset[str] = DEFAULT_SCHEMAS
+    catalogs: frozenset[str] = DEFAULT_CATALOGS
 
     def table(self, name: str) -> tuple[str, Table] | None:
         """Find a table by name, ignoring case like unquoted SQL identifiers."""

@@ -191,9 +191,16 @@ class RowExpressions:
     """Check and compile expressions over one query's columns."""
 
     def __init__(self, resolve: Resolve,
-                 tree_of: Callable[[exp.Column], exp.Column] | None = None) -> None:
+                 tree_of: Callable[[exp.Column], exp.Column] | None = None,
+                 implicit_bound: float | None = None) -> None:
         self.resolve = resolve
         self.tree_of = tree_of
+        # WHERE and GROUP BY (#26): a number without declared bounds takes part in
+        # arithmetic clamped to ±implicit_bound. No sensitivity reads these bounds
+        # (a filter or a key adds nothing to a sum), they only keep the arithmetic
+        # total; aggregate arguments never get them, so SUM(n * 2) of an unbounded
+        # n stays refused.
+        self.implicit_bound = implicit_bound
 
     def as_number(self, typed: Typed, node: exp.Expression, what: str) -> Typed:
         """`typed` (compiled from `node`) as a value usable in arithmetic: clamped,
@@ -202,11 +209,15 @@ class RowExpressions:
             return Typed(exp.Null(), "float", 0.0, 0.0)
         if not typed.numeric:
             raise ExprError(f"{node.sql()} is {typed.type}, not a number; {what}", node)
+        if not typed.bounded and self.implicit_bound is not None:
+            b = self.implicit_bound
+            return Typed(clamp(typed.tree, -b, b), typed.type, -b, b)
         if not typed.bounded:
             name = typed.raw_column or node.sql()
             raise ExprError(
                 f"{name} has no declared bounds, so {what} could grow without limit; ask the "
-                f"data owner to declare lower/upper for it, or clamp it with LEAST/GREATEST",
+                f"data owner to declare lower/upper for it, or clamp it on both sides with "
+                f"constants: LEAST(GREATEST({name}, low), high)",
                 node,
             )
         assert typed.lower is not None and typed.upper is not None
@@ -260,6 +271,7 @@ class RowExpressions:
         become DOUBLE, text constants beside a date or timestamp become that type's
         constant (re-emitted from the parsed value), anything else mismatched is
         refused (its cast could fail on some rows)."""
+        parts = _coerce_constants(parts, node)
         kinds = {("number" if p.numeric else p.type) for p in parts if p.type != "null"}
         temporal = kinds & {"date", "timestamp"}
         if len(kinds) > 1 and not (len(temporal) == 1 and kinds - temporal <= {"text"}):
@@ -274,6 +286,81 @@ class RowExpressions:
             return [_temporal_constant(p, target, node) if p.type == "text" else p
                     for p in parts]
         return parts
+
+
+def _kind(part: Typed) -> str:
+    return "number" if part.numeric else part.type
+
+
+def _constant(part: Typed) -> str | None:
+    """The kind of a constant operand (a literal as `_literal`/`_boolean` compile it)."""
+    tree = part.tree
+    if isinstance(tree, exp.Cast) and part.type == "float":
+        tree = tree.this
+    if isinstance(tree, exp.Neg):
+        tree = tree.this
+    if isinstance(tree, exp.Boolean):
+        return "boolean"
+    if isinstance(tree, exp.Literal) and part.raw_column is None:
+        return "text" if tree.is_string else "number"
+    return None
+
+
+def _coerce_constants(parts: list[Typed], node: exp.Expression) -> list[Typed]:
+    """Constants written in another type than what they meet, read as that type.
+
+    `int_col = '8'`, `int_col = TRUE`, `text_col IN (2, 3)`, `bool_col = 1`: the
+    constant is converted here, at plan time, from its text; the column is never
+    cast, so no row can make the comparison fail (SPEC §4.7), and the result is
+    what either engine gives when the conversion succeeds. A constant that does
+    not read as the other type is refused with the value named.
+    """
+    others = {_kind(p) for p in parts if p.type != "null" and _constant(p) is None}
+    if len(others) != 1:
+        return parts
+    target = others.pop()
+    if target not in ("number", "text", "boolean"):
+        return parts
+    out: list[Typed] = []
+    for part in parts:
+        kind = _constant(part)
+        if kind is None or kind == target or part.type == "null":
+            out.append(part)
+            continue
+        tree = part.tree
+        if target == "number" and kind == "text":
+            text = tree.this.strip() if isinstance(tree, exp.Literal) else ""
+            try:
+                value = float(text)
+            except ValueError:
+                raise ExprError(f"{_short(node)}: {tree.sql()} is not a number, and it is "
+                                "compared with one; write a number", node) from None
+            if not math.isfinite(value) or "n" in text.lower():  # nan, inf, infinity
+                raise ExprError(f"{_short(node)}: {tree.sql()} is not a finite number; write "
+                                "a number", node)
+            magnitude = _literal(None, exp.Literal(this=text.lstrip("+-"), is_string=False),  # type: ignore[arg-type]
+                                 0)
+            out.append(magnitude if not text.startswith("-") else Typed(
+                exp.Neg(this=magnitude.tree), magnitude.type, -value, -value))
+        elif target == "number" and kind == "boolean":
+            value = 1 if tree.this else 0
+            out.append(Typed(exp.Literal.number(str(value)), "integer", value, value))
+        elif target == "boolean" and kind in ("number", "text"):
+            word = str(part.lower) if kind == "number" else tree.this.strip().lower()
+            truth = {"1.0": True, "0.0": False, "true": True, "false": False, "t": True,
+                     "f": False, "1": True, "0": False}.get(word)
+            if truth is None:
+                raise ExprError(f"{_short(node)}: a boolean is compared with {tree.sql()}; "
+                                "write TRUE or FALSE", node)
+            out.append(Typed(exp.Boolean(this=truth), "boolean"))
+        elif target == "text" and kind == "number":
+            assert part.lower is not None
+            value = part.lower
+            text = str(int(value)) if part.type == "integer" else repr(value)
+            out.append(Typed(exp.Literal.string(text), "text"))
+        else:
+            out.append(part)
+    return out
 
 
 def _temporal_constant(part: Typed, target: str, node: exp.Expression) -> Typed:
@@ -476,6 +563,9 @@ def _extreme(rows: RowExpressions, node: exp.Expression, d: int) -> Typed:
     """Safe: every argument is a bounded number; both engines skip NULL arguments
     of LEAST/GREATEST, so the results agree, and choosing one cannot fail."""
     name = type(node).__name__.upper()
+    clamped = _clamp_pattern(rows, node, d)
+    if clamped is not None:
+        return clamped
     args = [rows.as_number(rows.scalar(a, d), a, f"{name} of it")
             for a in [node.this, *node.expressions]]
     fn = min if isinstance(node, exp.Least) else max
@@ -483,6 +573,41 @@ def _extreme(rows: RowExpressions, node: exp.Expression, d: int) -> Typed:
     integer = all(a.type == "integer" for a in args)
     return Typed(tree, "integer" if integer else "float",
                  fn(a.lower for a in args), fn(a.upper for a in args))  # type: ignore
+
+
+def _constant_number(rows: RowExpressions, node: exp.Expression, d: int) -> float | None:
+    typed = rows.scalar(node, d)
+    if _constant(typed) == "number" and typed.lower is not None and typed.lower == typed.upper:
+        return typed.lower
+    return None
+
+
+def _clamp_pattern(rows: RowExpressions, node: exp.Expression, d: int) -> Typed | None:
+    """LEAST(GREATEST(x, lo), hi) or GREATEST(LEAST(x, hi), lo) with constant lo ≤ hi:
+    the analyst's clamp, bounded to [lo, hi] whatever x is (x may be an unbounded
+    number: the advice dpsql gives for one). Safe: compiled as `clamp`, in DOUBLE
+    (NULL stays NULL, ±Infinity clamp to the ends, NaN to hi), so no row can fail
+    and every row lies in [lo, hi]."""
+    outer_other = node.expressions
+    inner = node.this
+    while isinstance(inner, exp.Paren):
+        inner = inner.this
+    pair = (exp.Least, exp.Greatest) if isinstance(node, exp.Least) else \
+        (exp.Greatest, exp.Least)
+    if len(outer_other) != 1 or not isinstance(inner, pair[1]) or len(inner.expressions) != 1:
+        return None
+    outer_c = _constant_number(rows, outer_other[0], d)
+    inner_c = _constant_number(rows, inner.expressions[0], d)
+    if outer_c is None or inner_c is None:
+        return None
+    lo, hi = (inner_c, outer_c) if isinstance(node, exp.Least) else (outer_c, inner_c)
+    if lo > hi:
+        return None  # a constant, by the usual rules
+    x = rows.scalar(inner.this, d)
+    if not x.numeric or x.bounded:
+        return None  # a bounded x: interval arithmetic intersects [lo, hi] with its bounds
+    whole = x.type == "integer" and float(lo).is_integer() and float(hi).is_integer()
+    return _checked(clamp(x.tree, lo, hi), "integer" if whole else "float", lo, hi, node)
 
 
 # -- choices ---------------------------------------------------------------------
@@ -586,6 +711,11 @@ def _cast(rows: RowExpressions, node: exp.Expression, d: int) -> Typed:
             return Typed(exp.cast(whole, exp.DataType.build("VARCHAR")), "text")
         if inner.type in ("integer", "text", "boolean", "date"):
             return Typed(exp.cast(inner.tree, exp.DataType.build("VARCHAR")), "text")
+    if target in (T.DATE, T.TIMESTAMP) and not to.expressions and inner.type == "text" \
+            and isinstance(inner.tree, exp.Literal):
+        # DATE '2020-01-01', CAST('2020-01-01' AS DATE): a constant, parsed here and
+        # re-emitted in ISO form (or refused), so the engine never converts text
+        return _temporal_constant(inner, "date" if target == T.DATE else "timestamp", node)
     if target == T.DATE and inner.type in ("date", "timestamp"):
         return Typed(exp.cast(inner.tree, exp.DataType.build("DATE")), "date")
     raise ExprError(

@@ -15,6 +15,7 @@ from typing import Literal
 
 from sqlglot import exp
 
+from .google import DpOptions
 from .metadata import KeyValue
 from .shape import Shape
 
@@ -55,6 +56,8 @@ class Measure:
     # (kind "raw" is already one number: rows before the caps, ≤ DIAGNOSTIC_CLIP·R
     # per unit); paid from the plan's diagnostics share
     diagnostic: bool = False
+    # counts: COUNT(DISTINCT arg) over the kept rows rather than COUNT(arg)
+    distinct: bool = False
 
     def __post_init__(self) -> None:
         if self.l1 < 1 or self.l2_squared < 1:
@@ -65,6 +68,8 @@ class Measure:
             raise ValueError(f"measure {self.name}: only histograms have bins, got {self.bins}")
         if (self.kind == "hist") != (self.quantile is not None):
             raise ValueError(f"measure {self.name}: a histogram selects exactly one quantile")
+        if self.distinct and (self.kind != "count" or self.arg is None):
+            raise ValueError(f"measure {self.name}: only a count of an argument is distinct")
         if self.kind in ("sum", "hist") and (self.lower is None or self.upper is None
                                              or self.arg is None):
             raise ValueError(f"measure {self.name}: a {self.kind} needs an argument and bounds")
@@ -88,6 +93,8 @@ class Output:
     source: str | None = None  # the noisy-table column (`__g<i>`/`__a<j>`) shown unchanged
     quantile: float | None = None
     population: bool = False
+    # VAR/STDDEV: the midpoint c of the bounds; their sums are of x − c and (x − c)²
+    center: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -103,6 +110,8 @@ class Plan:
     post: exp.Select | None = field(default=None, compare=False, repr=False)
     # the share of the query's budget the bounding diagnostics spend (0: none)
     diagnostics_share: Fraction = Fraction(0)
+    # Google's `WITH DIFFERENTIAL_PRIVACY OPTIONS(…)`, when the query has it (google.py)
+    dp_options: DpOptions | None = None
 
     @property
     def output_measures(self) -> tuple[Measure, ...]:
@@ -123,6 +132,40 @@ class Plan:
 
     def units_measure(self) -> Measure | None:
         return next((m for m in self.measures if m.kind == "units"), None)
+
+    def selection_measure(self) -> Measure | None:
+        """The noisy count partition selection thresholds (SPEC §4.4), under selection.
+
+        Any per-group count of the query's own measures will do: after the caps, a
+        group that one person alone creates holds at most R of their rows (R =
+        max_rows_per_unit) and one distinct person, and one person creates at most
+        L0 = min(G, R) groups. So the answer's own COUNT(*) is preferred (no share
+        of ε is spent on a count nobody asked for, and it is the count of people
+        when R = 1), then COUNT(DISTINCT unit), then a COUNT(col) (an AVG's, say);
+        `measures.py` adds a distinct-unit count only when the query has no count.
+        """
+        if not self.selection:
+            return None
+        outputs = self.output_measures
+        for wanted in (lambda m: m.kind == "count" and m.arg is None,
+                       lambda m: m.kind == "units",
+                       lambda m: m.kind == "count"):
+            found = next((m for m in outputs if wanted(m)), None)
+            if found is not None:
+                return found
+        return None
+
+    @property
+    def selection_offset(self) -> int:
+        """The largest value the selection measure has in a group one person alone
+        creates: 1 distinct person, or R rows."""
+        measure = self.selection_measure()
+        return 1 if measure is None or measure.kind == "units" else self.shape.max_rows_per_unit
+
+    @property
+    def selection_groups(self) -> int:
+        """L0: how many groups one person can create, min(G, R)."""
+        return min(self.shape.max_groups_per_unit, self.shape.max_rows_per_unit)
 
     def sql(self, dialect: str) -> str:
         """The rewritten query in the engine's dialect.

@@ -11,13 +11,16 @@ from sqlglot import exp
 from .bound import bounded_query
 from .catalog import Catalog
 from .errors import QueryRefused
+from .google import DpOptions, split_dp_clause
 from .inline import inline
 from .limits import Limits, check_joins, check_noise_cells
 from .measures import plan_measures
+from .names import resolve_names
 from .parse import parse, position_of
 from .plan import Output, Plan
 from .post import SLOT, dpsql_type, duck_type, post_query, run_post
 from .shape import Shape
+from .sugar import desugar
 from .validate import validate
 
 MAX_PROBE_GROUPS = 5_000
@@ -25,7 +28,9 @@ MAX_PROBE_GROUPS = 5_000
 
 def normalize(sql: str, dialect: str | None = None) -> str:
     """A canonical text of the query: same meaning, same text (for the answer cache)."""
-    return parse(sql, dialect).sql(dialect="duckdb", comments=False, normalize=True)
+    text, options = split_dp_clause(sql, dialect)
+    prefix = f"{options.text()} " if options is not None else ""
+    return prefix + parse(text, dialect).sql(dialect="duckdb", comments=False, normalize=True)
 
 
 def noisy_columns(values: tuple[Output, ...]) -> list[tuple[str, str]]:
@@ -65,12 +70,46 @@ def plan_query(sql: str, catalog: Catalog, dialect: str | None = None,
         ) from None
 
 
+def _tightened(catalog: Catalog, options: DpOptions | None) -> Catalog:
+    """The catalog with Google's max_groups_contributed as every private table's G;
+    it may only lower the owner's cap."""
+    if options is None or options.max_groups is None:
+        return catalog
+    tables = dict(catalog.tables)
+    for name, table in catalog.tables.items():
+        if not table.public:
+            tables[name] = table.model_copy(update={
+                "max_groups_per_unit": min(options.max_groups, table.max_groups_per_unit)})
+    return replace(catalog, tables=tables)
+
+
+def _check_options(options: DpOptions | None, shape: Shape, catalog: Catalog) -> None:
+    """What the clause names must agree with the owner's metadata of the query's table."""
+    if options is None:
+        return
+    if options.unit is not None and options.unit.lower() != shape.privacy_unit.lower():
+        raise QueryRefused(
+            f"WITH DIFFERENTIAL_PRIVACY OPTIONS: privacy_unit_column = {options.unit}, but the "
+            f"data owner declared {shape.privacy_unit} as the privacy unit of {shape.table}; "
+            f"write privacy_unit_column = {shape.privacy_unit}, or leave it out")
+    cap = catalog.tables[shape.table].max_groups_per_unit
+    if options.max_groups is not None and options.max_groups > cap:
+        raise QueryRefused(
+            f"WITH DIFFERENTIAL_PRIVACY OPTIONS: max_groups_contributed = {options.max_groups} "
+            f"is above the data owner's cap for {shape.table} (max_groups_per_unit = {cap}); "
+            f"ask for at most {cap}, or leave it out")
+
+
 def _plan(sql: str, catalog: Catalog, dialect: str | None, limits: Limits,
           diagnostics: Fraction) -> Plan:
-    tree = parse(sql, dialect, limits)
+    sql, options = split_dp_clause(sql, dialect)
+    owners = catalog
+    catalog = _tightened(catalog, options)
+    tree = desugar(resolve_names(parse(sql, dialect, limits), catalog, sql, dialect), sql)
     inlined = inline(tree, catalog, sql)
     check_joins(inlined, limits, " (with its CTEs and subqueries expanded)")
     shape = validate(inlined, catalog, sql)
+    _check_options(options, shape, owners)
     key_types = shape.group_types
     measures, values = plan_measures(shape, key_types, diagnostics > 0)
     # diagnostics are summed over the groups before noise: not cells
@@ -99,11 +138,13 @@ def _plan(sql: str, catalog: Catalog, dialect: str | None, limits: Limits,
         measures=measures,
         outputs=tuple(outputs),
         key_types=key_types,
-        normalized_sql=tree.sql(dialect="duckdb", comments=False, normalize=True),
+        normalized_sql=(f"{options.text()} " if options is not None else "")
+        + tree.sql(dialect="duckdb", comments=False, normalize=True),
         tree=bounded_query(shape, measures, key_types),
         values=values,
         post=post,
         diagnostics_share=diagnostics,
+        dp_options=options,
     )
 
 

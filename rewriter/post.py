@@ -44,9 +44,14 @@ _POST_NODES: tuple[type[exp.Expression], ...] = (
     exp.And, exp.Or, exp.Not, exp.Is, exp.In, exp.Between, exp.Like, exp.ILike,
     exp.Case, exp.If, exp.Coalesce, exp.Nullif, exp.Abs, exp.Round, exp.Floor, exp.Ceil,
     exp.Least, exp.Greatest, exp.Sqrt, exp.Cast, exp.TryCast, exp.DataType, exp.DPipe,
+    # Functions of noisy values (or of nothing): post-processing, so any function is
+    # private; these are total under TRY() (LN(0), a huge POWER: NULL, never an error).
+    # RANDOM() draws from DuckDB's generator, not from the data.
+    exp.Pow, exp.Ln, exp.Log, exp.Exp, exp.Pi, exp.Rand, exp.Sign, exp.Cbrt,
 )
 POST_FUNCTIONS = ("+ - * / %, comparisons, AND/OR/NOT, CASE, COALESCE, NULLIF, ABS, ROUND, "
-                  "FLOOR, CEIL, SQRT, LEAST, GREATEST, CAST, ||")
+                  "FLOOR, CEIL, SQRT, CBRT, POWER, EXP, LN, LOG, SIGN, PI, RANDOM, LEAST, "
+                  "GREATEST, CAST, ||")
 
 
 def key_column(i: int) -> str:
@@ -77,6 +82,10 @@ class PostExpressions:
                 return value_column(j)
         self.aggregates.append(agg)
         return value_column(len(self.aggregates) - 1)
+
+    def hidden_count(self) -> None:
+        """COUNT(*) among the aggregates, selected by no output (a keys-only GROUP BY)."""
+        self._value(Aggregate("count", None))
 
     def rewrite(self, node: exp.Expression, aliases: dict[str, exp.Expression], clause: str,
                 prefer_columns: bool = False) -> exp.Expression:
@@ -137,6 +146,14 @@ class PostExpressions:
                 f"{clause}: {_short(node)} is not allowed over aggregates; use {POST_FUNCTIONS}",
                 node,
             )
+        if isinstance(node, exp.Rand) and any(node.args.values()):
+            raise self.ctx.refuse(f"{clause}: write RANDOM() without a seed", node)
+        if isinstance(node, exp.Rand) and (depth > 0 or clause != "SELECT"):
+            # DuckDB cannot wrap a volatile function in TRY(), so RANDOM() stands
+            # alone, where it cannot raise: no noisy value can change its status
+            raise self.ctx.refuse(
+                f"{clause}: RANDOM() may only be a select item of its own; combine it with "
+                "other outputs in your client", node)
         if isinstance(node, exp.In) and (node.args.get("query") or node.args.get("unnest")):
             raise self.ctx.refuse(f"{clause}: IN (SELECT …) is not allowed; list constants", node)
         if isinstance(node, exp.Literal) or isinstance(node, (exp.Boolean, exp.Null,
@@ -172,8 +189,8 @@ def _total(tree: exp.Expression) -> exp.Expression:
     constant overflowing, ABS of the smallest BIGINT), so the answer's status
     never depends on the noise either; binder errors still raise, in the
     planner's dry run, before any charge."""
-    if isinstance(tree, (exp.Column, exp.Literal)):
-        return tree
+    if isinstance(tree, (exp.Column, exp.Literal, exp.Rand)):
+        return tree  # (RANDOM() stands alone: PostExpressions refuses it inside anything)
     return exp.Anonymous(this="TRY", expressions=[tree])
 
 

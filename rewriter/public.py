@@ -21,7 +21,9 @@ from sqlglot import exp
 
 from .catalog import Catalog
 from .errors import QueryRefused
+from .google import split_dp_clause
 from .limits import Limits
+from .names import resolve_names
 from .parse import parse, position_of
 from .validate import _default_name, _unique
 
@@ -72,7 +74,8 @@ def public_query(sql: str, catalog: Catalog, dialect: str | None = None,
         # no public table is named: not a public-only query, and no second parse for
         # the DP path (a query that hides a name this test misses is refused there)
         return None
-    tree = parse(sql, dialect, limits or Limits())
+    sql, _ = split_dp_clause(sql, dialect)  # Google's clause changes nothing here: exact
+    tree = resolve_names(parse(sql, dialect, limits or Limits()), catalog, sql, dialect)
     tables = _tables_read(tree)
     if not tables or tree.find(exp.CTE) is not None:
         return None
@@ -81,9 +84,6 @@ def public_query(sql: str, catalog: Catalog, dialect: str | None = None,
         found = catalog.table(node.name) if isinstance(node.this, exp.Identifier) else None
         if found is None or not found[1].public:
             return None
-        if node.args.get("db") or node.args.get("catalog"):
-            raise QueryRefused(f"{node.sql()}: name the table without a schema",
-                               position_of(node, sql))
         resolved.append((node, found[0]))
     if not isinstance(tree, exp.Select):
         raise QueryRefused("over public tables dpsql answers one SELECT; write the query as "

@@ -24,7 +24,8 @@ from sqlglot import exp
 from .metadata import KeyValue
 
 AggregateKind = Literal[
-    "count", "count_column", "count_units", "sum", "avg", "var", "stddev", "quantile"
+    "count", "count_column", "count_units", "count_distinct", "sum", "avg", "var", "stddev",
+    "quantile",
 ]
 
 

@@ -36,6 +36,11 @@ MAX_LIMIT = 1_000_000
 # its joins: the product of the declared multiplicities of the columns the joins
 # equate (SPEC §4.7: the work a query may cause is bounded before it runs).
 MAX_JOIN_FANOUT = 1_000
+# In WHERE and GROUP BY keys, a number without declared bounds is clamped to ±this
+# before arithmetic (expressions.RowExpressions.implicit_bound): the largest
+# constant dpsql reads, so comparisons with any constant keep their meaning for
+# every value within it.
+IMPLICIT_BOUND = 1e15
 
 _STATEMENT_HINTS: dict[type[exp.Expression], str] = {
     exp.Union: "UNION combines private rows twice; ask each part as its own query",
@@ -82,14 +87,17 @@ class _Ctx:
     def refuse(self, message: str, node: exp.Expression | None) -> QueryRefused:
         return QueryRefused(message, position_of(node, self.sql))
 
-    def rows(self) -> RowExpressions:
+    def rows(self, filters: bool = False) -> RowExpressions:
+        """Row expressions; `filters` for WHERE and GROUP BY keys, where numbers
+        without declared bounds may take part in arithmetic (IMPLICIT_BOUND)."""
         return RowExpressions(lambda node: _column(node, self),
-                              lambda node: column_tree(node, self))
+                              lambda node: column_tree(node, self),
+                              IMPLICIT_BOUND if filters else None)
 
 
 def validate(tree: exp.Expression, catalog: Catalog, sql: str) -> Shape:
     """Check `tree` against the metadata and describe it as a `Shape`."""
-    select = private_first(_only_select(tree, sql), catalog)
+    select = _distinct_as_groups(private_first(_only_select(tree, sql), catalog), sql)
     sources = _from_clause(select, catalog, sql)
     ctx = _Ctx(sql, catalog, sources)
     table_name, table = ctx.table_name, ctx.table
@@ -169,6 +177,43 @@ def _only_select(tree: exp.Expression, sql: str) -> exp.Select:
         "dpsql never changes data or settings.",
         position_of(tree, sql),
     )
+
+
+def _distinct_as_groups(select: exp.Select, sql: str) -> exp.Select:
+    """SELECT DISTINCT as the GROUP BY it means, where it changes nothing else.
+
+    * no GROUP BY and no aggregate: `SELECT DISTINCT a, b` is `GROUP BY a, b`
+      (a keys-only GROUP BY, answered through partition selection or public keys);
+    * no GROUP BY but aggregates: the answer is one row, DISTINCT is a no-op;
+    * GROUP BY whose every key is selected: rows are already distinct.
+
+    Otherwise DISTINCT would merge post-processed rows; it is refused with advice.
+    """
+    distinct = select.args.get("distinct")
+    if not isinstance(distinct, exp.Distinct) or distinct.args.get("on") is not None:
+        return select
+    items = [i.this if isinstance(i, exp.Alias) else i for i in select.expressions]
+    has_aggregate = any(is_aggregate(n) for i in items for n in i.walk())
+    group = select.args.get("group")
+    out = select.copy()
+    if group is None and not has_aggregate:
+        if any(isinstance(i, exp.Star) or (isinstance(i, exp.Column)
+                                           and isinstance(i.this, exp.Star)) for i in items):
+            return select  # refused below as SELECT *
+        out.set("distinct", None)
+        out.set("group", exp.Group(expressions=[i.copy() for i in items]))
+        return out
+    if group is None:
+        out.set("distinct", None)
+        return out
+    written = {normalized_text(i) for i in items}
+    aliases = {i.alias.lower() for i in select.expressions if isinstance(i, exp.Alias)}
+    if all(normalized_text(k) in written or (isinstance(k, exp.Column) and not k.table
+                                             and k.name.lower() in aliases)
+           for k in group.expressions):
+        out.set("distinct", None)
+        return out
+    return select
 
 
 @dataclass(frozen=True)
@@ -555,7 +600,7 @@ def _group_key(node: exp.Expression, ctx: _Ctx) -> GroupKey:
                     if not source.table.public and column.public_keys is not None else None)
         return GroupKey(text, name, column_tree(node, ctx), column.type, declared, node)
     try:
-        typed = ctx.rows().scalar(node)
+        typed = ctx.rows(filters=True).scalar(node)
     except ExprError as err:
         raise ctx.refuse(f"GROUP BY {node.sql()}: {err.message}", err.node) from None
     if typed.type == "boolean" or typed.type == "null":
@@ -636,6 +681,11 @@ def _projections(select: exp.Select, post: PostExpressions, ctx: _Ctx) -> tuple[
             )
         seen.add(name.lower())
         items.append(SelectItem(name, tree, tree.sql()))
+    if not post.aggregates and select.args.get("group") is not None:
+        # A keys-only GROUP BY releases the keys that pass partition selection (or the
+        # declared public keys): the same keys as with COUNT(*) added, which is the
+        # measure selection thresholds; the count is computed and noised, not shown.
+        post.hidden_count()
     if not post.aggregates:
         raise ctx.refuse(
             "the query has no aggregate, so it would release raw rows; select COUNT(*), "
@@ -733,7 +783,7 @@ def _where(select: exp.Select, ctx: _Ctx) -> exp.Expression | None:
         if isinstance(node, exp.Window):
             raise ctx.refuse("window functions release per-row values; use GROUP BY", node)
     try:
-        return ctx.rows().predicate(where.this)
+        return ctx.rows(filters=True).predicate(where.this)
     except ExprError as err:
         raise ctx.refuse(f"WHERE: {err.message}", err.node) from None
 

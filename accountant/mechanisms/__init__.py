@@ -11,7 +11,12 @@ from accountant.mechanisms.maps import (
     rho_of,
 )
 from accountant.mechanisms.sampler import add_noise
-from accountant.mechanisms.tails import gaussian_tail_bound, gaussian_threshold
+from accountant.mechanisms.tails import (
+    gaussian_tail_bound,
+    gaussian_threshold,
+    laplace_tail_bound,
+    laplace_threshold,
+)
 
 __all__ = [
     "MECHANISMS",
@@ -24,5 +29,7 @@ __all__ = [
     "gaussian_tail_bound",
     "gaussian_threshold",
     "laplace_for",
+    "laplace_tail_bound",
+    "laplace_threshold",
     "rho_of",
 ]

@@ -10,6 +10,7 @@ bound must never be below the true tail: every step below rounds upward.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from decimal import ROUND_CEILING, Context, Decimal
 from fractions import Fraction
 
@@ -71,28 +72,75 @@ def gaussian_tail_bound(sigma: Fraction, k: int) -> Fraction:
     return min(Fraction(1), Fraction(_KEEP.plus(nudged)))
 
 
-def gaussian_threshold(sigma: Fraction, groups: int, delta: Fraction) -> int:
-    """The smallest τ with groups · P(Z ≥ τ − 1) ≤ δ by :func:`gaussian_tail_bound`.
+def gaussian_threshold(sigma: Fraction, groups: int, delta: Fraction, offset: int = 1) -> int:
+    """The smallest τ with groups · P(Z ≥ τ − offset) ≤ δ by :func:`gaussian_tail_bound`.
 
-    A group that one person alone creates has a distinct-unit count of 1, so
-    it passes 1 + Z ≥ τ with probability P(Z ≥ τ − 1); one person creates at
-    most ``groups`` groups, so by the union bound any of them is released with
-    probability at most δ. The bound decreases in k, so a bisection finds τ.
+    A group that one person alone creates has a distinct-unit count of 1 (a row
+    count of at most R: ``offset``), so it passes offset + Z ≥ τ with probability
+    at most P(Z ≥ τ − offset); one person creates at most ``groups`` groups, so
+    by the union bound any of them is released with probability at most δ. The
+    bound decreases in k, so a bisection finds τ.
     """
-    if groups < 1 or not 0 < delta < 1:
+    # start near the sub-Gaussian estimate σ√(2 ln(groups/δ)), then bracket exactly
+    guess = float(sigma) * math.sqrt(2 * math.log(groups / float(delta))) \
+        if groups >= 1 and 0 < delta < 1 else 1.0
+    return _threshold(lambda k: gaussian_tail_bound(sigma, k), groups, delta, offset, guess)
+
+
+def laplace_tail_bound(scale: Fraction, k: int) -> Fraction:
+    """An upper bound on P(Z ≥ k), Z discrete Laplace of scale b, as an exact Fraction.
+
+    Guarantee
+    ---------
+    P(Z = z) = (1 − a)/(1 + a) · a^|z| with a = e^(−1/b), so for k ≥ 1
+    P(Z ≥ k) = Σ_{z≥k} (1 − a)/(1 + a) · a^z = a^k / (1 + a), exactly. The value
+    is computed with 60-digit decimals: a^k = e^(−k/b) pushed up past its rounding
+    error, 1 + a taken at a pushed down, then cut upward to 40 digits; so the
+    bound is never below the true tail and within 1e−38 of it (relatively). For
+    k ≤ 0 it is 1.
+    """
+    if not isinstance(scale, Fraction) or scale < 0:
+        raise InvalidParameter(f"scale must be a Fraction >= 0, got {scale!r}")
+    if k <= 0:
+        return Fraction(1)
+    if scale == 0:
+        return Fraction(0)
+    ctx = _WORK
+    b = ctx.divide(Decimal(scale.numerator), Decimal(scale.denominator))
+    head = ctx.multiply(ctx.exp(ctx.minus(ctx.divide(Decimal(k), b))), ctx.add(1, _SLACK))
+    a_low = ctx.multiply(ctx.exp(ctx.minus(ctx.divide(Decimal(1), b))), ctx.subtract(1, _SLACK))
+    bound = ctx.multiply(ctx.divide(head, ctx.add(1, a_low)), ctx.add(1, _SLACK))
+    return min(Fraction(1), Fraction(_KEEP.plus(bound)))
+
+
+def laplace_threshold(scale: Fraction, groups: int, delta: Fraction, offset: int = 1) -> int:
+    """The smallest τ with groups · P(Z ≥ τ − offset) ≤ δ by :func:`laplace_tail_bound`.
+
+    A group one person alone creates holds at most ``offset`` in the thresholded
+    count (1 for a distinct-person count, R for a row count under a cap of R rows
+    per person), so it passes offset + Z ≥ τ with probability at most
+    P(Z ≥ τ − offset); one person creates at most ``groups`` groups, so by the
+    union bound any of them is released with probability at most δ.
+    """
+    return _threshold(lambda k: laplace_tail_bound(scale, k), groups, delta, offset,
+                      float(scale) * math.log(groups / float(delta)))
+
+
+def _threshold(tail: Callable[[int], Fraction], groups: int, delta: Fraction, offset: int,
+               estimate: float) -> int:
+    if groups < 1 or not 0 < delta < 1 or offset < 1:
         raise InvalidParameter(
-            f"need groups >= 1 and 0 < delta < 1, got {groups} and {format_fraction(delta)}"
+            f"need groups >= 1, offset >= 1 and 0 < delta < 1, got {groups}, {offset} and "
+            f"{format_fraction(delta)}"
         )
 
     def fits(k: int) -> bool:
-        return groups * gaussian_tail_bound(sigma, k) <= delta
+        return groups * tail(k) <= delta
 
-    # start near the sub-Gaussian estimate σ√(2 ln(groups/δ)), then bracket exactly
-    guess = max(1, math.ceil(float(sigma) * math.sqrt(2 * math.log(groups / float(delta)))))
-    low, high = 0, guess  # fits(0) is False: the bound at 0 is 1 > δ
+    low, high = 0, max(1, math.ceil(estimate))  # fits(0) is False: the tail at 0 is 1 > δ
     while not fits(high):
         low, high = high, 2 * high
     while high - low > 1:
         middle = (low + high) // 2
         low, high = (low, middle) if fits(middle) else (middle, high)
-    return 1 + high
+    return offset + high

@@ -39,6 +39,8 @@ POST_FIXTURES = [
     "OR COUNT(*) <= 4 OR COUNT(*) > 5 OR COUNT(*) >= 6 OR NOT (SUM(age) IS NULL) "
     "AND COUNT(*) IN (1, 2) AND COUNT(*) BETWEEN 1 AND 3 AND dept LIKE 'E%' "
     "AND dept ILIKE 'e%' AND true",
+    "SELECT POWER(SUM(age), 2), LN(COUNT(*)), LOG(10, COUNT(*)), EXP(AVG(age) / 100), PI(), "
+    "SIGN(SUM(age)), CBRT(COUNT(*)), RANDOM() FROM employees",
 ]
 
 

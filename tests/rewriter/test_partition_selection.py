@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from accountant import Accounting, cost_of, gaussian_threshold, rho_for
+from accountant.mechanisms.sampler import float_scale_up
 from proxy.calibrate import calibrate, price, selection_threshold
 from proxy.engines.base import Result
 from proxy.release import release
@@ -55,13 +56,17 @@ def test_a_group_of_one_passes_with_probability_at_most_delta_over_l0(
     cost = cost_of(accounting, epsilon, delta)
     calibrated = calibrate(plan, cost, accounting)
     tau = selection_threshold(plan, calibrated, accounting, delta)
-    units = plan.units_measure()
-    assert units is not None
-    scale = float(calibrated[units.name].noise.scale)
-    # a group only the added person creates has a true count of 1
-    tail = (_laplace_tail(scale, tau - 1) if accounting is Accounting.PURE
-            else _gaussian_tail(scale, tau - 1))
-    assert tail * units.l1 <= float(delta) * (1 + 1e-6)
+    measure = plan.selection_measure()
+    assert measure is not None
+    scale = float(calibrated[measure.name].noise.scale)
+    # a group only the added person creates holds at most `offset` in the count
+    offset, groups = plan.selection_offset, plan.selection_groups
+    tail = _laplace_tail if accounting is Accounting.PURE else _gaussian_tail
+    assert tail(scale, tau - offset) * groups <= float(delta) * (1 + 1e-6)
+    # and the threshold is tight: one less would break δ (the Laplace tail is
+    # computed exactly; the Gaussian bound is within a few % of the true tail)
+    slack = 1e-6 if accounting is Accounting.PURE else 0.1
+    assert tail(scale, tau - 1 - offset) * groups > float(delta) * (1 - slack)
 
 
 def test_selection_only_when_a_key_has_no_public_keys(catalog: Catalog) -> None:
@@ -72,7 +77,7 @@ def test_selection_only_when_a_key_has_no_public_keys(catalog: Catalog) -> None:
     assert bucket.group_keys == (("young",), ("old",))
     year = plan_query("SELECT YEAR(hired), COUNT(*) FROM employees GROUP BY YEAR(hired)", catalog)
     assert year.selection and year.group_keys == ()
-    assert year.units_measure() is not None
+    assert year.selection_measure() is not None
 
 
 # -- zCDP: approximate zCDP pricing and a neighbouring-datasets audit ---------
@@ -89,10 +94,11 @@ def test_zcdp_selection_splits_delta_exactly_and_prices_rho_on_the_rest(catalog:
     assert priced.cost.delta_add == selection.delta and priced.cost.delta == delta
     assert priced.cost.rho == rho_for(epsilon, selection.conversion_delta)
     assert sum(c.share for c in priced.calibrated.values()) == priced.cost.rho
-    units = plan.units_measure()
-    assert units is not None and units.l1 == 2  # min(G, R) for visits
-    sigma = priced.calibrated[units.name].noise.scale
-    assert selection.threshold == gaussian_threshold(sigma, units.l1, selection.delta)
+    measure = plan.selection_measure()
+    assert measure is not None and plan.selection_groups == 2  # min(G, R) for visits
+    sigma = Fraction(float_scale_up(priced.calibrated[measure.name].noise.scale))
+    assert selection.threshold == gaussian_threshold(sigma, 2, selection.delta,
+                                                     plan.selection_offset)
     # the split minimises the threshold: no other share of δ on the grid does better
     for k in (1, 8, 16, 48, 63):
         other = delta * k / 64
@@ -146,9 +152,9 @@ def test_zcdp_a_person_alone_in_their_groups_is_released_at_most_delta_sel(
         released += any(str(row[0]) in alone for row in rows)
         rows = release(plan, without, priced.calibrated, selection.threshold).rows
         assert not any(str(row[0]) in alone for row in rows)
-    units = plan.units_measure()
-    assert units is not None
-    sigma = priced.calibrated[units.name].noise.scale
+    measure = plan.selection_measure()
+    assert measure is not None
+    sigma = priced.calibrated[measure.name].noise.scale
     p = _gaussian_tail(float(sigma), selection.threshold - 1)  # one group, count 1
     exact = 1 - (1 - p) ** 2  # either of the two
     assert exact <= float(selection.delta)

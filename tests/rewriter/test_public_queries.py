@@ -43,7 +43,7 @@ def test_every_allowed_class_has_a_fixture(catalog: Catalog) -> None:
     ("SELECT dept FROM departments WHERE floor IN (SELECT floor FROM departments)",
      "subqueries"),
     ("SELECT md5(dept) FROM departments", "not allowed"),
-    ("SELECT dept FROM main.departments", "without a schema"),
+    ("SELECT dept FROM other.departments", "schema other holds no table"),
     ("SELECT nope FROM departments", "does not exist"),
     ("SELECT dept FROM departments UNION SELECT name FROM cities", "one SELECT"),
     ("SELECT dept, ROW_NUMBER() OVER () FROM departments", "not allowed"),

@@ -18,7 +18,7 @@ from rewriter import Catalog, plan_query
 CITIES = ["Oslo", "Lima", "Pune", "Rome", "Kyiv"]
 
 AGGREGATES = ["COUNT(*)", "COUNT(amount)", "SUM(amount)", "AVG(amount)",
-              "COUNT(DISTINCT person_id)",
+              "COUNT(DISTINCT person_id)", "COUNT(DISTINCT amount)", "COUNT(DISTINCT city)",
               # expressions inside aggregates: bounds by interval arithmetic
               "SUM(amount * 2 - 1)", "SUM(amount * amount * amount)", "AVG(amount / 7)",
               "SUM(CASE WHEN amount > 100 THEN amount ELSE -amount END)",
@@ -164,10 +164,11 @@ def test_one_person_moves_each_measure_within_its_sensitivity(
             assert all(tuple(k[:-1]) in declared for k in after[m.name]), \
                 "an undeclared key reached the output"
     if plan.selection:
-        # Groups only the added person creates: at most L0 of them, each with a
-        # distinct-unit count of 1, which is what the selection threshold hides.
-        units = plan.units_measure()
-        assert units is not None
-        new = set(after[units.name]) - set(before[units.name])
-        assert len(new) <= units.l1
-        assert all(after[units.name][k] == 1 for k in new)
+        # Groups only the added person creates: at most L0 of them, each holding at
+        # most `selection_offset` (1 person, or R rows) in the thresholded count,
+        # which is what the selection threshold hides.
+        chosen = plan.selection_measure()
+        assert chosen is not None
+        new = set(after[chosen.name]) - set(before[chosen.name])
+        assert len(new) <= plan.selection_groups
+        assert all(0 <= after[chosen.name][k] <= plan.selection_offset for k in new)

@@ -57,6 +57,16 @@ _PLAIN_DATES = ["'2024-01-01'", "'2020-06-15'", "'9999-12-31'", "'0001-01-01'",
 _ODD_DATES = ["'20240101'", "'2024-W01-1'", "'2024-01-01T10:00:00'",
               "'2024-01-01 00:00:00+14:00'", "'2024-01-01T00'", "'2024-01-01 10:00:00.5'"]
 DATE_LITERALS = _PLAIN_DATES * 3 + _ODD_DATES
+# text constants compared with numbers: read as numbers when they are ones
+MISTYPED_NUMBERS = ["'8'", "'-2.5'", "' 1e3'", "'abc'", "'nan'", "'1e400'", "''"]
+
+
+def st_typed_date(literal: str) -> str:
+    """DATE 'x', TIMESTAMP 'x' or CAST('x' AS DATE), chosen by the literal's text."""
+    kind = ["DATE {}", "TIMESTAMP {}", "CAST({} AS DATE)"][len(literal) % 3]
+    return kind.format(literal)
+
+
 DATE_PARTS = ["YEAR", "QUARTER", "MONTH", "DAY", "DOW", "DOY", "WEEK"]
 TIME_PARTS = DATE_PARTS + ["HOUR", "MINUTE"]
 DATE_FUNCS = ["YEAR", "MONTH", "DAY", "QUARTER", "DAYOFWEEK", "DAYOFYEAR", "WEEK"]
@@ -94,6 +104,12 @@ class Grammar:
                       st.sampled_from(INT_LITERALS)).map(lambda t: f"({t[0]} {t[1]} {t[2]})"),
             st.tuples(columns, st.sampled_from(INT_LITERALS + FLOAT_LITERALS)).map(
                 lambda t: f"NULLIF({t[0]}, {t[1]})"),
+            # the analyst's clamp of an unbounded column (#26): bounded by its constants
+            st.tuples(st.sampled_from([c.sql for c in self._cols("integer", "float",
+                                                                 bounded=False)]),
+                      st.sampled_from(INT_LITERALS[:8] + FLOAT_LITERALS[:4]),
+                      st.sampled_from(INT_LITERALS[:8] + FLOAT_LITERALS[:4])).map(
+                lambda t: f"LEAST(GREATEST({t[0]}, {t[1]}), {t[2]})"),
             st.tuples(sub, st.sampled_from(["+", "-", "*", "/"]), sub).map(
                 lambda t: f"({t[0]} {t[1]} {t[2]})"),
             sub.map(lambda x: f"-({x})"),
@@ -187,6 +203,15 @@ class Grammar:
             st.tuples(dates, st.sampled_from(DATE_LITERALS), st.sampled_from(DATE_LITERALS))
             .map(lambda t: f"{t[0]} BETWEEN {t[1]} AND {t[2]}"),
             st.sampled_from([c.sql for c in self._cols("boolean")] + ["TRUE", "FALSE"]),
+            # constants written in another type than what they meet (#26): read as that
+            # type at plan time, or refused from the text alone
+            st.tuples(num, op, st.sampled_from(MISTYPED_NUMBERS)).map(" ".join),
+            st.tuples(text, lit_list).map(lambda t: f"{t[0]} IN ({t[1]})"),
+            st.tuples(st.sampled_from([c.sql for c in self._cols("boolean")]), op,
+                      st.sampled_from(["0", "1", "2", "'t'", "'false'"])).map(" ".join),
+            st.tuples(num, op, st.sampled_from(["TRUE", "FALSE"])).map(" ".join),
+            st.tuples(dates, op, st.sampled_from(_PLAIN_DATES + _ODD_DATES)).map(
+                lambda t: f"{t[0]} {t[1]} " + st_typed_date(t[2])),
         )
         if depth <= 0:
             return leaves
@@ -204,11 +229,17 @@ class Grammar:
         num = self.num(2)
         anything = st.one_of(self.any_num(1), self.text(1), self.date_like(), self.pred(1))
         fn = st.sampled_from(["SUM", "AVG", "VARIANCE", "VAR_POP", "VAR_SAMP", "STDDEV",
-                              "STDDEV_POP", "STDDEV_SAMP", "MEDIAN", "MIN", "MAX"])
+                              "STDDEV_POP", "STDDEV_SAMP", "MEDIAN", "MIN", "MAX",
+                              "VAR", "STD", "STDEV", "VARP", "STDEVP"])
         q = st.sampled_from(["0", "0.25", "0.5", "0.9", "1"])
         return st.one_of(
             st.just("COUNT(*)"), st.just(f"COUNT(DISTINCT {unit})"),
             anything.map(lambda x: f"COUNT({x})"),
+            anything.map(lambda x: f"COUNT(DISTINCT {x})"),
+            # FILTER (WHERE …) (#26): the condition moves inside a CASE
+            st.tuples(st.one_of(st.just("COUNT(*)"), st.tuples(fn, num).map(
+                lambda t: f"{t[0]}({t[1]})")), self.pred(1)).map(
+                lambda t: f"{t[0]} FILTER (WHERE {t[1]})"),
             st.tuples(fn, num).map(lambda t: f"{t[0]}({t[1]})"),
             st.tuples(fn, num).map(lambda t: f"{t[0]}({t[1]})"),
             st.tuples(num, q).map(lambda t: f"QUANTILE_CONT({t[0]}, {t[1]})"),

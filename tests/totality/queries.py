@@ -38,8 +38,13 @@ def from_clause(draw: st.DrawFn) -> tuple[str, Grammar, str, str]:
             body += f" WHERE {draw(inner.pred(2))}"
         if kind == "cte":
             return "w AS people", PEOPLE, "pid", f"WITH w AS ({body}) "
+        if draw(st.integers(0, 3)) == 0:
+            return f"({body})", PEOPLE, "pid", ""  # no alias (#26)
         return f"({body}) AS people", PEOPLE, "pid", ""
-    return "people", PEOPLE, "pid", ""
+    # schema- and catalog-qualified names (#26) name the same table
+    name = draw(st.sampled_from(["people", "people", "main.people", "public.people",
+                                 "dpsql.public.people", "(people)", "((people)) AS people"]))
+    return name, PEOPLE, "pid", ""
 
 
 def _q(grammar: Grammar, name: str) -> str:
@@ -95,8 +100,11 @@ def post_num(depth: int) -> st.SearchStrategy[str]:
         leaves,
         st.tuples(sub, st.sampled_from(["+", "-", "*", "/", "%"]), sub).map(
             lambda t: f"({t[0]} {t[1]} {t[2]})"),
-        st.tuples(st.sampled_from(["ABS", "ROUND", "FLOOR", "CEIL", "SQRT", "-"]), sub).map(
+        st.tuples(st.sampled_from(["ABS", "ROUND", "FLOOR", "CEIL", "SQRT", "-", "LN", "EXP",
+                                   "LOG", "SIGN", "CBRT"]), sub).map(
             lambda t: f"{t[0]}({t[1]})"),
+        st.tuples(sub, sub).map(lambda t: f"POWER({t[0]}, {t[1]})"),
+        st.tuples(sub, sub).map(lambda t: f"LOG({t[0]}, {t[1]})"),
         st.tuples(st.sampled_from(["LEAST", "GREATEST", "COALESCE", "NULLIF"]), sub, sub).map(
             lambda t: f"{t[0]}({t[1]}, {t[2]})"),
         st.tuples(sub, st.sampled_from(["INTEGER", "BIGINT", "DOUBLE", "DECIMAL(38, 10)"]))
@@ -133,6 +141,15 @@ def fill(template: str, aggs: list[str], keys: list[tuple[str, str]]) -> str:
     return out
 
 
+def _bounded(item: str) -> str:
+    """`SUM(x)` as `SUM(x, contribution_bounds_per_group => (-5, 1e6))` (Google's form),
+    when the item is one plain SUM or AVG call."""
+    for fn in ("SUM(", "AVG("):
+        if item.startswith(fn) and item.endswith(")") and item.count("(") == item.count(")"):
+            return f"{item[:-1]}, contribution_bounds_per_group => (-5, 1000000))"
+    return item
+
+
 @st.composite
 def queries(draw: st.DrawFn) -> str:
     source, g, unit, prefix = draw(from_clause())
@@ -153,10 +170,24 @@ def queries(draw: st.DrawFn) -> str:
                      f"{draw(st.sampled_from(_POST_LITERALS))})")
     if texts and draw(st.integers(0, 4)) == 0:
         items.append(f"{draw(st.sampled_from(texts))} || '!'")
-    sql = f"{prefix}SELECT {', '.join(items)} FROM {source}"
+    if items == [] or draw(st.integers(0, 5)) == 0:
+        items.append(draw(st.sampled_from(["PI()", "RANDOM()"])))
+    # keys only (#26): GROUP BY keys, or SELECT DISTINCT of them, releases the keys
+    keys_only = bool(keys) and draw(st.integers(0, 5)) == 0
+    distinct = keys_only and draw(st.booleans())
+    if keys_only:
+        items = [k for k, _ in keys]
+    # Google's clause (#26), with per-aggregate bounds on the numeric aggregates
+    google = draw(st.sampled_from(["", "", "", "WITH DIFFERENTIAL_PRIVACY ",
+                                   "WITH DIFFERENTIAL_PRIVACY OPTIONS(epsilon = 1, "
+                                   "max_groups_contributed = 1) "]))
+    if google and draw(st.booleans()):
+        items = [_bounded(i) for i in items]
+    sql = (f"{prefix}SELECT {google}{'DISTINCT ' if distinct else ''}{', '.join(items)} "
+           f"FROM {source}")
     if draw(st.booleans()):
         sql += f" WHERE {draw(g.pred(3))}"
-    if keys:
+    if keys and not distinct:
         sql += " GROUP BY " + ", ".join(k for k, _ in keys)
         if draw(st.integers(0, 3)) == 0:
             sql += f" HAVING {fill(draw(post_pred(1)), aggs, keys)}"
