@@ -7,7 +7,6 @@ import datetime as dt
 import hashlib
 import shutil
 import tempfile
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +14,6 @@ from typing import Any
 
 import duckdb
 import pytest
-import uvicorn
 import yaml
 from fastapi.testclient import TestClient
 
@@ -23,7 +21,7 @@ from proxy.app import create_app
 from proxy.config import load_config
 from proxy.demo import build_demo_database, demo_config_yaml
 from tests.pg import copy_duckdb_to_postgres, require_postgres, throwaway_database
-from tests.serving import free_port, wait_until_healthy
+from tests.serving import serve_in_thread
 from tests.sparkutil import export_parquet, require_spark, spark_engine
 
 KEYS = {"alice": "dpsql_alice_key", "bob": "dpsql_bob_key",
@@ -151,16 +149,8 @@ def live_url(demo_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     document = yaml.safe_load(demo_config_yaml(str(demo_db), KEYS,
                                                ledger_path=str(folder / "ledger.db")))
     (folder / "dpsql.yaml").write_text(yaml.safe_dump(document))
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(load_config(folder / "dpsql.yaml")),
-                                           host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    wait_until_healthy(url)
-    yield url
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve_in_thread(folder / "dpsql.yaml") as url:
+        yield url
 
 
 def exact_answers(demo_db: Path, sql: str) -> list[tuple[Any, ...]]:

@@ -5,19 +5,15 @@ screenshots` share. Plain functions and context managers, no fixtures."""
 from __future__ import annotations
 
 import shutil
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import uvicorn
 import yaml
 
-from proxy.app import create_app
-from proxy.config import load_config
 from proxy.demo import build_demo_database, demo_config_yaml
-from tests.serving import free_port, wait_until_healthy
+from tests.serving import serve_in_thread
 
 __all__ = ["CHROMIUM", "KEYS", "chromium", "guard", "serve_demo", "sign_in"]
 
@@ -40,19 +36,8 @@ def serve_demo(folder: Path, *, people: int = 2000) -> Iterator[str]:
     document = yaml.safe_load(demo_config_yaml(str(folder / "demo.duckdb"), KEYS,
                                                ledger_path=str(folder / "ledger.db")))
     (folder / "dpsql.yaml").write_text(yaml.safe_dump(document))
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(load_config(folder / "dpsql.yaml")),
-                                           host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    try:
-        if not wait_until_healthy(url, seconds=60):
-            raise RuntimeError(f"the dpsql server did not start on {url}")
+    with serve_in_thread(folder / "dpsql.yaml") as url:
         yield url
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 @contextmanager
