@@ -29,6 +29,17 @@ _PI_LOW = Decimal("3.14159265358979323846264338327950288419716939937510582097494
 _GEOMETRIC_FROM = Decimal("0.01")
 
 
+def _settled_tail(name: str, scale: Fraction, k: int) -> Fraction | None:
+    """P(Z ≥ k) where no computation is needed: 1 for k ≤ 0, 0 without noise."""
+    if not isinstance(scale, Fraction) or scale < 0:
+        raise InvalidParameter(f"{name} must be a Fraction >= 0, got {scale!r}")
+    if k <= 0:
+        return Fraction(1)
+    if scale == 0:
+        return Fraction(0)
+    return None
+
+
 def gaussian_tail_bound(sigma: Fraction, k: int) -> Fraction:
     """An upper bound on P(Z ≥ k), Z discrete Gaussian of scale σ, as an exact Fraction.
 
@@ -50,12 +61,8 @@ def gaussian_tail_bound(sigma: Fraction, k: int) -> Fraction:
     The bound is evaluated with 60-digit decimals, pushed up past their
     rounding error and cut upward to 40 digits; for k ≤ 0 it is 1.
     """
-    if not isinstance(sigma, Fraction) or sigma < 0:
-        raise InvalidParameter(f"sigma must be a Fraction >= 0, got {sigma!r}")
-    if k <= 0:
-        return Fraction(1)
-    if sigma == 0:
-        return Fraction(0)
+    if (settled := _settled_tail("sigma", sigma, k)) is not None:
+        return settled
     ctx = _WORK
     s = ctx.divide(Decimal(sigma.numerator), Decimal(sigma.denominator))
     two_var = ctx.multiply(2, ctx.multiply(s, s))
@@ -99,12 +106,8 @@ def laplace_tail_bound(scale: Fraction, k: int) -> Fraction:
     bound is never below the true tail and within 1e−38 of it (relatively). For
     k ≤ 0 it is 1.
     """
-    if not isinstance(scale, Fraction) or scale < 0:
-        raise InvalidParameter(f"scale must be a Fraction >= 0, got {scale!r}")
-    if k <= 0:
-        return Fraction(1)
-    if scale == 0:
-        return Fraction(0)
+    if (settled := _settled_tail("scale", scale, k)) is not None:
+        return settled
     ctx = _WORK
     b = ctx.divide(Decimal(scale.numerator), Decimal(scale.denominator))
     head = ctx.multiply(ctx.exp(ctx.minus(ctx.divide(Decimal(k), b))), ctx.add(1, _SLACK))
