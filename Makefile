@@ -54,12 +54,26 @@ GUARDS_BASELINE ?= 9ff5629
 GUARDS_ARGS ?=
 LEDGER_ARGS ?=
 
-.PHONY: bench
+# Qrlew (pyqrlew) brings its own pins too: bench/.venv-qrlew, rebuilt when bench/qrlew.py changes.
+QRLEW := bench/.venv-qrlew/.installed-stamp
+
+.PHONY: bench bench-quick
 $(SNSQL): bench/smartnoise.py
 	-$(PY) -m bench.smartnoise --install
 
-bench: install $(SNSQL)
+$(QRLEW): bench/qrlew.py
+	-$(PY) -m bench.qrlew --install
+
+# `make bench` prints each target of issue #25 next to its figure and rewrites the
+# README's benchmark table from the run (bench/report.py).
+bench: install $(SNSQL) $(QRLEW)
 	$(PY) -m bench.run $(BENCH_ARGS)
+	$(PY) -m bench.report --readme README.md
 	$(PY) -m bench.utility $(UTILITY_ARGS)
 	$(PY) -m bench.guards --baseline $(GUARDS_BASELINE) $(GUARDS_ARGS)
 	$(PY) -m bench.ledger_startup $(LEDGER_ARGS)
+
+# A few minutes: every variant and target at 200,000 rows, 2 repetitions (results in
+# bench/results-quick.json; README untouched).
+bench-quick: install $(SNSQL) $(QRLEW)
+	$(PY) -m bench.run --quick --out bench/results-quick.json $(BENCH_ARGS)
