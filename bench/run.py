@@ -328,6 +328,10 @@ def _throughputs(http: Any, data_dir: Path, seconds: float) -> list[dict[str, An
     return out
 
 
+def _key(record: dict[str, Any]) -> tuple[Any, ...]:
+    return (record["query"], record["engine"], record["rows"], record["variant"])
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=parse_sizes, default=None,
@@ -350,6 +354,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help=f"{QUICK_ROWS} rows, {QUICK_REPS} repetitions, every variant: "
                         "`make bench-quick`, a few minutes")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--append", action="store_true",
+                        help="merge into --out: records of the same (query, engine, rows, "
+                        "variant) are replaced, others kept (e.g. 10 M rows on one engine "
+                        "after a 1 M run of both)")
     parser.add_argument("--data-dir", type=Path, default=DATA_DIR)
     args = parser.parse_args(argv)
 
@@ -397,6 +405,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                                 1.0 if args.tiny else QUICK_THROUGHPUT_S if args.quick else 5.0)
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    if args.append and args.out.exists():
+        ours = {_key(r) for r in results}
+        kept = [r for r in json.loads(args.out.read_text(encoding="utf-8"))
+                if _key(r) not in ours]
+        results = kept + results
     args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     plan_ms = {k: statistics.median(v) for k, v in plan_s.items()}
     print(format_table(results, plan_ms, queries, refused))
