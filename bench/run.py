@@ -354,6 +354,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help=f"{QUICK_ROWS} rows, {QUICK_REPS} repetitions, every variant: "
                         "`make bench-quick`, a few minutes")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--queries", default=None,
+                        help="comma-separated subset of the suite's query names (default: all)")
     parser.add_argument("--append", action="store_true",
                         help="merge into --out: records of the same (query, engine, rows, "
                         "variant) are replaced, others kept (e.g. 10 M rows on one engine "
@@ -390,6 +392,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     now_planned, refused = split_pending(catalog())
     queries = (*QUERIES, *now_planned)
+    if args.queries:
+        wanted = args.queries.split(",")
+        unknown_queries = set(wanted) - {q.name for q in queries}
+        if unknown_queries:
+            parser.error(f"unknown queries {sorted(unknown_queries)}")
+        queries = tuple(q for q in queries if q.name in wanted)
     results: list[dict[str, Any]] = []
     plan_s: dict[str, list[float]] = {}
     for rows in sizes:
