@@ -5,7 +5,8 @@ target of the issue next to the figure measured for it (a ratio or a rate),
 from the largest size the run measured for that figure (the issue states most
 targets at 10 M rows; a ``make bench-quick`` run reports them at its own size
 and says so). ``peak_memory`` is the highest resident set size per variant.
-``readme_table`` is the README's benchmark table, written between the markers
+``readme_table`` is the README's benchmark table, written with the targets'
+lines between the markers
 ``<!-- bench-table:begin -->`` and ``<!-- bench-table:end -->`` by
 
     python -m bench.report [--results bench/results.json] [--readme README.md]
@@ -201,7 +202,9 @@ def write_readme(results: Sequence[dict[str, Any]], readme: Path = README) -> bo
         return False
     head, rest = text.split(BEGIN, 1)
     _, tail = rest.split(END, 1)
-    readme.write_text(f"{head}{BEGIN}\n{readme_table(results)}\n{END}{tail}", encoding="utf-8")
+    listed = "\n".join(f"- {t.line()}" for t in targets(results))
+    readme.write_text(f"{head}{BEGIN}\n{readme_table(results)}\n\nIssue #25's targets, from "
+                      f"the same run:\n\n{listed}\n{END}{tail}", encoding="utf-8")
     return True
 
 
