@@ -84,15 +84,29 @@ LEDGER_ARGS ?=
 # front of one Spark Connect server sharing a PostgreSQL ledger (bench/spark.json)
 SPARK_BENCH_ARGS ?=
 
-.PHONY: bench bench-spark
+.PHONY: bench bench-spark bench-quick
 bench-spark: install
 	$(PY) -m bench.spark $(SPARK_BENCH_ARGS)
+
+# Qrlew (pyqrlew) brings its own pins too: bench/.venv-qrlew, rebuilt when bench/qrlew.py changes.
+QRLEW := bench/.venv-qrlew/.installed-stamp
 
 $(SNSQL): bench/smartnoise.py
 	-$(PY) -m bench.smartnoise --install
 
-bench: install $(SNSQL)
+$(QRLEW): bench/qrlew.py
+	-$(PY) -m bench.qrlew --install
+
+# `make bench` prints each target of issue #25 next to its figure and rewrites the
+# README's benchmark table from the run (bench/report.py).
+bench: install $(SNSQL) $(QRLEW)
 	$(PY) -m bench.run $(BENCH_ARGS)
+	$(PY) -m bench.report --readme README.md
 	$(PY) -m bench.utility $(UTILITY_ARGS)
 	$(PY) -m bench.guards --baseline $(GUARDS_BASELINE) $(GUARDS_ARGS)
 	$(PY) -m bench.ledger_startup $(LEDGER_ARGS)
+
+# A few minutes: every variant and target at 200,000 rows, 2 repetitions (results in
+# bench/results-quick.json; README untouched).
+bench-quick: install $(SNSQL) $(QRLEW)
+	$(PY) -m bench.run --quick --out bench/results-quick.json $(BENCH_ARGS)

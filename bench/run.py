@@ -8,6 +8,7 @@ Variants (see ``bench/README.md``):
     dpsql_http         dpsql end to end over HTTP, when ``bench.http_variant`` exists
     smartnoise_pandas  SmartNoise SQL's pandas reader, in its own virtualenv (≤ 1 M rows)
     smartnoise_postgres  SmartNoise SQL's PostgreSQL reader on the same PostgreSQL table
+    qrlew_postgres     Qrlew's DP SQL (pyqrlew, own virtualenv), same PostgreSQL table, ≤ 1 M rows
 
 Every variant but SmartNoise's runs on each engine of ``--engines`` (DuckDB and
 PostgreSQL, tables loaded once by ``bench/pgdata.py``).
@@ -17,7 +18,10 @@ order rotated per repetition) after one untimed warm-up of each, so drift in
 the machine's load spreads over all variants alike.
 
     python -m bench.run [--rows 1e6,1e7] [--reps 5] [--engines duckdb,postgres]
-                        [--variants raw,floor,dpsql_sql] [--tiny]
+                        [--variants raw,floor,dpsql_sql] [--tiny | --quick]
+
+At the end it prints each target of issue #25 next to its measured figure and
+the peak memory per variant (``bench/report.py``).
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ from proxy.config import EngineConfig, PrivacyConfig
 from proxy.engines import open_engine
 from rewriter import plan_query
 
-from . import pgdata, smartnoise
+from . import pgdata, qrlew, report, smartnoise
 from .data import DATA_DIR, ensure_database, parse_sizes
 from .measure import RssSampler, Timing
 from .suite import QUERIES, Query, catalog, split_pending
@@ -56,9 +60,12 @@ DIAGNOSTICS = PrivacyConfig().diagnostics_share
 
 ENGINES = ("duckdb", "postgres")
 ENGINE_VARIANTS = ("raw", "floor", "dpsql_sql")
-VARIANTS = (*ENGINE_VARIANTS, "dpsql_http", "smartnoise_pandas", "smartnoise_postgres")
+VARIANTS = (*ENGINE_VARIANTS, "dpsql_http", "smartnoise_pandas", "smartnoise_postgres",
+            "qrlew_postgres")
 RESULTS = Path(__file__).resolve().parent / "results.json"
 TINY_ROWS = 20_000
+# `make bench-quick`: every variant and target, at a size that runs in a few minutes
+QUICK_ROWS, QUICK_REPS, QUICK_THROUGHPUT_S = 200_000, 2, 2.0
 # SmartNoise's pandas reader holds the table in a DataFrame; the issue compares at 1 M rows
 SMARTNOISE_MAX_ROWS = 1_000_000
 
@@ -248,8 +255,9 @@ def format_table(
     lines = aligned(table)
     for r in results:
         if "queries_per_s" in r:
-            lines.append(f"throughput: {r['query']} on {r['rows']} rows, 8 clients over HTTP: "
-                         f"{r['queries_per_s']:.0f} queries/s")
+            kind = "cached answers" if r.get("cached") else "fresh queries"
+            lines.append(f"throughput ({kind}): {r['query']} on {r['rows']} rows, 8 clients "
+                         f"over HTTP: {r['queries_per_s']:.0f} queries/s")
         if r["engine"] == "accountant":
             lines.append(f"noise: {r['rows']} values, {r['variant']}: {_ms(r['median_s'])} ms")
     for q in refused:
@@ -264,6 +272,8 @@ def _engine_runs(
     """Every variant on one engine at one size, SmartNoise's reader for it included."""
     timings, plans = run_engine_variants(target, variants, reps, http, queries)
     results = [t.record() for t in timings]
+    if target.engine == "postgres" and "qrlew_postgres" in variants:
+        results += _qrlew_runs(target, reps, queries, skipped)
     sn = "smartnoise_postgres" if target.engine == "postgres" else "smartnoise_pandas"
     if sn not in variants or not smartnoise.available(target.engine):
         return results, plans
@@ -277,6 +287,49 @@ def _engine_runs(
     except smartnoise.SmartNoiseFailed as exc:
         skipped.append(f"{sn} at {target.rows} rows: {exc}")
     return results, plans
+
+
+def _qrlew_runs(target: Target, reps: int, queries: Sequence[Query],
+                skipped: list[str]) -> list[dict[str, Any]]:
+    """Qrlew's rewrite and run on the same PostgreSQL database, up to 1 M rows."""
+    if not qrlew.available():
+        skipped.append(f"qrlew_postgres: {qrlew.VENV} is missing or lacks pyqrlew "
+                       "(python -m bench.qrlew --install)")
+        return []
+    if target.rows > qrlew.MAX_ROWS:
+        skipped.append(f"qrlew_postgres at {target.rows} rows: compared up to "
+                       f"{qrlew.MAX_ROWS} rows only")
+        return []
+    assert target.config.dsn is not None
+    try:
+        return qrlew.run(target.config.dsn, target.rows, reps, queries)
+    except qrlew.QrlewFailed as exc:
+        skipped.append(f"qrlew_postgres at {target.rows} rows: {exc}")
+        return []
+
+
+def _throughputs(http: Any, data_dir: Path, seconds: float) -> list[dict[str, Any]]:
+    """8 clients over HTTP on the small table: fresh questions (each planned, charged,
+    run and noised) and repeated ones (each from the answer cache)."""
+    small = next(q for q in QUERIES if q.name == "count_all")
+    out = []
+    for cached in (False, True):
+        with RssSampler() as rss:
+            tput = http.throughput(ensure_database(TINY_ROWS, data_dir), catalog(), small.sql,
+                                   clients=8, seconds=seconds, cached=cached)
+        per_query = tput["seconds"] / max(tput["queries"], 1)
+        out.append({
+            "query": f"throughput_{small.name}", "engine": "duckdb", "rows": TINY_ROWS,
+            "variant": "dpsql_http_8_clients" + ("_cached" if cached else ""),
+            "median_s": per_query, "min_s": per_query, "max_s": per_query,
+            "peak_rss_mb": round(rss.peak_mb, 1), "reps": tput["queries"],
+            "queries_per_s": tput["queries_per_s"], "cached": cached,
+        })
+    return out
+
+
+def _key(record: dict[str, Any]) -> tuple[Any, ...]:
+    return (record["query"], record["engine"], record["rows"], record["variant"])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -297,12 +350,22 @@ def main(argv: Sequence[str] | None = None) -> int:
                         "(default: all available)")
     parser.add_argument("--tiny", action="store_true",
                         help=f"{TINY_ROWS} rows, 1 repetition: the smoke test inside `make test`")
+    parser.add_argument("--quick", action="store_true",
+                        help=f"{QUICK_ROWS} rows, {QUICK_REPS} repetitions, every variant: "
+                        "`make bench-quick`, a few minutes")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--queries", default=None,
+                        help="comma-separated subset of the suite's query names (default: all)")
+    parser.add_argument("--append", action="store_true",
+                        help="merge into --out: records of the same (query, engine, rows, "
+                        "variant) are replaced, others kept (e.g. 10 M rows on one engine "
+                        "after a 1 M run of both)")
     parser.add_argument("--data-dir", type=Path, default=DATA_DIR)
     args = parser.parse_args(argv)
 
-    sizes = args.rows or ([TINY_ROWS] if args.tiny else parse_sizes("1e6,1e7"))
-    reps = args.reps or (1 if args.tiny else 5)
+    sizes = args.rows or ([TINY_ROWS] if args.tiny else [QUICK_ROWS] if args.quick
+                          else parse_sizes("1e6,1e7"))
+    reps = args.reps or (1 if args.tiny else QUICK_REPS if args.quick else 5)
     engines = args.engines.split(",")
     if set(engines) - set(ENGINES):
         parser.error(f"--engines {args.engines}: choose from {','.join(ENGINES)}")
@@ -329,6 +392,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     now_planned, refused = split_pending(catalog())
     queries = (*QUERIES, *now_planned)
+    if args.queries:
+        wanted = args.queries.split(",")
+        unknown_queries = set(wanted) - {q.name for q in queries}
+        if unknown_queries:
+            parser.error(f"unknown queries {sorted(unknown_queries)}")
+        queries = tuple(q for q in queries if q.name in wanted)
     results: list[dict[str, Any]] = []
     plan_s: dict[str, list[float]] = {}
     for rows in sizes:
@@ -340,22 +409,21 @@ def main(argv: Sequence[str] | None = None) -> int:
                 plan_s.setdefault(name, []).append(s)
     results += noise_cost(reps=reps)
     if http is not None:
-        small = next(q for q in QUERIES if q.name == "count_all")
-        with RssSampler() as rss:
-            tput = http.throughput(ensure_database(TINY_ROWS, args.data_dir), catalog(),
-                                   small.sql, clients=8, seconds=1.0 if args.tiny else 5.0)
-        per_query = tput["seconds"] / max(tput["queries"], 1)
-        results.append({
-            "query": f"throughput_{small.name}", "engine": "duckdb", "rows": TINY_ROWS,
-            "variant": "dpsql_http_8_clients", "median_s": per_query, "min_s": per_query,
-            "max_s": per_query, "peak_rss_mb": round(rss.peak_mb, 1), "reps": tput["queries"],
-            "queries_per_s": tput["queries_per_s"],
-        })
+        results += _throughputs(http, args.data_dir,
+                                1.0 if args.tiny else QUICK_THROUGHPUT_S if args.quick else 5.0)
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    if args.append and args.out.exists():
+        ours = {_key(r) for r in results}
+        kept = [r for r in json.loads(args.out.read_text(encoding="utf-8"))
+                if _key(r) not in ours]
+        results = kept + results
     args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     plan_ms = {k: statistics.median(v) for k, v in plan_s.items()}
     print(format_table(results, plan_ms, queries, refused))
+    print(report.peak_memory(results))
+    print("issue #25's targets:")
+    print(report.format_targets(results))
     for s in skipped:
         print(f"skipped {s}")
     print(f"wrote {args.out}")

@@ -9,6 +9,7 @@ own, normalized when it parses (never an answer or a stored value).
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -21,6 +22,10 @@ from .errors import FailedAfterCharge
 
 log = logging.getLogger("dpsql")
 T = TypeVar("T")
+
+# the normalized text of recently recorded queries: normalizing parses with sqlglot,
+# and depends on the text alone (what fails to parse is not cached, and kept as written)
+_normalized = functools.lru_cache(maxsize=1024)(normalize)
 
 
 def recorded(ledger: Ledger, analyst: str, endpoint: str, sql: str,
@@ -83,7 +88,7 @@ def failure(exc: BaseException) -> dict[str, str | None]:
 def _record(ledger: Ledger, analyst: str, endpoint: str, sql: str,
             outcome: dict[str, str | None]) -> None:
     try:
-        text = normalize(sql)
+        text = _normalized(sql)
     except Exception:  # noqa: BLE001 - a refused query may not parse: keep it as written
         text = sql
     try:

@@ -43,6 +43,7 @@ from .calibrate import Calibrated, Selection, price
 from .diagnostics import Bounding, Estimate
 from .engines.base import Engine, EngineError, EngineTimeout
 from .errors import FailedAfterCharge
+from .plan_cache import PlanCache
 from .public_answer import answer_public, explain_public
 from .release import accuracy, release
 from .schemas import (
@@ -178,6 +179,7 @@ class Pipeline:
         self.input_dialect = input_dialect
         self.limits = limits or Limits()
         self.log_details = log_details  # logging.engine_errors: may expose stored values
+        self.plans = PlanCache()  # plans depend on the text and metadata only (plan_cache)
 
     # -- stages ------------------------------------------------------------
 
@@ -200,8 +202,8 @@ class Pipeline:
     def _prepare_all(
         self, request: QueryRequest
     ) -> tuple[Plan, Cost, dict[str, Calibrated], Selection | None]:
-        plan = plan_query(request.sql, self.catalog, self.input_dialect, self.limits,
-                          to_fraction(self.privacy.diagnostics_share))
+        # planned first: Google's OPTIONS(…) in the text may name ε and δ
+        plan = self._plan(request.sql)
         epsilon, delta = self._parameters(_with_dp_options(request, plan))
         if plan.selection and delta <= 0:
             hidden = [c for c, d in zip(plan.shape.group_columns, plan.shape.declared,
@@ -224,6 +226,19 @@ class Pipeline:
         priced = price(plan, accounting, epsilon, delta)
         return plan, priced.cost, priced.calibrated, priced.selection
 
+    def _plan(self, sql: str) -> Plan:
+        share, catalog = to_fraction(self.privacy.diagnostics_share), self.catalog
+        return self.plans.get(
+            catalog, ("plan", sql, self.input_dialect, self.limits, share),
+            lambda: plan_query(sql, catalog, self.input_dialect, self.limits, share))
+
+    def _engine_sql(self, sql: str, plan: Plan, dialect: str) -> str:
+        """The plan's SQL for an engine (see `rewritten_sql`), cached beside the plan."""
+        share = to_fraction(self.privacy.diagnostics_share)
+        return self.plans.get(
+            self.catalog, ("sql", sql, self.input_dialect, self.limits, share, dialect),
+            lambda: rewritten_sql(plan, dialect))
+
     @staticmethod
     def cache_key(plan: Plan, cost: Cost) -> str:
         text = json.dumps(
@@ -236,7 +251,10 @@ class Pipeline:
     def _public(self, request: QueryRequest) -> PublicQuery | None:
         """The exact plan of a query over public tables only (free, no noise)."""
         self._parameters(request)  # the same parameter rules for every query
-        return public_query(request.sql, self.catalog, self.input_dialect, self.limits)
+        sql, catalog = request.sql, self.catalog
+        return self.plans.get(
+            catalog, ("public", sql, self.input_dialect, self.limits),
+            lambda: public_query(sql, catalog, self.input_dialect, self.limits))
 
     def query(self, analyst: str, request: QueryRequest) -> QueryResponse:
         public = self._public(request)
@@ -260,7 +278,8 @@ class Pipeline:
                 "cached": True,
             })
 
-        engine_sql = rewritten_sql(plan, self.engine.dialect)  # may refuse: before the charge
+        # may refuse: before the charge
+        engine_sql = self._engine_sql(request.sql, plan, self.engine.dialect)
         query_id = new_query_id()
         receipt = self.ledger.charge(
             analyst, cost, query_id=query_id, sql=plan.normalized_sql,

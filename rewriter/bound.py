@@ -2,12 +2,15 @@
 
     WITH __base    AS (rows passing WHERE, with the unit, group keys and clamped
                        grid values; undeclared keys and unit-less rows dropped),
-         __salt    AS (one random number per query)        -- with a group cap:
-         __ranked  AS (each unit's groups ranked by a salted hash)
-         __rows    AS (rows of the G first groups numbered at random per unit)
-         __partial AS (per (unit, group) aggregates of the kept rows) -- for
-                       COUNT(DISTINCT unit); counts and sums skip this level
-    SELECT keys, SUM(…) … WHERE row number <= R GROUP BY keys
+         __salt    AS (one random number per query)        -- with a group cap
+         [__ranked AS (each unit's groups ranked by a salted hash)] -- with
+                       COUNT(DISTINCT unit) and a group cap
+         __rows    AS (rows numbered per unit: at random, or in one pass with the
+                       groups' ranking, groups by a salted hash, rows at random
+                       within them)
+         __partial AS (per (unit, group) aggregates of the kept rows) -- only
+                       for COUNT(DISTINCT unit) without a group cap
+    SELECT keys, SUM(…) … WHERE row number <= R [AND group number <= G] GROUP BY keys
 
 With joins, each private table is first replaced by at most its own
 `max_rows_per_unit` rows per person, chosen at random (`_capped_source`, listed
@@ -45,6 +48,8 @@ SALT = "__s"
 PRE_RANDOM = "__pr"
 PRE_ROW_NUMBER = "__prn"
 UNIT_ROWS = "__n"
+GROUP_FIRST = "__gf"
+GROUP_ORDER = "__go"
 
 
 def _id(name: str) -> exp.Identifier:
@@ -210,41 +215,77 @@ def bounded_query(
     diagnosed = any(m.kind == "raw" for m in measures)
     assert groups_touched(shape) == min(shape.max_groups_per_unit, reachable)
 
-    # __rows: each unit's rows numbered in random order; keeping number <= R keeps
-    # R rows chosen at random. With a group cap, __ranked first ranks each unit's
-    # groups by a hash of (unit, group, per-query salt) — random per query, never
-    # data order, constant within a group so DENSE_RANK numbers groups (the keys
-    # break hash ties) — and the R rows are drawn from the G first groups only.
+    # Each unit's rows are ranked in as few sorts as the measures allow; every
+    # window of one pass orders by a prefix of the same key, so the engine sorts
+    # once per pass. The caps are exact in every form (at most R rows in at most G
+    # groups per unit) and the choice depends only on the unit's own rows and
+    # fresh randomness, never on values or data order, so one unit still moves each
+    # group by its capped rows alone.
+    #
+    # No group cap: __rows numbers each unit's rows in random order (__r); number
+    # <= R keeps R rows chosen uniformly at random. One sort.
+    #
+    # Group cap: groups are ranked by a hash of (unit, group, per-query salt),
+    # random per query and constant within a group, so DENSE_RANK numbers the
+    # unit's groups in a uniformly random order (the keys break hash ties, so the
+    # numbering is exact) and number <= G keeps a uniformly random G-subset.
+    #  - without COUNT(DISTINCT unit), one pass (`_one_pass`): ROW_NUMBER over
+    #    (hash, keys, __r) takes the kept groups' rows group by group, in the
+    #    groups' random order, each group's rows in uniformly random order, until
+    #    R; every row of a kept group sorts before any row of a dropped one, so
+    #    number <= R counts kept rows only.
+    #  - with COUNT(DISTINCT unit), two passes, so that the R rows are uniform over
+    #    the kept groups' rows and a unit reaches as many groups as it can:
+    #    __ranked ranks groups (and numbers rows by (hash, keys, __r)), __rows
+    #    numbers the kept groups' rows at random. A row whose number in __ranked
+    #    equals its group's RANK is the group's row with the smallest __r, kept
+    #    whenever any row of the group is, so COUNT(DISTINCT unit) counts those
+    #    rows and needs no per-(unit, group) level.
+    units = any(m.kind == "units" for m in measures)
     kept: exp.Expression = exp.LTE(this=_col(ROW_NUMBER),
                                    expression=_number(shape.max_rows_per_unit))
     query_with: list[tuple[str, exp.Expression]] = [("__base", base)]
-    rows_source = "__base"
-    if cap_groups:
+    first_in_group: exp.Expression | None = None
+    if not cap_groups:
+        rows = exp.select(
+            exp.Star(), exp.alias_(_rank(exp.RowNumber(), [_col(RANDOM)]), ROW_NUMBER,
+                                   quoted=True),
+            *([_unit_rows([_col(RANDOM)])] if diagnosed else []),
+        ).from_(exp.Table(this=_id("__base")), copy=False)
+    else:
         salt = exp.cast(exp.Floor(this=exp.Mul(this=exp.Rand(), expression=_number(2**52))),
                         exp.DataType.build("BIGINT"))
         query_with.append(("__salt", exp.select(exp.alias_(salt, SALT, quoted=True))))
         by_group = [_group_hash(dialect, groups), *(_col(g) for g in groups)]
+        in_order = [*by_group, _col(RANDOM)]
         ranked = (
             exp.select(exp.Star(),
                        exp.alias_(_rank(exp.DenseRank(), by_group), GROUP_NUMBER, quoted=True),
-                       *([_unit_rows(by_group)] if diagnosed else []))
+                       *([exp.alias_(_rank(exp.Rank(), by_group), GROUP_FIRST, quoted=True)]
+                         if units else []),
+                       exp.alias_(_rank(exp.RowNumber(), in_order),
+                                  GROUP_ORDER if units else ROW_NUMBER, quoted=True),
+                       *([_unit_rows(in_order)] if diagnosed else []))
             .from_(exp.Table(this=_id("__base")), copy=False)
             .join(exp.Table(this=_id("__salt")), join_type="CROSS", copy=False)
         )
-        query_with.append(("__ranked", ranked))
-        rows_source = "__ranked"
-    rows = exp.select(
-        exp.Star(), exp.alias_(_rank(exp.RowNumber(), [_col(RANDOM)]), ROW_NUMBER, quoted=True),
-        *([_unit_rows([_col(RANDOM)])] if diagnosed and not cap_groups else []),
-    ).from_(exp.Table(this=_id(rows_source)), copy=False)
-    if cap_groups:
-        rows = rows.where(exp.LTE(this=_col(GROUP_NUMBER),
-                                  expression=_number(shape.max_groups_per_unit)), copy=False)
+        in_groups = exp.LTE(this=_col(GROUP_NUMBER),
+                            expression=_number(shape.max_groups_per_unit))
+        if units:
+            query_with.append(("__ranked", ranked))
+            rows = (exp.select(exp.Star(), exp.alias_(_rank(exp.RowNumber(), [_col(RANDOM)]),
+                                                      ROW_NUMBER, quoted=True))
+                    .from_(exp.Table(this=_id("__ranked")), copy=False)
+                    .where(in_groups, copy=False))
+            first_in_group = exp.EQ(this=_col(GROUP_ORDER), expression=_col(GROUP_FIRST))
+        else:
+            rows = ranked
+            kept = exp.and_(kept, in_groups)
     query_with.append(("__rows", rows))
 
     final_items: list[exp.Expression] = [_col(g) for g in groups]
     distinct = any(m.distinct for m in measures)
-    if any(m.kind == "units" for m in measures) and not distinct:
+    if any(m.kind == "units" for m in measures) and first_in_group is None and not distinct:
         # COUNT(DISTINCT unit) per group needs the per-(unit, group) level
         partial = (
             exp.select(_col(UNIT), *(_col(g) for g in groups), *_row_aggregates(measures))
@@ -264,7 +305,7 @@ def bounded_query(
         # counts, sums and histograms add up the same with or without per-unit partials;
         # beside a distinct count (which partials cannot add up), the units are
         # COUNT(DISTINCT unit) over the same kept rows: the same number
-        final_items += _row_aggregates(measures, units_distinct=True)
+        final_items += _row_aggregates(measures, first_in_group, units_distinct=distinct)
         final = (exp.select(*final_items).from_(exp.Table(this=_id("__rows")), copy=False)
                  .where(kept, copy=False))
     if groups:
@@ -285,9 +326,14 @@ def _for_engine(tree: exp.Select, dialect: str) -> exp.Select:
 
 
 def _row_aggregates(measures: tuple[Measure, ...],
+                    first_in_group: exp.Expression | None = None,
                     units_distinct: bool = False) -> list[exp.Expression]:
-    """Each measure's aggregate over kept rows, one column per measure column
-    (the units only with `units_distinct`: else they come from partials)."""
+    """Each measure's aggregate over kept rows, one column per measure column.
+
+    COUNT(DISTINCT unit) is counted here when `first_in_group` marks each unit's
+    first kept row in its group (the one-pass ranking), or as COUNT(DISTINCT unit)
+    with `units_distinct`; otherwise it comes from the per-(unit, group) level.
+    """
     items: list[exp.Expression] = []
     for m in measures:
         if m.kind == "raw":
@@ -301,7 +347,11 @@ def _row_aggregates(measures: tuple[Measure, ...],
             items.append(exp.alias_(exp.Sum(this=first), m.name, quoted=True))
             continue
         if m.kind == "units":
-            if units_distinct:
+            if first_in_group is not None:
+                first = exp.Case(ifs=[exp.If(this=first_in_group.copy(), true=_number(1))],
+                                 default=_number(0))
+                items.append(exp.alias_(exp.Sum(this=first), m.name, quoted=True))
+            elif units_distinct:
                 items.append(exp.alias_(exp.Count(this=exp.Distinct(expressions=[_col(UNIT)])),
                                         m.name, quoted=True))
             continue
@@ -344,7 +394,12 @@ def _group_hash(dialect: str, groups: list[str]) -> exp.Expression:
     """
     parts = [_col(UNIT), *(_col(g) for g in groups)]
     if dialect == "duckdb":
-        return exp.Anonymous(this="HASH", expressions=[*parts, _col(SALT)])
+        # DuckDB combines the hashes of several arguments in a way that does not
+        # order a unit's groups uniformly at random over salts (some G-subsets came
+        # out twice as often as others); hashing the combination again does
+        # (tests/rewriter/test_bounding_choice.py)
+        return exp.Anonymous(this="HASH", expressions=[
+            exp.Anonymous(this="HASH", expressions=[*parts, _col(SALT)])])
     text = exp.Anonymous(this="CONCAT_WS", expressions=[
         exp.Literal.string("|"),
         *(exp.cast(p, exp.DataType.build("TEXT")) for p in parts),

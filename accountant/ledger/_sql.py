@@ -17,6 +17,7 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import datetime
 from fractions import Fraction
 from typing import Any, Protocol
@@ -31,6 +32,7 @@ from accountant.ledger.attempts import (
     attempt_hash,
 )
 from accountant.ledger.base import Ledger
+from accountant.ledger.batch import GroupCommit, Pending
 from accountant.ledger.chain import (
     GENESIS,
     canonical_json,
@@ -140,6 +142,7 @@ class SqlLedger(Ledger):
     _checkpointed_at = 0
     _last_signed: tuple[int, str, int, str] | None = None
     _full_check: threading.Thread | None = None
+    _committer: GroupCommit[_Charge] | None = None  # concurrent charges, batched
 
     @abc.abstractmethod
     def _write(self) -> AbstractContextManager[Conn]:
@@ -239,37 +242,47 @@ class SqlLedger(Ledger):
                 f"{cost.accounting.value} cost; build it with "
                 f"cost_of({self.accounting.value!r}, ...)"
             )
-        moment = as_utc(now)
-        detail_text = canonical_json(detail)
+        request = _Charge(analyst, cost, query_id, sql, canonical_json(detail), as_utc(now))
+        receipt: Receipt = self._group_commit().submit(request)
+        return receipt
+
+    def _group_commit(self) -> GroupCommit[_Charge]:
+        with _COMMITTERS_LOCK:  # created on first use: backends' __init__ stay their own
+            if self._committer is None:
+                self._committer = GroupCommit(self._charge_batch)
+            return self._committer
+
+    def _charge_batch(self, batch: Sequence[Pending[_Charge]]) -> None:
+        """Charge a batch in one transaction (see :mod:`accountant.ledger.batch`); if
+        it fails other than by a refusal, charge each alone."""
+        try:
+            self._charge_together(batch)
+        except Exception:
+            if len(batch) == 1:
+                raise
+            for pending in batch:  # nothing of the batch was committed
+                try:
+                    self._charge_together([pending])
+                except Exception as exc:  # noqa: BLE001 - this charge's own outcome
+                    pending.fail(exc)
+
+    def _charge_together(self, batch: Sequence[Pending[_Charge]]) -> None:
+        outcomes: list[Receipt | BudgetExhausted] = []
         with self._chain_write() as conn:
-            self._check_guarded(conn, analyst)
-            before = self._status(conn, analyst, moment)
-            which = before.blocked_by(cost)
-            if which is not None:
-                raise BudgetExhausted(exhausted_message(before, cost, which), which)
-            seq, digest, stamp = _append(
-                conn,
-                kind="charge",
-                analyst=analyst,
-                actor=analyst,
-                query_id=query_id,
-                sql=sql,
-                epsilon=format_fraction(cost.epsilon),
-                delta=format_fraction(cost.delta),
-                rho=format_fraction(cost.rho),
-                # NULL unless partition selection spent δ additively under zCDP, so
-                # every other charge is stored (and hashed) exactly as before.
-                delta_add=format_fraction(cost.delta_add) if cost.delta_add else None,
-                detail=detail_text,
-                now=moment,
-            )
-            for scope in (("analyst", analyst), _DATASET):
-                _add_total(conn, scope, cost)
-            after = self._status(conn, analyst, moment)
-        self._maybe_checkpoint(seq)
-        return Receipt(
-            seq=seq, query_id=query_id, cost=cost, hash=digest, timestamp=stamp, status=after
-        )
+            # the guard checks what the charges will trust before any is appended
+            for analyst in dict.fromkeys(p.request.analyst for p in batch):
+                self._check_guarded(conn, analyst)
+            for pending in batch:
+                outcomes.append(_charge_one(self, conn, pending.request))
+        # committed, and so durable: only now does any caller learn its outcome
+        seqs = [o.seq for o in outcomes if isinstance(o, Receipt)]
+        for pending, outcome in zip(batch, outcomes, strict=True):
+            if isinstance(outcome, Receipt):
+                pending.succeed(outcome)
+            else:
+                pending.fail(outcome)
+        if seqs:
+            self._maybe_checkpoint(max(seqs))
 
     def charge_owner(
         self, owner: str, cost: Cost, *, query_id: str, sql: str, detail: dict[str, Any],
@@ -836,3 +849,47 @@ def _filters(equal: dict[str, str | None], since: datetime | None,
         clauses.append("timestamp < ?")
         params.append(iso(until))
     return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+
+@dataclass(frozen=True)
+class _Charge:
+    analyst: str
+    cost: Cost
+    query_id: str
+    sql: str
+    detail: str  # canonical JSON
+    moment: datetime
+
+
+_COMMITTERS_LOCK = threading.Lock()
+
+
+def _charge_one(ledger: SqlLedger, conn: Conn, charge: _Charge) -> Receipt | BudgetExhausted:
+    """Check one charge against the totals so far (the batch's earlier charges
+    included) and append it, or return its refusal; inside the write transaction."""
+    before = ledger._status(conn, charge.analyst, charge.moment)
+    which = before.blocked_by(charge.cost)
+    if which is not None:
+        return BudgetExhausted(exhausted_message(before, charge.cost, which), which)
+    cost = charge.cost
+    seq, digest, stamp = _append(
+        conn,
+        kind="charge",
+        analyst=charge.analyst,
+        actor=charge.analyst,
+        query_id=charge.query_id,
+        sql=charge.sql,
+        epsilon=format_fraction(cost.epsilon),
+        delta=format_fraction(cost.delta),
+        rho=format_fraction(cost.rho),
+        # NULL unless partition selection spent δ additively under zCDP, so
+        # every other charge is stored (and hashed) exactly as before.
+        delta_add=format_fraction(cost.delta_add) if cost.delta_add else None,
+        detail=charge.detail,
+        now=charge.moment,
+    )
+    for scope in (("analyst", charge.analyst), _DATASET):
+        _add_total(conn, scope, cost)
+    after = ledger._status(conn, charge.analyst, charge.moment)
+    return Receipt(seq=seq, query_id=charge.query_id, cost=cost, hash=digest, timestamp=stamp,
+                   status=after)

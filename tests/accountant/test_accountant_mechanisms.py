@@ -217,3 +217,20 @@ def test_a_scale_the_64_bit_sampler_cannot_draw_safely_is_refused() -> None:
             NoiseSpec(mechanism, MAX_NOISE_SCALE + 1)
     with pytest.raises(InvalidParameter, match="too small"):
         laplace_for(250_000 * 4, Fraction(1, 10**300))
+
+
+@pytest.mark.parametrize("spec", [laplace_for(1, Fraction(1, 2)), gaussian_for(1, Fraction(1, 8))])
+def test_many_values_drawn_in_parallel_keep_their_order_and_independence(spec):
+    """Above `sampler.PARALLEL_FROM` the draws are made in chunks on threads: each
+    value still gets its own noise (order kept, small noise at this scale), and the
+    chunks are independent draws, not one chunk repeated."""
+    n = 3 * sampler.PARALLEL_FROM + 7
+    values = [10**6 * i for i in range(n)]
+    noisy = add_noise(values, spec)
+    noise = [a - b for a, b in zip(noisy, values, strict=True)]
+    assert len(noise) == n and max(abs(z) for z in noise) < 10**5
+    chunk = sampler.PARALLEL_FROM
+    assert noise[:chunk] != noise[chunk:2 * chunk]
+    # and the pooled draws follow the exact pmf (goodness_of_fit above draws 20,000
+    # values, which takes the parallel path too)
+    assert sampler.PARALLEL_FROM < 20_000

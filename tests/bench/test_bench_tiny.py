@@ -164,3 +164,23 @@ def test_smartnoise_tables_are_schema_qualified() -> None:
     assert smartnoise_sql("SELECT COUNT(*) AS n FROM visits") == (
         "SELECT COUNT(*) AS n FROM bench.visits"
     )
+
+
+def test_tiny_run_reports_every_target_of_issue_25(
+    tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """DuckDB only, HTTP included: the throughput of fresh and of cached answers, the
+    noise cost and the target lines are printed and recorded."""
+    out = tmp_path / "results.json"
+    assert run.main(["--tiny", "--engines", "duckdb", "--out", str(out),
+                     "--data-dir", str(data_dir), "--variants", "raw,floor,dpsql_sql,dpsql_http"]
+                    ) == 0
+    results = json.loads(out.read_text(encoding="utf-8"))
+    rates = {r["variant"]: r["queries_per_s"] for r in results if "queries_per_s" in r}
+    assert set(rates) == {"dpsql_http_8_clients", "dpsql_http_8_clients_cached"}
+    assert all(v > 0 for v in rates.values())
+    printed = capsys.readouterr().out
+    assert "issue #25's targets:" in printed
+    for what in ("dpsql SQL / floor", "cached answers per second", "noise for 10,000 groups",
+                 "Qrlew / dpsql HTTP", "peak RSS duckdb"):
+        assert what in printed, what
