@@ -67,7 +67,8 @@ _COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE)
 LIKE_ESCAPE = "\\"
 ALLOWED_ROW_FUNCTIONS = (
     "+ - * / (division by zero gives NULL), CASE, COALESCE, NULLIF, ABS, ROUND, FLOOR, CEIL, "
-    "LEAST, GREATEST, CAST (to DOUBLE, INTEGER when bounded, VARCHAR, DATE), EXTRACT/YEAR/"
+    "LEAST, GREATEST, CAST (to DOUBLE, INTEGER when bounded, VARCHAR, DATE), DATE_TRUNC, "
+    "EXTRACT/YEAR/"
     "MONTH/DAY of dates, comparisons, IN, BETWEEN, LIKE, IS NULL, AND/OR/NOT"
 )
 
@@ -750,6 +751,41 @@ def _date_part(rows: RowExpressions, node: exp.Expression, d: int) -> Typed:
     extracted = double(exp.Extract(this=exp.var(part), expression=inner.tree))
     tree = exp.cast(clamp(extracted, lo, hi), exp.DataType.build("INT"))
     return Typed(tree, "integer", lo, hi)
+
+
+# the units DATE_TRUNC takes, and the range both engines truncate without error
+_TRUNC_UNITS = {"date": ("YEAR", "QUARTER", "MONTH", "WEEK", "DAY"),
+                "timestamp": ("YEAR", "QUARTER", "MONTH", "WEEK", "DAY", "HOUR", "MINUTE")}
+_TRUNC_RANGE = {"date": ("0001-01-01", "9999-12-31"),
+                "timestamp": ("0001-01-01 00:00:00", "9999-12-31 23:59:59")}
+
+
+@_scalar(exp.TimestampTrunc, exp.DateTrunc)
+def _date_trunc(rows: RowExpressions, node: exp.Expression, d: int) -> Typed:
+    """Safe: the argument is first clamped into years 1–9999 (infinities and dates
+    beyond go to the nearest end, NULL stays NULL), where both engines truncate
+    without error; PostgreSQL truncates a date as a timestamp, which fails past
+    year 294276, so a stored far-future date must never reach it. The result is
+    cast back to the argument's type, so DATE_TRUNC of a date is a date on every
+    engine. The unit is a constant, checked here."""
+    unit = node.args.get("unit")
+    name = unit.name.upper() if isinstance(unit, (exp.Var, exp.Identifier, exp.Literal)) else ""
+    inner = rows.scalar(node.this, d)
+    if inner.type not in ("date", "timestamp"):
+        raise ExprError(f"{node.sql()}: {node.this.sql()} is {inner.type}, not a date", node)
+    if name not in _TRUNC_UNITS[inner.type]:
+        raise ExprError(f"{node.sql()}: DATE_TRUNC of a {inner.type} takes one of "
+                        f"{', '.join(repr(u.lower()) for u in _TRUNC_UNITS[inner.type])}",
+                        node)
+    _small_enough(inner.tree, node)
+    kind = exp.DataType.build("DATE" if inner.type == "date" else "TIMESTAMP")
+    low, high = (exp.cast(exp.Literal.string(v), kind.copy()) for v in _TRUNC_RANGE[inner.type])
+    clamped = exp.Case(ifs=[exp.If(this=exp.Is(this=inner.tree.copy(), expression=exp.Null()),
+                                   true=exp.Null())],
+                       default=exp.Least(this=exp.Greatest(this=inner.tree, expressions=[low]),
+                                         expressions=[high]))
+    truncated = exp.TimestampTrunc(this=clamped, unit=exp.var(name))
+    return Typed(exp.cast(truncated, kind), inner.type)
 
 
 # -- predicates ------------------------------------------------------------------

@@ -232,3 +232,25 @@ def test_arithmetic_on_an_unbounded_column_in_where(peer: Proxy,
     # inside an aggregate the bound still matters: refused, and the clamp advice works
     _refused(peer, "SELECT SUM(id / 2) FROM employees", "LEAST(GREATEST(id, low), high)")
     assert _one(peer, "SELECT SUM(LEAST(GREATEST(id, 0), 5000) / 2) FROM employees")
+
+
+def test_date_trunc_groups_by_period(peer: Proxy, demo_db: Path) -> None:
+    """DATE_TRUNC of a date is a date on both engines, its keys pass partition
+    selection, and a unit it does not take is refused with the ones it does."""
+    truth = {r[0].isoformat(): r[1] for r in exact_answers(
+        demo_db, "SELECT CAST(DATE_TRUNC('year', hired) AS DATE), COUNT(*) FROM employees "
+                 "GROUP BY 1")}
+    rows = _one(peer, "SELECT DATE_TRUNC('year', hired) AS y, COUNT(*) AS n FROM employees "
+                      "GROUP BY DATE_TRUNC('year', hired)", delta=1e-6)
+    released = {str(y)[:10]: n for y, n in rows}
+    assert set(released) <= set(truth) and len(released) >= len(truth) - 2
+    for year, n in released.items():
+        _close(n, truth[year])
+    (since,), = exact_answers(demo_db, "SELECT COUNT(*) FROM employees "
+                                       "WHERE hired >= DATE '2020-01-01'")
+    _close(_one(peer, "SELECT COUNT(*) FROM employees "
+                      "WHERE DATE_TRUNC('month', hired) >= DATE '2020-01-01'")[0][0], since)
+    message = _refused(peer, "SELECT COUNT(*) FROM employees "
+                             "WHERE DATE_TRUNC('second', hired) > DATE '2020-01-01'",
+                       "takes one of")
+    assert "'month'" in message

@@ -70,6 +70,7 @@ def st_typed_date(literal: str) -> str:
 DATE_PARTS = ["YEAR", "QUARTER", "MONTH", "DAY", "DOW", "DOY", "WEEK"]
 TIME_PARTS = DATE_PARTS + ["HOUR", "MINUTE"]
 DATE_FUNCS = ["YEAR", "MONTH", "DAY", "QUARTER", "DAYOFWEEK", "DAYOFYEAR", "WEEK"]
+TRUNC_UNITS = ["year", "quarter", "month", "week", "day"]
 
 
 class Grammar:
@@ -171,6 +172,8 @@ class Grammar:
                    # a leaf condition: pred() would recurse back into date parts
                    st.tuples(st.sampled_from([c.sql for c in self._cols("boolean")]), base,
                              base).map(_case)]
+        options.append(st.tuples(st.sampled_from(TRUNC_UNITS), base).map(
+            lambda t: f"DATE_TRUNC('{t[0]}', {t[1]})"))
         if kind == "date":
             stamps = st.sampled_from([c.sql for c in self._cols("timestamp")])
             options.append(st.one_of(base, stamps).map(lambda x: f"CAST({x} AS DATE)"))
