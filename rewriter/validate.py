@@ -770,10 +770,7 @@ def _where(select: exp.Select, ctx: _Ctx) -> exp.Expression | None:
         return None
     for node in where.this.walk():
         if isinstance(node, (exp.Subquery, exp.Select, exp.Exists)):
-            raise ctx.refuse(
-                "WHERE: subqueries over private data are not allowed; filter with constants",
-                node,
-            )
+            raise ctx.refuse(_subquery_advice(node, ctx), node)
         if isinstance(node, exp.AggFunc):
             raise ctx.refuse(
                 f"WHERE {node.sql()}: aggregates cannot filter rows; use HAVING for conditions "
@@ -786,6 +783,37 @@ def _where(select: exp.Select, ctx: _Ctx) -> exp.Expression | None:
         return ctx.rows(filters=True).predicate(where.this)
     except ExprError as err:
         raise ctx.refuse(f"WHERE: {err.message}", err.node) from None
+
+
+def _subquery_advice(node: exp.Expression, ctx: _Ctx) -> str:
+    """Why a subquery in WHERE is refused, and what to write instead. A semi-join
+    with a public table (`x IN (SELECT k FROM public …)`) is written as the join it
+    means: the join is checked like any other (its key's multiplicity bounds what one
+    person's row can become), where a subquery's result could not be."""
+    found = node.find_ancestor(exp.In)
+    query = found.args.get("query") if found is not None else None
+    select = query.this if isinstance(query, exp.Subquery) else query
+    if found is not None and isinstance(select, exp.Select) and select.expressions:
+        tables = [ctx.catalog.table(t.name) for t in select.find_all(exp.Table)]
+        if tables and all(t is not None and t[1].public for t in tables):
+            name = tables[0][0] if tables[0] is not None else "the public table"
+
+            def qualified(tree: exp.Expression, table: str) -> str:
+                tree = tree.copy()
+                for column in tree.find_all(exp.Column):
+                    if not column.table:
+                        column.set("table", exp.to_identifier(table))
+                return tree.sql()
+
+            key = select.expressions[0]
+            outer = qualified(found.this, ctx.table_name)
+            inner = qualified(key.this if isinstance(key, exp.Alias) else key, name)
+            where = select.args.get("where")
+            also = f" AND {qualified(where.this, name)}" if where is not None else ""
+            return (f"WHERE {found.this.sql()} IN (SELECT … FROM {name}): a subquery's "
+                    f"result is not checked like a join; join the public table instead: "
+                    f"JOIN {name} ON {outer} = {inner} and filter with WHERE …{also}")
+    return "WHERE: subqueries over private data are not allowed; filter with constants"
 
 
 def check_rows(select: exp.Select, catalog: Catalog, sql: str) -> None:

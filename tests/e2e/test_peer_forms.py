@@ -254,3 +254,16 @@ def test_date_trunc_groups_by_period(peer: Proxy, demo_db: Path) -> None:
                              "WHERE DATE_TRUNC('second', hired) > DATE '2020-01-01'",
                        "takes one of")
     assert "'month'" in message
+
+
+def test_in_a_public_subquery_is_refused_with_the_join_that_works(peer: Proxy,
+                                                                  demo_db: Path) -> None:
+    message = _refused(peer, "SELECT COUNT(*) FROM employees WHERE dept IN "
+                             "(SELECT dept FROM departments WHERE dept <> 'HR')",
+                       "join the public table instead")
+    assert "JOIN departments ON employees.dept = departments.dept" in message
+    assert "AND departments.dept <> 'HR'" in message
+    (want,), = exact_answers(demo_db, "SELECT COUNT(*) FROM employees WHERE dept <> 'HR'")
+    _close(_one(peer, "SELECT COUNT(*) FROM employees JOIN departments "
+                      "ON employees.dept = departments.dept WHERE departments.dept <> 'HR'")[0][0],
+           want)
