@@ -105,6 +105,7 @@ bench: install $(SNSQL) $(QRLEW)
 	$(PY) -m bench.utility $(UTILITY_ARGS)
 	$(PY) -m bench.guards --baseline $(GUARDS_BASELINE) $(GUARDS_ARGS)
 	$(PY) -m bench.ledger_startup $(LEDGER_ARGS)
+	$(PY) -m bench.seven_keys
 
 # A few minutes: every variant and target at 200,000 rows, 2 repetitions (results in
 # bench/results-quick.json; README untouched).
