@@ -267,3 +267,14 @@ def test_in_a_public_subquery_is_refused_with_the_join_that_works(peer: Proxy,
     _close(_one(peer, "SELECT COUNT(*) FROM employees JOIN departments "
                       "ON employees.dept = departments.dept WHERE departments.dept <> 'HR'")[0][0],
            want)
+
+
+def test_quoted_names_that_differ_in_case(peer: Proxy, demo_db: Path) -> None:
+    """BI tools quote every name, often in the case they display: the deployment's
+    tables and columns are found whatever the case, quoted or not."""
+    (n,), = exact_answers(demo_db, "SELECT COUNT(*) FROM employees WHERE age > 40")
+    for sql in ('SELECT COUNT(*) FROM "Employees" WHERE "Age" > 40',
+                'SELECT COUNT(*) FROM "EMPLOYEES" WHERE "AGE" > 40',
+                'SELECT COUNT(*) FROM "public"."Employees" WHERE age > 40',
+                "SELECT COUNT(*) FROM EMPLOYEES WHERE AGE > 40"):
+        _close(_one(peer, sql)[0][0], n)
