@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["RssSampler", "Timing", "rss_mb"]
+__all__ = ["RssSampler", "Timing", "peer_records", "rss_mb"]
 
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 _STATM = "/proc/self/statm"
@@ -93,3 +93,22 @@ class Timing:
             "peak_rss_mb": round(self.peak_rss_mb, 1),
             "reps": len(self.seconds),
         }
+
+
+def peer_records(results: list[dict[str, Any]], *, engine: str, rows: int,
+                 variant: str) -> list[dict[str, Any]]:
+    """A peer worker's timings (SmartNoise's, Qrlew's: one result per query with
+    ``seconds`` and ``peak_rss_mb``, or ``error``) as results.json records; each
+    error goes to stderr and leaves its query out."""
+    records = []
+    for r in results:
+        if r["error"] is not None:
+            print(f"{variant} {r['query']}: {r['error']}", file=sys.stderr)
+            continue
+        s = r["seconds"]
+        record = {"query": r["query"], "engine": engine, "rows": rows, "variant": variant,
+                  "median_s": statistics.median(s), "min_s": min(s), "max_s": max(s)}
+        if "rewrite_seconds" in r:
+            record["rewrite_s"] = statistics.median(r["rewrite_seconds"])
+        records.append({**record, "peak_rss_mb": round(r["peak_rss_mb"], 1), "reps": len(s)})
+    return records

@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import statistics
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -36,6 +35,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from . import pgdata
 from .data import CITIES, ensure_database, parse_sizes
+from .measure import peer_records
 from .suite import (
     AMOUNT_LOWER,
     AMOUNT_UPPER,
@@ -111,19 +111,8 @@ def run(dsn: str, rows: int, reps: int, queries: Sequence[Query] = QUERIES,
     if done.returncode != 0:
         tail = done.stderr.strip().splitlines()[-5:]
         raise QrlewFailed("Qrlew worker failed:\n" + "\n".join(tail))
-    records = []
-    for r in json.loads(done.stdout):
-        if r["error"] is not None:
-            print(f"qrlew_postgres {r['query']}: {r['error']}", file=sys.stderr)
-            continue
-        s = r["seconds"]
-        records.append({
-            "query": r["query"], "engine": "postgres", "rows": rows, "variant": "qrlew_postgres",
-            "median_s": statistics.median(s), "min_s": min(s), "max_s": max(s),
-            "rewrite_s": statistics.median(r["rewrite_seconds"]),
-            "peak_rss_mb": round(r["peak_rss_mb"], 1), "reps": len(s),
-        })
-    return records
+    return peer_records(json.loads(done.stdout), engine="postgres", rows=rows,
+                        variant="qrlew_postgres")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import statistics
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -32,6 +31,7 @@ from typing import Any
 from sqlglot import exp, parse_one
 
 from .data import ensure_database, parse_sizes
+from .measure import peer_records
 from .suite import AMOUNT_LOWER, AMOUNT_UPPER, MAX_ROWS_PER_UNIT, QUERIES, Query
 
 __all__ = [
@@ -116,19 +116,7 @@ def run(
         "max_ids": MAX_ROWS_PER_UNIT, "lower": AMOUNT_LOWER, "upper": AMOUNT_UPPER,
         "queries": [[q.name, smartnoise_sql(q.sql, schema)] for q in queries],
     }
-    records = []
-    for r in worker(job, timeout_s):
-        if r["error"] is not None:
-            print(f"{variant} {r['query']}: {r['error']}", file=sys.stderr)
-            continue
-        s = r["seconds"]
-        records.append({
-            "query": r["query"], "engine": engine, "rows": rows,
-            "variant": variant, "median_s": statistics.median(s),
-            "min_s": min(s), "max_s": max(s), "peak_rss_mb": round(r["peak_rss_mb"], 1),
-            "reps": len(s),
-        })
-    return records
+    return peer_records(worker(job, timeout_s), engine=engine, rows=rows, variant=variant)
 
 
 def main(argv: list[str] | None = None) -> int:
