@@ -60,7 +60,9 @@ TABLES: dict[str, Any] = {
     "places": {
         "public": True,
         "columns": {
-            "name": {"type": "text"},
+            # declared unique, as a public join needs (#19); without it every public join
+            # the grammar draws was refused and never reached an engine
+            "name": {"type": "text", "unique": True},
             "code": {"type": "integer", "lower": 0, "upper": 10},
             "region": {"type": "text"},
         },
