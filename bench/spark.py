@@ -62,6 +62,30 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _probe(url: str) -> None:
+    """One query through a Connect session, leaving this process as it was: creating
+    a remote session sets SPARK_CONNECT_MODE_ENABLED in os.environ for good, after
+    which every local-master session this process opens fails (PySparkRuntimeError)."""
+    from pyspark.sql import SparkSession
+
+    before = {k: os.environ.get(k) for k in _CONNECT_ENV}
+    try:
+        session = SparkSession.builder.remote(url).create()
+        try:
+            session.sql("SELECT 1").collect()
+        finally:
+            session.stop()
+    finally:
+        for key, value in before.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+_CONNECT_ENV = ("SPARK_CONNECT_MODE_ENABLED", "SPARK_REMOTE", "SPARK_LOCAL_REMOTE")
+
+
 @contextmanager
 def connect_server(folder: Path, *, master: str = "local[2]", memory: str = "1g",
                    port: int | None = None, start_timeout_s: float = 120
@@ -69,7 +93,6 @@ def connect_server(folder: Path, *, master: str = "local[2]", memory: str = "1g"
     """A Spark Connect server in the foreground of a child process (spark-submit of
     the connect server class, as sbin/start-connect-server.sh does without its pid
     files); yields (sc:// URL, process) once it answers, stops it afterwards."""
-    from pyspark.sql import SparkSession
 
     port = port or _free_port()
     log = folder / "spark-connect.log"
@@ -93,9 +116,7 @@ def connect_server(folder: Path, *, master: str = "local[2]", memory: str = "1g"
             try:
                 with socket.create_connection(("127.0.0.1", port), timeout=1):
                     pass
-                session = SparkSession.builder.remote(url).create()
-                session.sql("SELECT 1").collect()
-                session.stop()
+                _probe(url)
                 break
             except Exception:  # noqa: BLE001 - not up yet
                 if time.monotonic() > deadline:

@@ -273,5 +273,7 @@ def test_how_many_more_under_zcdp_is_what_the_ledger_allows(proxy: Proxy, sql: s
 
 
 def test_grouped_queries_report_the_rows_the_caps_dropped(proxy: Proxy) -> None:
-    body = sandbox(proxy, "query", GROUPED, epsilon=1.0).json()
-    assert 0.05 < body["bounding"]["dropped_rows"]["share"] < 0.2
+    # ε = 10: the diagnostics' own share (5 %) of ε = 1 left the estimate noisy enough
+    # to fall outside the range now and then
+    body = sandbox(proxy, "query", GROUPED, epsilon=10.0).json()
+    assert 0.05 < body["bounding"]["dropped_rows"]["share"] < 0.2, body["bounding"]

@@ -8,6 +8,7 @@ one is refused with `budget_exhausted`, and every proxy then reports ε = 1 spen
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -20,9 +21,10 @@ import pytest
 from accountant.ledger.checkpoints import load_key
 from bench.data import ensure_database
 from bench.spark import KEY, connect_server, deployment, parquet_copy, proxies
+from proxy.engines.spark import SparkEngine
 from tests.accountant.conftest import postgres_url
 from tests.pg import require_postgres, throwaway_database
-from tests.sparkutil import require_spark
+from tests.sparkutil import MASTER, TEST_CONF, require_spark
 
 PROXIES, THREADS, EACH = 3, 4, 3
 
@@ -77,3 +79,15 @@ def test_no_overspend_across_proxy_processes(connect: str, tmp_path: Path) -> No
                 budget = httpx.get(f"{url}/v1/budget",
                                    headers={"Authorization": f"Bearer {KEY}"}).json()
                 assert budget["spent"]["epsilon"] == 1.0 and budget["remaining"]["epsilon"] == 0
+
+
+def test_the_servers_probe_leaves_this_process_able_to_open_a_local_master(
+        connect: str, tmp_path: Path) -> None:
+    """Creating a Connect session marks the whole process as Connect mode; the probe
+    undoes that, or every later local-master engine here fails to open."""
+    assert "SPARK_CONNECT_MODE_ENABLED" not in os.environ
+    engine = SparkEngine(sources={}, master=MASTER, conf=TEST_CONF, statement_timeout_s=30)
+    try:
+        assert engine.execute("SELECT 1 AS one").rows == [(1,)]
+    finally:
+        engine.close()
