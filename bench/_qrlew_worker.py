@@ -19,36 +19,13 @@ this file must not import dpsql's packages, which live in the other virtualenv.
 from __future__ import annotations
 
 import json
-import os
 import sys
-import threading
 import time
 import warnings
 
-
-def _rss_mb() -> float:
-    with open("/proc/self/statm", encoding="ascii") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-
-def _timed(run):  # type: ignore[no-untyped-def]
-    peak = [_rss_mb()]
-    stop = threading.Event()
-
-    def sample() -> None:
-        while not stop.wait(0.002):
-            peak[0] = max(peak[0], _rss_mb())
-
-    t = threading.Thread(target=sample, daemon=True)
-    t.start()
-    start = time.perf_counter()
-    try:
-        result = run()
-    finally:
-        elapsed = time.perf_counter() - start
-        stop.set()
-        t.join()
-    return elapsed, max(peak[0], _rss_mb()), result
+# bench/measure.py imports only the standard library, so a worker in another
+# virtualenv can use it: the worker runs as a script, with bench/ on sys.path
+from measure import timed
 
 
 def main() -> int:
@@ -96,7 +73,7 @@ def main() -> int:
             out[name]["error"] = f"{type(exc).__name__}: {exc}"[:300]
     for _ in range(job["reps"]):
         for name, sql in runnable:
-            elapsed, peak, _ = _timed(lambda sql=sql: run(sql))
+            elapsed, peak, _ = timed(lambda sql=sql: run(sql))
             start = time.perf_counter()
             rewrite(sql)
             out[name]["rewrite_seconds"].append(time.perf_counter() - start)

@@ -17,38 +17,11 @@ from __future__ import annotations
 
 import json
 import sys
-import threading
-import time
 import warnings
 
-_STATM = "/proc/self/statm"
-
-
-def _rss_mb() -> float:
-    import os
-
-    with open(_STATM, encoding="ascii") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-
-def _timed(run):  # type: ignore[no-untyped-def]
-    peak = [_rss_mb()]
-    stop = threading.Event()
-
-    def sample() -> None:
-        while not stop.wait(0.002):
-            peak[0] = max(peak[0], _rss_mb())
-
-    t = threading.Thread(target=sample, daemon=True)
-    t.start()
-    start = time.perf_counter()
-    try:
-        run()
-    finally:
-        elapsed = time.perf_counter() - start
-        stop.set()
-        t.join()
-    return elapsed, max(peak[0], _rss_mb())
+# bench/measure.py imports only the standard library, so a worker in another
+# virtualenv can use it: the worker runs as a script, with bench/ on sys.path
+from measure import timed
 
 
 def main() -> int:
@@ -97,7 +70,7 @@ def main() -> int:
             out[name]["error"] = f"{type(exc).__name__}: {exc}"[:300]
     for _ in range(job["reps"]):
         for name, sql in runnable:
-            elapsed, peak = _timed(lambda sql=sql: reader.execute(sql))
+            elapsed, peak, _ = timed(lambda sql=sql: reader.execute(sql))
             out[name]["seconds"].append(elapsed)
             out[name]["peak_rss_mb"] = max(out[name]["peak_rss_mb"], peak)
     json.dump(list(out.values()), sys.stdout)

@@ -6,6 +6,9 @@ measurement would report the same number. A thread reads the resident set size
 from ``/proc/self/statm`` every 2 ms while a measurement runs (DuckDB releases
 the GIL while it works, so the sampler barely disturbs it). Where ``/proc`` is
 missing the process peak from ``getrusage`` is reported instead.
+
+Only the standard library is imported here: the peer workers (``_snsql_worker.py``,
+``_qrlew_worker.py``) run in virtualenvs of their own and import this file too.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["RssSampler", "Timing", "peer_records", "rss_mb"]
+__all__ = ["RssSampler", "Timing", "peer_records", "rss_mb", "timed"]
 
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 _STATM = "/proc/self/statm"
@@ -58,6 +61,15 @@ class RssSampler:
     def _run(self) -> None:
         while not self._stop.wait(self._interval):
             self.peak_mb = max(self.peak_mb, rss_mb())
+
+
+def timed(run: Callable[[], Any]) -> tuple[float, float, Any]:
+    """(seconds, peak RSS in MiB, result) of one call of `run`."""
+    with RssSampler() as rss:
+        start = time.perf_counter()
+        result = run()
+        elapsed = time.perf_counter() - start
+    return elapsed, rss.peak_mb, result
 
 
 @dataclass
