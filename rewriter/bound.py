@@ -285,7 +285,7 @@ def bounded_query(
 
     final_items: list[exp.Expression] = [_col(g) for g in groups]
     distinct = any(m.distinct for m in measures)
-    if any(m.kind == "units" for m in measures) and first_in_group is None and not distinct:
+    if units and first_in_group is None and not distinct:
         # COUNT(DISTINCT unit) per group needs the per-(unit, group) level
         partial = (
             exp.select(_col(UNIT), *(_col(g) for g in groups), *_row_aggregates(measures))
