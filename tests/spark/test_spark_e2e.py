@@ -20,7 +20,7 @@ from tests.e2e.test_query_api import (  # noqa: F401
     test_ten_queries_at_a_tenth_fit_a_budget_of_one_and_no_more,
 )
 from tests.e2e.test_surface_groups import (  # noqa: F401
-    test_groups_of_one_person_are_hidden,
+    test_groups_of_a_few_people_are_hidden,
     test_year_of_a_date_goes_through_partition_selection,
 )
 from tests.e2e.test_surface_joins import (  # noqa: F401
