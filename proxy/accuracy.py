@@ -37,7 +37,7 @@ from sqlglot import exp
 
 from accountant.mechanisms.accuracy import halfwidth
 from accountant.mechanisms.quantile import QuantileSpec
-from rewriter import Output
+from rewriter import Output, value_kind
 
 from .calibrate import Calibrated
 
@@ -87,63 +87,20 @@ def _measure_scale(c: Calibrated) -> float:
     return float(c.noise.scale / c.measure.grid_scale)
 
 
-def _spread(out: Output) -> tuple[float, float]:
-    assert out.lower is not None and out.upper is not None
-    # VAR and STDDEV read sums of x − c (plan.Output.center), AVG of x (center 0)
-    lo, hi = float(out.lower) - out.center, float(out.upper) - out.center
-    return max(abs(lo), abs(hi)), hi - lo
-
-
 def value_cell(out: Output, calibrated: Mapping[str, Calibrated], value: Any,
                count: Fraction | None, coverage: float = COVERAGE) -> Cell:
     """The interval of value column `out` in a group whose released value is
-    `value` and (AVG, VAR, STDDEV) whose released noisy count is `count`."""
-    first = calibrated[out.measures[0]]
-    if out.kind in ("count", "units", "sum"):
-        return Cell(value, _measure_half(first, coverage), _measure_scale(first))
-    if out.kind == "quantile":
+    `value` and (AVG, VAR, STDDEV) whose released noisy count is `count`: its
+    kind's interval (rewriter/kinds.py) from its measures' half-widths, each
+    taken at 1 − (1 − coverage)/k for k measures so that all hold together."""
+    kind = value_kind(out.kind)
+    if kind.interval is None:
         return Cell(value, None, None)
-    spread, width = _spread(out)
+    each = 1 - (1 - coverage) / len(out.measures)
+    measures = [calibrated[m] for m in out.measures]
     n = None if count is None else float(count)
-    if out.kind == "avg":
-        each = 1 - (1 - coverage) / 2
-        total, number = first, calibrated[out.measures[1]]
-
-        def avg(h_s: float, h_n: float) -> float:
-            return width if n is None or n < 1 else min(width, (h_s + spread * h_n) / n)
-
-        return Cell(value, avg(_measure_half(total, each), _measure_half(number, each)),
-                    avg(_measure_scale(total), _measure_scale(number)))
-    # VAR and STDDEV from the count, the sum and the sum of squares
-    each = 1 - (1 - coverage) / 3
-    number, total, squares = (calibrated[m] for m in out.measures)
-    ceiling = width * width / 4
-    if not out.population and n is not None and n > 1:
-        ceiling *= n / (n - 1)
-
-    def var(h_n: float, h_s: float, h_q: float) -> float:
-        if n is None or n < 2:
-            return ceiling
-        half = (h_q + 2 * spread * h_s + 3 * spread * spread * h_n) / n
-        if not out.population:
-            # n̂/(n̂ − 1) multiplies the estimate; its own error is second order
-            # and bounded by ceiling · h_n / (n̂ − 1)²
-            half = half * n / (n - 1) + ceiling * h_n / (n - 1) ** 2
-        return min(ceiling, half)
-
-    halves = var(*(_measure_half(c, each) for c in (number, total, squares)))
-    scales = var(*(_measure_scale(c) for c in (number, total, squares)))
-    if out.kind == "var":
-        return Cell(value, halves, scales)
-    return Cell(value, _sqrt_error(halves, value, ceiling), _sqrt_error(scales, value, ceiling))
-
-
-def _sqrt_error(var_half: float, released_sd: Any, ceiling: float) -> float:
-    """|√a − √b| ≤ min(√|a − b|, |a − b| / √a), for a the released variance."""
-    bound = math.sqrt(var_half)
-    if isinstance(released_sd, float) and released_sd > 0:
-        bound = min(bound, var_half / released_sd)
-    return min(bound, math.sqrt(ceiling))
+    return Cell(value, kind.interval(out, [_measure_half(c, each) for c in measures], n, value),
+                kind.interval(out, [_measure_scale(c) for c in measures], n, value))
 
 
 # -- the analyst's arithmetic --------------------------------------------------
@@ -157,7 +114,7 @@ _NUMERIC_CASTS = ("DOUBLE", "FLOAT", "REAL", "DECIMAL", "BIGINT", "INT", "INTEGE
                   "NUMERIC", "TINYINT", "HUGEINT")
 
 
-def propagate(node: exp.Expression, env: Mapping[str, tuple[float, float]]) -> tuple[float, float]:
+def propagate(node: exp.Expr, env: Mapping[str, tuple[float, float]]) -> tuple[float, float]:
     """The interval of `node` when each column of `env` lies in its interval."""
     if isinstance(node, exp.Paren | exp.Alias):
         return propagate(node.this, env)
@@ -202,7 +159,7 @@ def propagate(node: exp.Expression, env: Mapping[str, tuple[float, float]]) -> t
     raise NoInterval(f"intervals are not propagated through {node.key.upper()}")
 
 
-def expression_cells(tree: exp.Expression, released: Sequence[Any],
+def expression_cells(tree: exp.Expr, released: Sequence[Any],
                      cells: Sequence[Mapping[str, Cell]]) -> tuple[list[float | None], str | None]:
     """Per answer row, the half-width of `tree`'s released value, or the reason
     there is none (the same for every row)."""
@@ -256,12 +213,8 @@ def plain(x: float) -> str:
     return f"{x:,.{digits}f}".rstrip("0").rstrip(".")
 
 
-_NOUN = {"count": "count", "units": "number of people", "sum": "sum", "avg": "average",
-         "var": "variance", "stddev": "standard deviation"}
-
-
 def value_words(out: Output, half: float, spread_over_groups: bool) -> str:
-    noun = _NOUN.get(out.kind, "value")
+    noun = value_kind(out.kind).noun
     where = " (the widest over the groups; smaller groups are less precise)" \
         if spread_over_groups else ""
     return (f"the exact {noun} on the bounded data is within ±{plain(half)} of this, 95 % of "

@@ -11,8 +11,6 @@ is post-processing and costs no privacy.
 
 from __future__ import annotations
 
-import math
-import sys
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -21,10 +19,15 @@ from sqlglot import exp
 
 from accountant import add_noise
 from accountant.mechanisms.quantile import QuantileSpec, bin_point, select_bin
-from rewriter import Output, Plan
-from rewriter.keys import INT64, UNREPRESENTABLE, canonical_key, json_key
-from rewriter.planner import is_direct, noisy_columns
-from rewriter.post import SLOT, run_post
+from rewriter import (
+    UNREPRESENTABLE,
+    Output,
+    Plan,
+    answer_rows,
+    canonical_key,
+    noisy_table,
+    value_kind,
+)
 
 from .accuracy import (
     COVERAGE,
@@ -91,98 +94,20 @@ def true_vectors(plan: Plan, result: Result) -> tuple[list[tuple[Any, ...]], dic
 
 
 class _Noisy:
-    """Noisy measures, read in the measure's own units."""
+    """One group's noisy measures, read in the measure's own units (rewriter.Noisy)."""
 
     def __init__(self, plan: Plan, noisy: dict[str, list[int]],
-                 calibrated: dict[str, Calibrated]) -> None:
-        self.plan, self.noisy, self.calibrated = plan, noisy, calibrated
+                 calibrated: dict[str, Calibrated], slot: int) -> None:
+        self.plan, self.noisy, self.calibrated, self.slot = plan, noisy, calibrated, slot
 
-    def value(self, name: str, slot: int) -> Fraction:
-        m = self.plan.measure(name)
-        return Fraction(self.noisy[name][slot]) / m.grid_scale
+    def value(self, measure: str) -> Fraction:
+        return Fraction(self.noisy[measure][self.slot]) / self.plan.measure(measure).grid_scale
 
-    def bin(self, name: str, slot: int) -> int:
-        """The bin (0 … bins − 1) the quantile selection chose for a group."""
-        return self.noisy[name][slot]
-
-
-def finite(x: Fraction) -> float:
-    """`x` as a float, saturating at the largest finite double (never OverflowError)."""
-    try:
-        return float(x)
-    except OverflowError:
-        return math.copysign(sys.float_info.max, x)
-
-
-def whole(x: Fraction) -> int:
-    """`x` rounded, saturating at 64 bits: the released table holds BIGINTs."""
-    return min(max(round(x), INT64[0]), INT64[1])
-
-
-def _clip(x: Fraction, lo: Fraction, hi: Fraction) -> Fraction:
-    return min(max(x, lo), hi)
-
-
-def _variance(out: Output, n: Fraction, s: Fraction, ss: Fraction) -> float:
-    assert out.lower is not None and out.upper is not None
-    n = max(n, Fraction(1))
-    # s and ss sum x − c and (x − c)² (measures.py): the mean of x − c lies in
-    # [L − c, U − c], and the variance is the same for x and x − c
-    c = Fraction(out.center)
-    mean = _clip(s / n, Fraction(out.lower) - c, Fraction(out.upper) - c)
-    pop = ss / n - mean * mean
-    width = Fraction(out.upper) - Fraction(out.lower)
-    ceiling = width * width / 4
-    if not out.population and n > 1:
-        pop, ceiling = pop * n / (n - 1), ceiling * n / (n - 1)
-    return float(_clip(pop, Fraction(0), ceiling))
-
-
-def _bin_value(out: Output, c: Calibrated, index: int) -> float:
-    """The answer read from the selected bin of `bins` equal-width bins over [lower, upper]."""
-    assert out.lower is not None and out.upper is not None
-    assert isinstance(c.noise, QuantileSpec)
-    lo, hi = Fraction(out.lower), Fraction(out.upper)
-    return finite(lo + (hi - lo) * bin_point(c.noise, index) / c.measure.bins)
-
-
-def value_rows(
-    plan: Plan, noisy: _Noisy, counts: dict[tuple[str, int], Fraction],
-    groups: list[tuple[Any, ...]], released: list[int] | None = None,
-) -> list[list[Any]]:
-    """The noisy table: one row per released group (every declared key combination,
-    or the groups that passed partition selection). `counts` receives the noisy
-    count behind each AVG, VAR and STDDEV cell, for its interval."""
-    rows: list[list[Any]] = []
-    for slot in (range(len(groups)) if released is None else released):
-        keys = groups[slot]
-        row: list[Any] = [slot]
-        for out in plan.values:
-            if out.kind == "key":
-                assert out.key_index is not None
-                row.append(json_key(keys[out.key_index]))
-            elif out.kind in ("count", "units"):
-                row.append(max(0, whole(noisy.value(out.measures[0], slot))))
-            elif out.kind == "sum":
-                total = noisy.value(out.measures[0], slot)
-                row.append(whole(total) if out.type == "integer" else finite(total))
-            elif out.kind == "avg":
-                total = noisy.value(out.measures[0], slot)
-                count = noisy.value(out.measures[1], slot)
-                assert out.lower is not None and out.upper is not None
-                counts[out.name, slot] = count
-                count = max(count, Fraction(1))
-                row.append(finite(_clip(total / count, Fraction(out.lower), Fraction(out.upper))))
-            elif out.kind in ("var", "stddev"):
-                n, s, ss = (noisy.value(m, slot) for m in out.measures)
-                counts[out.name, slot] = n
-                var = _variance(out, n, s, ss)
-                row.append(var if out.kind == "var" else math.sqrt(var))
-            else:
-                name = out.measures[0]
-                row.append(_bin_value(out, noisy.calibrated[name], noisy.bin(name, slot)))
-        rows.append(row)
-    return rows
+    def position(self, measure: str) -> Fraction:
+        """Where in [lower, upper] the quantile selection's chosen bin puts the answer."""
+        c = self.calibrated[measure]
+        assert isinstance(c.noise, QuantileSpec)
+        return bin_point(c.noise, self.noisy[measure][self.slot]) / c.measure.bins
 
 
 def _select_bins(values: list[int], slots: range | list[int], spec: QuantileSpec,
@@ -253,20 +178,11 @@ def release(
         noisy = {name: _noised(values, range(len(groups)),
                                len(plan.measure(name).columns()), calibrated[name])
                  for name, values in exact.items()}
-    counts: dict[tuple[str, int], Fraction] = {}
-    table = value_rows(plan, _Noisy(plan, noisy, calibrated), counts, groups, released)
+    slots = range(len(groups)) if released is None else released
+    table, counts = noisy_table(plan, groups, slots,
+                                lambda slot: _Noisy(plan, noisy, calibrated, slot))
     cells = _cells(plan, calibrated, table, counts)
-    if is_direct(plan.shape):
-        # each output is a key or an aggregate unchanged: pick the columns
-        position = {v.name: 1 + i for i, v in enumerate(plan.values)}
-        rows = [[row[position[o.source or ""]] for o in plan.outputs] for row in table]
-        slots = [row[0] for row in table]
-    else:
-        assert plan.post is not None
-        # the slot of each answer row, to find its cells' intervals
-        with_slot = plan.post.copy().select(exp.column(SLOT, quoted=True), copy=False)
-        _, out = run_post(with_slot, noisy_columns(plan.values), table)
-        rows, slots = [r[:-1] for r in out], [r[-1] for r in out]
+    rows, slots = answer_rows(plan, table)
     return Released(rows, answer_accuracy(plan, calibrated, rows, slots, cells, counts),
                     bounding)
 
@@ -307,7 +223,7 @@ def answer_accuracy(plan: Plan, calibrated: dict[str, Calibrated], rows: list[li
         mechanism = mechanism_of(calibrated, out)
         if out.source is not None:
             value = plan.value(out.source)
-            if value.kind == "quantile":
+            if value_kind(value.kind).ranked:
                 report.append(_rank_accuracy(out.name, value, calibrated, len(rows)))
                 continue
             row_cells = [cells[s][out.source] for s in slots]
@@ -318,9 +234,8 @@ def answer_accuracy(plan: Plan, calibrated: dict[str, Calibrated], rows: list[li
                 return accuracy(plan, calibrated)
             report.append(Accuracy(
                 out.name, mechanism, scale, widest, "value", halves,
-                words=value_words(value, widest, grouped and value.kind not in (
-                    "count", "units", "sum")),
-                approximate=value.kind not in ("count", "units", "sum")))
+                words=value_words(value, widest, grouped and not value_kind(value.kind).exact),
+                approximate=not value_kind(value.kind).exact))
             continue
         k = max(1, sum(1 for c in plan.shape.items[i].expr.find_all(exp.Column)
                        if c.name.startswith("__a")))
@@ -368,10 +283,10 @@ def accuracy(plan: Plan, calibrated: dict[str, Calibrated]) -> list[Accuracy]:
                                          "of the answer"))
             continue
         value = plan.value(out.source)
-        if value.kind == "quantile":
+        if value_kind(value.kind).ranked:
             report.append(_rank_accuracy(out.name, value, calibrated, 0))
             continue
-        if value.kind in ("count", "units", "sum"):
+        if value_kind(value.kind).exact:
             cell = value_cell(value, calibrated, None, None)
             assert cell.half is not None
             report.append(Accuracy(out.name, mechanism, cell.scale, cell.half, "value",
@@ -379,8 +294,7 @@ def accuracy(plan: Plan, calibrated: dict[str, Calibrated]) -> list[Accuracy]:
             continue
         small, large = (value_cell(value, calibrated, None, Fraction(n)) for n in (100, 10_000))
         assert small.half is not None and large.half is not None
-        noun = value.kind.replace("avg", "average").replace("var", "variance").replace(
-            "stddev", "standard deviation")
+        noun = value_kind(value.kind).noun
         report.append(Accuracy(
             out.name, mechanism, None, None, "value", approximate=True,
             words=(f"depends on the group's size: the exact {noun} on the bounded data is "

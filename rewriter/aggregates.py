@@ -13,18 +13,16 @@ from typing import TYPE_CHECKING
 from sqlglot import exp
 
 from .expressions import ExprError
+from .kinds import SUPPORTED
 from .shape import Aggregate
 
 if TYPE_CHECKING:
-    from .validate import _Ctx
+    from .scope import Scope
 
-SUPPORTED = ("COUNT, SUM, AVG, VARIANCE/VAR/VAR_SAMP/VAR_POP/VARP, "
-             "STDDEV/STD/STDEV/STDDEV_SAMP/STDDEV_POP/STDEVP, MEDIAN, "
-             "QUANTILE_CONT(x, q), PERCENTILE_CONT(q) WITHIN GROUP (ORDER BY x), MIN, MAX")
-
-_VARIANCE = {exp.Variance: ("var", False), exp.VariancePop: ("var", True),
-             exp.Stddev: ("stddev", False), exp.StddevSamp: ("stddev", False),
-             exp.StddevPop: ("stddev", True)}
+_VARIANCE: dict[type[exp.Expr], tuple[str, bool]] = {
+    exp.Variance: ("var", False), exp.VariancePop: ("var", True),
+    exp.Stddev: ("stddev", False), exp.StddevSamp: ("stddev", False),
+    exp.StddevPop: ("stddev", True)}
 
 
 # Spellings sqlglot leaves as plain function calls: (kind, population). VAR and STD
@@ -36,26 +34,26 @@ _NAMED_VARIANCE = {"var_samp": ("var", False), "var": ("var", False), "varp": ("
                    "stdevp": ("stddev", True)}
 
 
-def is_aggregate(node: exp.Expression) -> bool:
+def is_aggregate(node: exp.Expr) -> bool:
     if isinstance(node, (exp.AggFunc, exp.WithinGroup)):
         return True
     return isinstance(node, exp.Anonymous) and node.name.lower() in (
         "quantile_cont", "quantile", "percentile_cont", *_NAMED_VARIANCE)
 
 
-def aggregate(node: exp.Expression, ctx: _Ctx) -> Aggregate:
+def aggregate(node: exp.Expr, ctx: Scope) -> Aggregate:
     try:
         return _aggregate(node, ctx)
     except ExprError as err:
         raise ctx.refuse(f"{_fn(node)}: {err.message}", node) from None
 
 
-def _fn(node: exp.Expression) -> str:
+def _fn(node: exp.Expr) -> str:
     text = node.sql()
     return text if len(text) < 80 else type(node).__name__.upper()
 
 
-def _no_nesting(arg: exp.Expression, node: exp.Expression, ctx: _Ctx) -> None:
+def _no_nesting(arg: exp.Expr, node: exp.Expr, ctx: Scope) -> None:
     for inner in arg.walk():
         if is_aggregate(inner):
             raise ctx.refuse(f"{_fn(node)}: aggregates cannot be nested", inner)
@@ -63,7 +61,7 @@ def _no_nesting(arg: exp.Expression, node: exp.Expression, ctx: _Ctx) -> None:
             raise ctx.refuse("window functions release per-row values; use GROUP BY", inner)
 
 
-def _bounded_arg(arg: exp.Expression, node: exp.Expression, fn: str, ctx: _Ctx) -> Aggregate:
+def _bounded_arg(arg: exp.Expr, node: exp.Expr, fn: str, ctx: Scope) -> Aggregate:
     if isinstance(arg, exp.Distinct):
         raise ctx.refuse(f"{fn}(DISTINCT …) is not supported; drop DISTINCT", node)
     _no_nesting(arg, node, ctx)
@@ -75,7 +73,7 @@ def _bounded_arg(arg: exp.Expression, node: exp.Expression, fn: str, ctx: _Ctx) 
                      typed.upper, "integer" if typed.type == "integer" else "float")
 
 
-def _canonical(tree: exp.Expression) -> str:
+def _canonical(tree: exp.Expr) -> str:
     """The analyst's argument as normalized text: names the measure, dedupes it."""
     return tree.sql(dialect="duckdb", normalize=True, comments=False)
 
@@ -86,7 +84,7 @@ def _with(base: Aggregate, kind: str, quantile: float | None = None,
                      base.arg_type, quantile, population)
 
 
-def _fraction(node: exp.Expression | None, owner: exp.Expression, ctx: _Ctx) -> float:
+def _fraction(node: exp.Expr | None, owner: exp.Expr, ctx: Scope) -> float:
     if not (isinstance(node, exp.Literal) and not node.is_string):
         raise ctx.refuse(f"{_fn(owner)}: the fraction must be a constant between 0 and 1", owner)
     value = float(node.this)
@@ -95,7 +93,7 @@ def _fraction(node: exp.Expression | None, owner: exp.Expression, ctx: _Ctx) -> 
     return value
 
 
-def _aggregate(node: exp.Expression, ctx: _Ctx) -> Aggregate:  # noqa: C901
+def _aggregate(node: exp.Expr, ctx: Scope) -> Aggregate:  # noqa: C901
     if isinstance(node, exp.Count):
         arg = node.this
         if isinstance(arg, exp.Star):

@@ -37,19 +37,22 @@ from .expressions import clamp
 from .keys import representable
 from .measures import groups_touched
 from .metadata import KeyValue
+from .naming import (
+    GROUP_FIRST,
+    GROUP_NUMBER,
+    GROUP_ORDER,
+    PRE_RANDOM,
+    PRE_ROW_NUMBER,
+    RANDOM,
+    ROW_NUMBER,
+    SALT,
+    UNIT,
+    UNIT_ROWS,
+    key_column,
+    measure_column,
+)
 from .plan import Measure
 from .shape import CappedSource, Shape
-
-UNIT = "__unit"
-RANDOM = "__r"
-ROW_NUMBER = "__rn"
-GROUP_NUMBER = "__gn"
-SALT = "__s"
-PRE_RANDOM = "__pr"
-PRE_ROW_NUMBER = "__prn"
-UNIT_ROWS = "__n"
-GROUP_FIRST = "__gf"
-GROUP_ORDER = "__go"
 
 
 def _id(name: str) -> exp.Identifier:
@@ -60,15 +63,7 @@ def _col(name: str) -> exp.Column:
     return exp.column(name, quoted=True)
 
 
-def _group_alias(i: int) -> str:
-    return f"__g{i}"
-
-
-def _value_alias(measure: Measure) -> str:
-    return f"__v_{measure.name}"
-
-
-def _number(value: int | float | Fraction) -> exp.Expression:
+def _number(value: int | float | Fraction) -> exp.Expr:
     if isinstance(value, Fraction):
         # powers of two have exact finite decimal expansions
         text = str(value.numerator) if value.denominator == 1 else _exact_decimal(value)
@@ -88,7 +83,7 @@ def _exact_decimal(value: Fraction) -> str:
     return f"{whole}.{frac:0{digits}d}"
 
 
-def typed_literal(value: KeyValue, column_type: str) -> exp.Expression:
+def typed_literal(value: KeyValue, column_type: str) -> exp.Expr:
     """A constant of the column's type, so comparing cannot fail at run time."""
     if column_type == "text":
         return exp.Literal.string(str(value))
@@ -105,8 +100,8 @@ def typed_literal(value: KeyValue, column_type: str) -> exp.Expression:
     return exp.cast(exp.Literal.string(text), exp.DataType.build("TIMESTAMP"))
 
 
-def _clamped_grid_value(arg: exp.Expression, lower: float, upper: float,
-                        scale: Fraction) -> exp.Expression:
+def _clamped_grid_value(arg: exp.Expr, lower: float, upper: float,
+                        scale: Fraction) -> exp.Expr:
     """CASE WHEN v IS NULL THEN NULL ELSE CAST(ROUND(clamp(v) * scale) AS BIGINT) END.
 
     The explicit NULL branch matters: GREATEST/LEAST skip NULLs, which would
@@ -123,11 +118,11 @@ def _clamped_grid_value(arg: exp.Expression, lower: float, upper: float,
     )
 
 
-def _bin_index(arg: exp.Expression, lower: float, upper: float, bins: int) -> exp.Expression:
+def _bin_index(arg: exp.Expr, lower: float, upper: float, bins: int) -> exp.Expr:
     """The histogram bin of clamp(v): FLOOR((v − lower) · bins / width), capped to [0, bins−1]."""
     width = upper - lower
     if width <= 0:
-        index: exp.Expression = _number(0)
+        index: exp.Expr = _number(0)
     else:
         offset = exp.Sub(this=clamp(arg.copy(), lower, upper), expression=_number(float(lower)))
         raw = exp.Floor(this=exp.Mul(this=exp.Paren(this=offset),
@@ -144,10 +139,10 @@ def bounded_query(
     shape: Shape, measures: tuple[Measure, ...], key_types: tuple[str, ...],
     dialect: str = "duckdb",
 ) -> exp.Select:
-    groups = [_group_alias(i) for i in range(len(shape.group_columns))]
+    groups = [key_column(i) for i in range(len(shape.group_columns))]
 
     # __base: filter, drop rows without a unit or with undeclared keys, clamp.
-    base_items: list[exp.Expression] = [
+    base_items: list[exp.Expr] = [
         exp.alias_(_unit(shape), UNIT, quoted=True),
         exp.alias_(exp.Rand(), RANDOM, quoted=True),
     ]
@@ -160,15 +155,15 @@ def bounded_query(
             assert m.arg is not None and m.lower is not None and m.upper is not None
             base_items.append(
                 exp.alias_(_clamped_grid_value(m.arg, m.lower, m.upper, m.grid_scale),
-                           _value_alias(m), quoted=True)
+                           measure_column(m.name), quoted=True)
             )
         elif m.kind == "hist":
             assert m.arg is not None and m.lower is not None and m.upper is not None
             base_items.append(exp.alias_(_bin_index(m.arg, m.lower, m.upper, m.bins),
-                                         _value_alias(m), quoted=True))
+                                         measure_column(m.name), quoted=True))
         elif m.kind == "count" and m.arg is not None:
-            base_items.append(exp.alias_(m.arg.copy(), _value_alias(m), quoted=True))
-    conditions: list[exp.Expression] = [exp.Not(this=exp.Is(this=_unit(shape),
+            base_items.append(exp.alias_(m.arg.copy(), measure_column(m.name), quoted=True))
+    conditions: list[exp.Expr] = [exp.Not(this=exp.Is(this=_unit(shape),
                                                              expression=exp.Null()))]
     if shape.where is not None:
         conditions.append(exp.Paren(this=shape.where.copy()))
@@ -242,10 +237,10 @@ def bounded_query(
     #    whenever any row of the group is, so COUNT(DISTINCT unit) counts those
     #    rows and needs no per-(unit, group) level.
     units = any(m.kind == "units" for m in measures)
-    kept: exp.Expression = exp.LTE(this=_col(ROW_NUMBER),
+    kept: exp.Expr = exp.LTE(this=_col(ROW_NUMBER),
                                    expression=_number(shape.max_rows_per_unit))
-    query_with: list[tuple[str, exp.Expression]] = [("__base", base)]
-    first_in_group: exp.Expression | None = None
+    query_with: list[tuple[str, exp.Expr]] = [("__base", base)]
+    first_in_group: exp.Expr | None = None
     if not cap_groups:
         rows = exp.select(
             exp.Star(), exp.alias_(_rank(exp.RowNumber(), [_col(RANDOM)]), ROW_NUMBER,
@@ -283,7 +278,7 @@ def bounded_query(
             kept = exp.and_(kept, in_groups)
     query_with.append(("__rows", rows))
 
-    final_items: list[exp.Expression] = [_col(g) for g in groups]
+    final_items: list[exp.Expr] = [_col(g) for g in groups]
     distinct = any(m.distinct for m in measures)
     if units and first_in_group is None and not distinct:
         # COUNT(DISTINCT unit) per group needs the per-(unit, group) level
@@ -296,7 +291,7 @@ def bounded_query(
         query_with.append(("__partial", partial))
         for m in measures:
             for column in m.columns():
-                total: exp.Expression = (
+                total: exp.Expr = (
                     exp.Count(this=exp.Star()) if m.kind == "units" else exp.Sum(this=_col(column))
                 )
                 final_items.append(exp.alias_(total, column, quoted=True))
@@ -326,15 +321,15 @@ def _for_engine(tree: exp.Select, dialect: str) -> exp.Select:
 
 
 def _row_aggregates(measures: tuple[Measure, ...],
-                    first_in_group: exp.Expression | None = None,
-                    units_distinct: bool = False) -> list[exp.Expression]:
+                    first_in_group: exp.Expr | None = None,
+                    units_distinct: bool = False) -> list[exp.Expr]:
     """Each measure's aggregate over kept rows, one column per measure column.
 
     COUNT(DISTINCT unit) is counted here when `first_in_group` marks each unit's
     first kept row in its group (the one-pass ranking), or as COUNT(DISTINCT unit)
     with `units_distinct`; otherwise it comes from the per-(unit, group) level.
     """
-    items: list[exp.Expression] = []
+    items: list[exp.Expr] = []
     for m in measures:
         if m.kind == "raw":
             # the diagnostics' rows before the caps, min(rows, l1) per unit, counted once
@@ -358,25 +353,26 @@ def _row_aggregates(measures: tuple[Measure, ...],
         if m.kind == "hist":
             for k, column in enumerate(m.columns()):
                 in_bin = exp.Case(
-                    ifs=[exp.If(this=exp.EQ(this=_col(_value_alias(m)), expression=_number(k)),
+                    ifs=[exp.If(this=exp.EQ(this=_col(measure_column(m.name)),
+                                            expression=_number(k)),
                                 true=_number(1))],
                     default=_number(0),
                 )
                 items.append(exp.alias_(exp.Sum(this=in_bin), column, quoted=True))
             continue
         if m.kind == "count":
-            agg: exp.Expression = (
+            agg: exp.Expr = (
                 exp.Count(this=exp.Star()) if m.arg is None
-                else exp.Count(this=exp.Distinct(expressions=[_col(_value_alias(m))]))
-                if m.distinct else exp.Count(this=_col(_value_alias(m)))
+                else exp.Count(this=exp.Distinct(expressions=[_col(measure_column(m.name))]))
+                if m.distinct else exp.Count(this=_col(measure_column(m.name)))
             )
         else:
-            agg = exp.Sum(this=_col(_value_alias(m)))
+            agg = exp.Sum(this=_col(measure_column(m.name)))
         items.append(exp.alias_(agg, m.name, quoted=True))
     return items
 
 
-def _unit_rows(order: list[exp.Expression]) -> exp.Expression:
+def _unit_rows(order: list[exp.Expr]) -> exp.Expr:
     """The unit's rows before the caps: COUNT(*) over the whole partition, ordered like
     the ranking it sits beside so the engine sorts once for both."""
     window = _rank(exp.Count(this=exp.Star()), order)
@@ -385,7 +381,7 @@ def _unit_rows(order: list[exp.Expression]) -> exp.Expression:
     return exp.alias_(window, UNIT_ROWS, quoted=True)
 
 
-def _group_hash(dialect: str, groups: list[str]) -> exp.Expression:
+def _group_hash(dialect: str, groups: list[str]) -> exp.Expr:
     """A per-query pseudo-random rank key for (unit, group), in the engine's SQL.
 
     Only the choice of which G groups a unit keeps depends on it, and any choice
@@ -431,8 +427,8 @@ def _counted_query(
     shape: Shape, measures: tuple[Measure, ...], base: exp.Select
 ) -> exp.Select:
     """WITH __base, __partial AS (per unit: LEAST(COUNT(*), R)) SELECT totals."""
-    partial_items: list[exp.Expression] = [_col(UNIT)]
-    final_items: list[exp.Expression] = []
+    partial_items: list[exp.Expr] = [_col(UNIT)]
+    final_items: list[exp.Expr] = []
     for m in measures:
         if m.kind == "units":
             final_items.append(exp.alias_(exp.Count(this=exp.Star()), m.name, quoted=True))
@@ -457,7 +453,7 @@ def _counted_query(
     )
 
 
-def _capped_source(source: CappedSource, conditions: list[exp.Expression]) -> exp.Subquery:
+def _capped_source(source: CappedSource, conditions: list[exp.Expr]) -> exp.Subquery:
     """At most R of each person's rows of one private table, chosen at random:
 
         (SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY unit ORDER BY __pr) AS __prn
@@ -477,7 +473,7 @@ def _capped_source(source: CappedSource, conditions: list[exp.Expression]) -> ex
     """
     alias = source.alias
     unit = exp.column(source.privacy_unit, table=alias, quoted=True)
-    filters: list[exp.Expression] = [exp.Not(this=exp.Is(this=unit.copy(),
+    filters: list[exp.Expr] = [exp.Not(this=exp.Is(this=unit.copy(),
                                                           expression=exp.Null()))]
     if source.filters_first:
         filters += [c.copy() for c in _conjuncts(conditions)
@@ -501,9 +497,9 @@ def _derived(select: exp.Select, alias: str) -> exp.Subquery:
     return exp.Subquery(this=select, alias=exp.TableAlias(this=_id(alias)))
 
 
-def _conjuncts(conditions: list[exp.Expression]) -> list[exp.Expression]:
+def _conjuncts(conditions: list[exp.Expr]) -> list[exp.Expr]:
     """The AND-ed parts of `conditions`, parentheses and nested ANDs opened."""
-    parts: list[exp.Expression] = []
+    parts: list[exp.Expr] = []
     for condition in conditions:
         while isinstance(condition, exp.Paren):
             condition = condition.this
@@ -514,18 +510,18 @@ def _conjuncts(conditions: list[exp.Expression]) -> list[exp.Expression]:
     return parts
 
 
-def _names_only(condition: exp.Expression, alias: str) -> bool:
+def _names_only(condition: exp.Expr, alias: str) -> bool:
     """Whether every column of `condition` belongs to the table aliased `alias`
     (and it names at least one)."""
     qualifiers = {column.table for column in condition.find_all(exp.Column)}
     return qualifiers == {alias}
 
 
-def _unit(shape: Shape) -> exp.Expression:
+def _unit(shape: Shape) -> exp.Expr:
     return shape.unit.copy() if shape.unit is not None else _col(shape.privacy_unit)
 
 
-def _rank(function: exp.Expression, order: list[exp.Expression]) -> exp.Expression:
+def _rank(function: exp.Expr, order: list[exp.Expr]) -> exp.Expr:
     """function() OVER (PARTITION BY unit ORDER BY order…)."""
     return exp.Window(
         this=function,

@@ -46,10 +46,11 @@ import secrets
 
 from sqlglot import exp
 
+from .naming import MEASURE_PREFIX
+
 __all__ = ["HASH", "fresh_salt", "keyed_selection"]
 
 HASH = "XXHASH64"
-VALUE_PREFIX = "__v_"  # bound.py's per-row grid values of a SUM
 
 
 def fresh_salt() -> int:
@@ -57,7 +58,7 @@ def fresh_salt() -> int:
     return secrets.randbits(63)
 
 
-def _hash(parts: list[exp.Expression], salt: int) -> exp.Expression:
+def _hash(parts: list[exp.Expr], salt: int) -> exp.Expr:
     return exp.Anonymous(this=HASH, expressions=[*parts, exp.Literal.number(salt)])
 
 
@@ -97,6 +98,6 @@ def keyed_selection(tree: exp.Select, salt: int | None = None) -> exp.Select:
         # only a sum of grid values can pass 2**63 (≤ 2**21 per row); counts and
         # indicators add at most one per row, and Spark counts rows in 64 bits anyway.
         # DECIMAL arithmetic costs several times BIGINT's, so it is kept to those.
-        if isinstance(total.this, exp.Column) and total.this.name.startswith(VALUE_PREFIX):
+        if isinstance(total.this, exp.Column) and total.this.name.startswith(MEASURE_PREFIX):
             total.set("this", exp.cast(total.this, exp.DataType.build("DECIMAL(38, 0)")))
     return tree

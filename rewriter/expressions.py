@@ -59,7 +59,7 @@ _DATE_PARTS = {
     "DOW": (0.0, 6.0), "DOY": (1.0, 366.0), "HOUR": (0.0, 23.0), "MINUTE": (0.0, 59.0),
     "WEEK": (1.0, 53.0),
 }
-_DATE_FUNCS: dict[type[exp.Expression], str] = {
+_DATE_FUNCS: dict[type[exp.Expr], str] = {
     exp.Year: "YEAR", exp.Month: "MONTH", exp.Day: "DAY", exp.Quarter: "QUARTER",
     exp.DayOfWeek: "DOW", exp.DayOfYear: "DOY", exp.Week: "WEEK",
 }
@@ -76,7 +76,7 @@ ALLOWED_ROW_FUNCTIONS = (
 class ExprError(Exception):
     """A row expression dpsql will not run; `node` is where the problem starts."""
 
-    def __init__(self, message: str, node: exp.Expression) -> None:
+    def __init__(self, message: str, node: exp.Expr) -> None:
         super().__init__(message)
         self.message = message
         self.node = node
@@ -91,7 +91,7 @@ class Typed:
     may violate until `RowExpressions.as_number` clamps it.
     """
 
-    tree: exp.Expression
+    tree: exp.Expr
     type: str  # integer | float | text | boolean | date | timestamp | null
     lower: float | None = None
     upper: float | None = None
@@ -109,16 +109,16 @@ class Typed:
 Resolve = Callable[[exp.Column], tuple[str, Column]]
 
 
-def _num(value: float) -> exp.Expression:
+def _num(value: float) -> exp.Expr:
     literal = exp.Literal.number(repr(float(abs(value))))
     return exp.Neg(this=literal) if value < 0 else literal
 
 
-def double(tree: exp.Expression) -> exp.Expression:
+def double(tree: exp.Expr) -> exp.Expr:
     return exp.cast(tree, exp.DataType.build("DOUBLE"))
 
 
-def snap(tree: exp.Expression) -> exp.Expression:
+def snap(tree: exp.Expr) -> exp.Expr:
     """ROUND(x * 2^40) / 2^40: no non-zero value smaller than 2^-40 survives."""
     return exp.Div(
         this=exp.Round(this=exp.Mul(this=exp.Paren(this=tree), expression=_num(SNAP))),
@@ -126,7 +126,7 @@ def snap(tree: exp.Expression) -> exp.Expression:
     )
 
 
-def clamp(tree: exp.Expression, lower: float, upper: float) -> exp.Expression:
+def clamp(tree: exp.Expr, lower: float, upper: float) -> exp.Expr:
     """CASE WHEN x IS NULL THEN NULL ELSE snap(LEAST(GREATEST(x, lower), upper)) END.
 
     The explicit NULL branch matters: GREATEST/LEAST skip NULLs in PostgreSQL.
@@ -158,20 +158,20 @@ def _integer_if_exact(lo: float, hi: float) -> str:
     return "integer" if max(abs(lo), abs(hi)) < MAX_EXACT_INTEGER else "float"
 
 
-def _short(node: exp.Expression) -> str:
+def _short(node: exp.Expr) -> str:
     text = node.sql()
     return text if len(text) < 80 else type(node).__name__.upper()
 
 
 # The compilers, by node class. Each takes (rows, node, depth) and states why the
 # SQL it emits cannot raise.
-Compiler = Callable[["RowExpressions", exp.Expression, int], Typed]
-PredicateCompiler = Callable[["RowExpressions", exp.Expression, int], exp.Expression]
-_SCALAR: dict[type[exp.Expression], Compiler] = {}
-_PREDICATE: dict[type[exp.Expression], PredicateCompiler] = {}
+Compiler = Callable[["RowExpressions", exp.Expr, int], Typed]
+PredicateCompiler = Callable[["RowExpressions", exp.Expr, int], exp.Expr]
+_SCALAR: dict[type[exp.Expr], Compiler] = {}
+_PREDICATE: dict[type[exp.Expr], PredicateCompiler] = {}
 
 
-def _scalar(*classes: type[exp.Expression]) -> Callable[[Compiler], Compiler]:
+def _scalar(*classes: type[exp.Expr]) -> Callable[[Compiler], Compiler]:
     def register(fn: Compiler) -> Compiler:
         for cls in classes:
             _SCALAR[cls] = fn
@@ -179,7 +179,7 @@ def _scalar(*classes: type[exp.Expression]) -> Callable[[Compiler], Compiler]:
     return register
 
 
-def _predicate(*classes: type[exp.Expression]) -> Callable[[PredicateCompiler],
+def _predicate(*classes: type[exp.Expr]) -> Callable[[PredicateCompiler],
                                                             PredicateCompiler]:
     def register(fn: PredicateCompiler) -> PredicateCompiler:
         for cls in classes:
@@ -203,7 +203,7 @@ class RowExpressions:
         # n stays refused.
         self.implicit_bound = implicit_bound
 
-    def as_number(self, typed: Typed, node: exp.Expression, what: str) -> Typed:
+    def as_number(self, typed: Typed, node: exp.Expr, what: str) -> Typed:
         """`typed` (compiled from `node`) as a value usable in arithmetic: clamped,
         bounded, total; refused when it is not a bounded number."""
         if typed.type == "null":
@@ -234,7 +234,7 @@ class RowExpressions:
                          typed.lower, typed.upper)
         return typed
 
-    def scalar(self, node: exp.Expression, depth: int = 0) -> Typed:
+    def scalar(self, node: exp.Expr, depth: int = 0) -> Typed:
         if depth > MAX_DEPTH:
             raise ExprError("the expression nests too deeply; simplify it", node)
         compile_ = _SCALAR.get(type(node))
@@ -248,7 +248,7 @@ class RowExpressions:
             node,
         )
 
-    def predicate(self, node: exp.Expression, depth: int = 0) -> exp.Expression:
+    def predicate(self, node: exp.Expr, depth: int = 0) -> exp.Expr:
         """A boolean condition, compiled."""
         if depth > MAX_DEPTH:
             raise ExprError("the condition nests too deeply; simplify it", node)
@@ -267,7 +267,7 @@ class RowExpressions:
             node,
         )
 
-    def values(self, node: exp.Expression, parts: list[Typed]) -> list[Typed]:
+    def values(self, node: exp.Expr, parts: list[Typed]) -> list[Typed]:
         """Operands compared or chosen between, made one type: numbers of mixed width
         become DOUBLE, text constants beside a date or timestamp become that type's
         constant (re-emitted from the parsed value), anything else mismatched is
@@ -307,7 +307,7 @@ def _constant(part: Typed) -> str | None:
     return None
 
 
-def _coerce_constants(parts: list[Typed], node: exp.Expression) -> list[Typed]:
+def _coerce_constants(parts: list[Typed], node: exp.Expr) -> list[Typed]:
     """Constants written in another type than what they meet, read as that type.
 
     `int_col = '8'`, `int_col = TRUE`, `text_col IN (2, 3)`, `bool_col = 1`: the
@@ -364,7 +364,7 @@ def _coerce_constants(parts: list[Typed], node: exp.Expression) -> list[Typed]:
     return out
 
 
-def _temporal_constant(part: Typed, target: str, node: exp.Expression) -> Typed:
+def _temporal_constant(part: Typed, target: str, node: exp.Expr) -> Typed:
     """A text constant compared with a date or timestamp, as a typed constant.
 
     Safe: the value is parsed here and re-emitted in the one ISO form both engines
@@ -395,8 +395,8 @@ def _temporal_constant(part: Typed, target: str, node: exp.Expression) -> Typed:
                  target)
 
 
-def _checked(tree: exp.Expression, type_: str, lo: float, hi: float,
-             node: exp.Expression) -> Typed:
+def _checked(tree: exp.Expr, type_: str, lo: float, hi: float,
+             node: exp.Expr) -> Typed:
     if not (math.isfinite(lo) and math.isfinite(hi)) or max(abs(lo), abs(hi)) > MAX_MAGNITUDE:
         raise ExprError(
             f"{node.sql()} could reach ±{max(abs(lo), abs(hi)):.3g}, beyond what dpsql "
@@ -406,7 +406,7 @@ def _checked(tree: exp.Expression, type_: str, lo: float, hi: float,
     return Typed(tree, type_, lo, hi)
 
 
-def _small_enough(tree: exp.Expression, node: exp.Expression) -> None:
+def _small_enough(tree: exp.Expr, node: exp.Expr) -> None:
     limit = MAX_COMPILED_NODES // 2
     if sum(1 for _ in itertools.islice(tree.walk(), limit + 1)) > limit:
         raise ExprError(
@@ -420,7 +420,7 @@ def _small_enough(tree: exp.Expression, node: exp.Expression) -> None:
 
 
 @_scalar(exp.Paren)
-def _paren(rows: RowExpressions, node: exp.Expression, d: int) -> Typed:
+def _paren(rows: RowExpressions, node: exp.Expr, d: int) -> Typed:
     """Safe: parentheses compute nothing."""
     inner = rows.scalar(node.this, d)
     return Typed(exp.Paren(this=inner.tree), inner.type, inner.lower, inner.upper,
@@ -428,7 +428,7 @@ def _paren(rows: RowExpressions, node: exp.Expression, d: int) -> Typed:
 
 
 @_scalar(exp.Column)
-def _column(rows: RowExpressions, node: exp.Expression, d: int) -> Typed:
+def _column(rows: RowExpressions, node: exp.Expr, d: int) -> Typed:
     """Safe: reading a column cannot fail. The value is raw (it may violate the
     declared bounds); `as_number` clamps it before any arithmetic or cast."""
     assert isinstance(node, exp.Column)
@@ -441,7 +441,7 @@ def _column(rows: RowExpressions, node: exp.Expression, d: int) -> Typed:
 
 
 @_scalar(exp.Literal)
-def _literal(rows: RowExpressions, node: exp.Expression, d: int) -> Typed:
+def _literal(rows: RowExpressions, node: exp.Expr, d: int) -> Typed:
     """Safe: a string constant is re-quoted by the generator and must hold no NUL
     and no lone surrogate (PostgreSQL and its driver refuse them); a number is
     range-checked here and emitted as an integer (|c| ≤ 1e15 fits every integer
@@ -475,13 +475,13 @@ def _literal(rows: RowExpressions, node: exp.Expression, d: int) -> Typed:
 
 
 @_scalar(exp.Boolean)
-def _boolean(rows: RowExpressions, node: exp.Expression, d: int) -> Typed:
+def _boolean(rows: RowExpressions, node: exp.Expr, d: int) -> Typed:
     """Safe: a constant."""
     return Typed(exp.Boolean(this=node.this), "boolean")
 
 
 @_scalar(exp.Null)
-def _null(rows: RowExpressions, node: exp.Expression, d: int) -> Typed:
+def _null(rows: RowExpressions, node: exp.Expr, d: int) -> Typed:
     """Safe: a constant."""
     return Typed(exp.Null(), "null")
 
@@ -490,7 +490,7 @@ def _null(rows: RowExpressions, node: exp.Expression, d: int) -> Typed:
 
 
 @_scalar(exp.Neg)
-def _neg(rows: RowExpressions, node: exp.Expression, d: int) -> Typed:
+def _neg(rows: RowExpressions, node: exp.Expr, d: int) -> Typed:
     """Safe: the operand is a bounded DOUBLE or a bounded integer, so −x fits."""
     inner = rows.scalar(node.this, d)
     if inner.type == "null":
@@ -501,20 +501,21 @@ def _neg(rows: RowExpressions, node: exp.Expression, d: int) -> Typed:
 
 
 @_scalar(exp.Add, exp.Sub, exp.Mul, exp.Div)
-def _arith(rows: RowExpressions, node: exp.Expression, d: int) -> Typed:
+def _arith(rows: RowExpressions, node: exp.Expr, d: int) -> Typed:
     """Safe: both operands are bounded and cast to DOUBLE, the result's interval is
     refused beyond ±1e100 (no overflow); products and quotients are snapped and a
     denominator is snapped then NULLIF'd to 0 (no underflow, no division by zero).
     Sums of grid values and constants are never tiny but zero (≥ 2^-92), so a
     product of them cannot underflow before it is snapped."""
-    op = {exp.Add: "adding", exp.Sub: "subtracting", exp.Mul: "multiplying",
-          exp.Div: "dividing"}[type(node)]
+    ops: dict[type[exp.Expr], str] = {exp.Add: "adding", exp.Sub: "subtracting",
+                                      exp.Mul: "multiplying", exp.Div: "dividing"}
+    op = ops[type(node)]
     a = rows.as_number(rows.scalar(node.this, d), node.this, f"{op} it")
     b = rows.as_number(rows.scalar(node.expression, d), node.expression, f"{op} it")
     al, au, bl, bu = a.lower, a.upper, b.lower, b.upper
     assert al is not None and au is not None and bl is not None and bu is not None
     integer = a.type == b.type == "integer"
-    tree: exp.Expression
+    tree: exp.Expr
     if isinstance(node, exp.Add):
         tree = exp.Add(this=double(a.tree), expression=double(b.tree))
         lo, hi = al + bl, au + bu
@@ -543,7 +544,7 @@ def _arith(rows: RowExpressions, node: exp.Expression, d: int) -> Typed:
 
 
 @_scalar(exp.Abs, exp.Round, exp.Floor, exp.Ceil)
-def _unary_fn(rows: RowExpressions, node: exp.Expression, d: int) -> Typed:
+def _unary_fn(rows: RowExpressions, node: exp.Expr, d: int) -> Typed:
     """Safe: the operand is a bounded DOUBLE (or bounded integer for ABS); rounding
     and ABS of a finite bounded value are finite and bounded."""
     if isinstance(node, exp.Round) and node.args.get("decimals") is not None:
@@ -555,12 +556,14 @@ def _unary_fn(rows: RowExpressions, node: exp.Expression, d: int) -> Typed:
         lo = 0.0 if a.lower <= 0 <= a.upper else min(abs(a.lower), abs(a.upper))
         return Typed(exp.Abs(this=a.tree), a.type, lo, max(abs(a.lower), abs(a.upper)))
     cls = type(node)
-    fn = {exp.Round: round, exp.Floor: math.floor, exp.Ceil: math.ceil}[cls]  # type: ignore
+    rounding: dict[type[exp.Expr], Callable[[float], float]] = {
+        exp.Round: round, exp.Floor: math.floor, exp.Ceil: math.ceil}
+    fn = rounding[cls]
     return Typed(cls(this=double(a.tree)), a.type, float(fn(a.lower)), float(fn(a.upper)))
 
 
 @_scalar(exp.Least, exp.Greatest)
-def _extreme(rows: RowExpressions, node: exp.Expression, d: int) -> Typed:
+def _extreme(rows: RowExpressions, node: exp.Expr, d: int) -> Typed:
     """Safe: every argument is a bounded number; both engines skip NULL arguments
     of LEAST/GREATEST, so the results agree, and choosing one cannot fail."""
     name = type(node).__name__.upper()
@@ -576,14 +579,14 @@ def _extreme(rows: RowExpressions, node: exp.Expression, d: int) -> Typed:
                  fn(a.lower for a in args), fn(a.upper for a in args))  # type: ignore
 
 
-def _constant_number(rows: RowExpressions, node: exp.Expression, d: int) -> float | None:
+def _constant_number(rows: RowExpressions, node: exp.Expr, d: int) -> float | None:
     typed = rows.scalar(node, d)
     if _constant(typed) == "number" and typed.lower is not None and typed.lower == typed.upper:
         return typed.lower
     return None
 
 
-def _clamp_pattern(rows: RowExpressions, node: exp.Expression, d: int) -> Typed | None:
+def _clamp_pattern(rows: RowExpressions, node: exp.Expr, d: int) -> Typed | None:
     """LEAST(GREATEST(x, lo), hi) or GREATEST(LEAST(x, hi), lo) with constant lo ≤ hi:
     the analyst's clamp, bounded to [lo, hi] whatever x is (x may be an unbounded
     number: the advice dpsql gives for one). Safe: compiled as `clamp`, in DOUBLE
@@ -614,8 +617,8 @@ def _clamp_pattern(rows: RowExpressions, node: exp.Expression, d: int) -> Typed 
 # -- choices ---------------------------------------------------------------------
 
 
-def _same_type(rows: RowExpressions, node: exp.Expression, args: list[Typed],
-               build: Callable[[list[exp.Expression]], exp.Expression]) -> Typed:
+def _same_type(rows: RowExpressions, node: exp.Expr, args: list[Typed],
+               build: Callable[[list[exp.Expr]], exp.Expr]) -> Typed:
     """Branches of one type: numbers clamped and DOUBLE (one width, no conversion
     of a value at run time), temporal constants typed, others as they are."""
     kinds = {("number" if a.numeric else a.type) for a in args if a.type != "null"}
@@ -638,7 +641,7 @@ def _same_type(rows: RowExpressions, node: exp.Expression, args: list[Typed],
 
 
 @_scalar(exp.Case, exp.If)
-def _case(rows: RowExpressions, node: exp.Expression, d: int) -> Typed:
+def _case(rows: RowExpressions, node: exp.Expr, d: int) -> Typed:
     """Safe: conditions are total predicates and branches total values of one type;
     without ELSE the result is NULL, which the branches' bounds still cover."""
     if isinstance(node, exp.If):
@@ -650,25 +653,26 @@ def _case(rows: RowExpressions, node: exp.Expression, d: int) -> Typed:
         conditions = [(i.this, i.args.get("true")) for i in node.args.get("ifs", [])]
         default = node.args.get("default")
     preds = [rows.predicate(c, d) for c, _ in conditions]
-    branches = [rows.scalar(t, d) for _, t in conditions]
+    branches = [rows.scalar(t, d) if t is not None else Typed(exp.Null(), "null")
+                for _, t in conditions]
     branches.append(rows.scalar(default, d) if default is not None
                     else Typed(exp.Null(), "null"))
 
-    def build(trees: list[exp.Expression]) -> exp.Expression:
+    def build(trees: list[exp.Expr]) -> exp.Expr:
         pairs = zip(preds, trees[:-1], strict=True)
         return exp.Case(ifs=[exp.If(this=p, true=t) for p, t in pairs], default=trees[-1])
     return _same_type(rows, node, branches, build)
 
 
 @_scalar(exp.Coalesce)
-def _coalesce(rows: RowExpressions, node: exp.Expression, d: int) -> Typed:
+def _coalesce(rows: RowExpressions, node: exp.Expr, d: int) -> Typed:
     """Safe: choosing the first non-NULL of values of one type cannot fail."""
     args = [rows.scalar(a, d) for a in [node.this, *node.expressions]]
     return _same_type(rows, node, args, lambda ts: exp.Coalesce(this=ts[0], expressions=ts[1:]))
 
 
 @_scalar(exp.Nullif)
-def _nullif(rows: RowExpressions, node: exp.Expression, d: int) -> Typed:
+def _nullif(rows: RowExpressions, node: exp.Expr, d: int) -> Typed:
     """Safe: NULLIF compares two values of one type (bounded numbers clamped first:
     the value it passes through must honour its bounds like any other value)."""
     a, b = rows.values(node, [rows.scalar(node.this, d), rows.scalar(node.expression, d)])
@@ -684,7 +688,7 @@ def _nullif(rows: RowExpressions, node: exp.Expression, d: int) -> Typed:
 
 
 @_scalar(exp.Cast, exp.TryCast)
-def _cast(rows: RowExpressions, node: exp.Expression, d: int) -> Typed:
+def _cast(rows: RowExpressions, node: exp.Expr, d: int) -> Typed:
     """Safe: only conversions that hold for every value are emitted: numbers to
     DOUBLE; bounded numbers (clamped) to INTEGER when the bounds fit 32 bits;
     integers, text, booleans and dates to VARCHAR; dates and timestamps to DATE.
@@ -728,7 +732,7 @@ def _cast(rows: RowExpressions, node: exp.Expression, d: int) -> Typed:
 
 
 @_scalar(exp.Extract, *_DATE_FUNCS)
-def _date_part(rows: RowExpressions, node: exp.Expression, d: int) -> Typed:
+def _date_part(rows: RowExpressions, node: exp.Expr, d: int) -> Typed:
     """Safe: EXTRACT of an infinite date is NULL (DuckDB) or ±Infinity (PostgreSQL),
     and years beyond 9999 or before 1 exist in both engines; the part is read as
     DOUBLE (which holds all of these), clamped to its range (years to 1–9999,
@@ -761,7 +765,7 @@ _TRUNC_RANGE = {"date": ("0001-01-01", "9999-12-31"),
 
 
 @_scalar(exp.TimestampTrunc, exp.DateTrunc)
-def _date_trunc(rows: RowExpressions, node: exp.Expression, d: int) -> Typed:
+def _date_trunc(rows: RowExpressions, node: exp.Expr, d: int) -> Typed:
     """Safe: the argument is first clamped into years 1–9999 (infinities and dates
     beyond go to the nearest end, NULL stays NULL), where both engines truncate
     without error; PostgreSQL truncates a date as a timestamp, which fails past
@@ -792,32 +796,32 @@ def _date_trunc(rows: RowExpressions, node: exp.Expression, d: int) -> Typed:
 
 
 @_predicate(exp.Paren)
-def _paren_predicate(rows: RowExpressions, node: exp.Expression, d: int) -> exp.Expression:
+def _paren_predicate(rows: RowExpressions, node: exp.Expr, d: int) -> exp.Expr:
     """Safe: parentheses compute nothing."""
     return exp.Paren(this=rows.predicate(node.this, d))
 
 
 @_predicate(exp.And, exp.Or)
-def _connective(rows: RowExpressions, node: exp.Expression, d: int) -> exp.Expression:
+def _connective(rows: RowExpressions, node: exp.Expr, d: int) -> exp.Expr:
     """Safe: AND/OR of total predicates."""
     return type(node)(this=rows.predicate(node.this, d),
                       expression=rows.predicate(node.expression, d))
 
 
 @_predicate(exp.Not)
-def _not(rows: RowExpressions, node: exp.Expression, d: int) -> exp.Expression:
+def _not(rows: RowExpressions, node: exp.Expr, d: int) -> exp.Expr:
     """Safe: NOT of a total predicate."""
     return exp.Not(this=rows.predicate(node.this, d))
 
 
 @_predicate(exp.Boolean)
-def _boolean_predicate(rows: RowExpressions, node: exp.Expression, d: int) -> exp.Expression:
+def _boolean_predicate(rows: RowExpressions, node: exp.Expr, d: int) -> exp.Expr:
     """Safe: a constant."""
     return exp.Boolean(this=node.this)
 
 
 @_predicate(*_COMPARISONS)
-def _comparison(rows: RowExpressions, node: exp.Expression, d: int) -> exp.Expression:
+def _comparison(rows: RowExpressions, node: exp.Expr, d: int) -> exp.Expr:
     """Safe: operands of one type (numbers of any width compare without conversion
     errors in both engines, NaN included; temporal constants are typed)."""
     a, b = rows.values(node, [rows.scalar(node.this, d), rows.scalar(node.expression, d)])
@@ -825,7 +829,7 @@ def _comparison(rows: RowExpressions, node: exp.Expression, d: int) -> exp.Expre
 
 
 @_predicate(exp.Is)
-def _is(rows: RowExpressions, node: exp.Expression, d: int) -> exp.Expression:
+def _is(rows: RowExpressions, node: exp.Expr, d: int) -> exp.Expr:
     """Safe: IS NULL holds or not for every value."""
     if not isinstance(node.expression, exp.Null):
         raise ExprError("IS takes NULL or NOT NULL here", node)
@@ -833,7 +837,7 @@ def _is(rows: RowExpressions, node: exp.Expression, d: int) -> exp.Expression:
 
 
 @_predicate(exp.In)
-def _in(rows: RowExpressions, node: exp.Expression, d: int) -> exp.Expression:
+def _in(rows: RowExpressions, node: exp.Expr, d: int) -> exp.Expr:
     """Safe: as for comparisons, against a list of values of the same type."""
     if node.args.get("query") or node.args.get("unnest") or node.args.get("field"):
         raise ExprError("IN (SELECT …) is not supported; list constants", node)
@@ -843,7 +847,7 @@ def _in(rows: RowExpressions, node: exp.Expression, d: int) -> exp.Expression:
 
 
 @_predicate(exp.Between)
-def _between(rows: RowExpressions, node: exp.Expression, d: int) -> exp.Expression:
+def _between(rows: RowExpressions, node: exp.Expr, d: int) -> exp.Expr:
     """Safe: two comparisons of values of one type."""
     parts = rows.values(node, [rows.scalar(node.this, d), rows.scalar(node.args["low"], d),
                                rows.scalar(node.args["high"], d)])
@@ -851,7 +855,7 @@ def _between(rows: RowExpressions, node: exp.Expression, d: int) -> exp.Expressi
 
 
 @_predicate(exp.Like, exp.ILike)
-def _like(rows: RowExpressions, node: exp.Expression, d: int) -> exp.Expression:
+def _like(rows: RowExpressions, node: exp.Expr, d: int) -> exp.Expr:
     """Safe: the pattern is a constant, read by dpsql's rule (`%` and `_` are
     wildcards, every other character stands for itself) and emitted with an
     explicit ESCAPE and its backslashes doubled, so neither engine meets an escape
@@ -875,7 +879,7 @@ def _like(rows: RowExpressions, node: exp.Expression, d: int) -> exp.Expression:
 
 
 @_predicate(exp.Column)
-def _column_predicate(rows: RowExpressions, node: exp.Expression, d: int) -> exp.Expression:
+def _column_predicate(rows: RowExpressions, node: exp.Expr, d: int) -> exp.Expr:
     """Safe: a boolean column is a condition as it is."""
     typed = rows.scalar(node, d)
     if typed.type != "boolean":
@@ -888,7 +892,7 @@ def _column_predicate(rows: RowExpressions, node: exp.Expression, d: int) -> exp
 
 
 @_predicate(exp.Case, exp.If, exp.Coalesce)
-def _value_predicate(rows: RowExpressions, node: exp.Expression, d: int) -> exp.Expression:
+def _value_predicate(rows: RowExpressions, node: exp.Expr, d: int) -> exp.Expr:
     """Safe: a total boolean value used as a condition."""
     typed = rows.scalar(node, d)
     if typed.type != "boolean":
@@ -898,4 +902,4 @@ def _value_predicate(rows: RowExpressions, node: exp.Expression, d: int) -> exp.
 
 # Every node class RowExpressions accepts, read from the compilers themselves;
 # tests/rewriter/test_allowed_nodes.py demands a fixture for each.
-ROW_NODES: tuple[type[exp.Expression], ...] = tuple(dict.fromkeys([*_SCALAR, *_PREDICATE]))
+ROW_NODES: tuple[type[exp.Expr], ...] = tuple(dict.fromkeys([*_SCALAR, *_PREDICATE]))

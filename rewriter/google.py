@@ -31,7 +31,7 @@ Pure and text-only: whatever refuses here depends on the query text alone.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 
@@ -39,9 +39,11 @@ from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import TokenError
 from sqlglot.tokens import Token, TokenType
 
+from .catalog import Catalog
 from .errors import Position, QueryRefused
+from .shape import Shape
 
-__all__ = ["DpOptions", "split_dp_clause"]
+__all__ = ["DpOptions", "check_options", "split_dp_clause", "tightened"]
 
 _OPTIONS = {"epsilon", "delta", "max_groups_contributed", "max_groups", "privacy_unit_column"}
 _BOUNDS = "contribution_bounds_per_group"
@@ -244,3 +246,33 @@ def _leading(tokens: list[Token]) -> int:
         elif t.token_type == TokenType.SELECT and depth == 0:
             return i
     return 0
+
+
+def tightened(catalog: Catalog, options: DpOptions | None) -> Catalog:
+    """The catalog with Google's max_groups_contributed as every private table's G;
+    it may only lower the owner's cap."""
+    if options is None or options.max_groups is None:
+        return catalog
+    tables = dict(catalog.tables)
+    for name, table in catalog.tables.items():
+        if not table.public:
+            tables[name] = table.model_copy(update={
+                "max_groups_per_unit": min(options.max_groups, table.max_groups_per_unit)})
+    return replace(catalog, tables=tables)
+
+
+def check_options(options: DpOptions | None, shape: Shape, catalog: Catalog) -> None:
+    """What the clause names must agree with the owner's metadata of the query's table."""
+    if options is None:
+        return
+    if options.unit is not None and options.unit.lower() != shape.privacy_unit.lower():
+        raise QueryRefused(
+            f"WITH DIFFERENTIAL_PRIVACY OPTIONS: privacy_unit_column = {options.unit}, but the "
+            f"data owner declared {shape.privacy_unit} as the privacy unit of {shape.table}; "
+            f"write privacy_unit_column = {shape.privacy_unit}, or leave it out")
+    cap = catalog.tables[shape.table].max_groups_per_unit
+    if options.max_groups is not None and options.max_groups > cap:
+        raise QueryRefused(
+            f"WITH DIFFERENTIAL_PRIVACY OPTIONS: max_groups_contributed = {options.max_groups} "
+            f"is above the data owner's cap for {shape.table} (max_groups_per_unit = {cap}); "
+            f"ask for at most {cap}, or leave it out")

@@ -42,8 +42,10 @@ from .aggregates import is_aggregate
 from .catalog import Catalog
 from .errors import QueryRefused
 from .metadata import Table
+from .naming import default_name, unique_name
 from .parse import position_of
-from .validate import _default_name, _table, _unique, check_rows
+from .rowclauses import check_rows
+from .scope import resolve_table
 
 MAX_TABLES = 16  # tables in FROM after inlining
 MAX_NESTING = 8  # derived tables within derived tables
@@ -83,9 +85,9 @@ class _Entry:
     alias: str  # how the SELECT names it (lower case)
     tables: list[tuple[str, Table, exp.Table]]  # its real tables: (new alias, metadata, node)
     joins: list[exp.Join] = field(default_factory=list)  # attach tables[1:]
-    where: list[exp.Expression] = field(default_factory=list)
+    where: list[exp.Expr] = field(default_factory=list)
     # derived tables: output name (lower case) -> (name as written, defining expression)
-    outputs: dict[str, tuple[str, exp.Expression]] | None = None
+    outputs: dict[str, tuple[str, exp.Expr]] | None = None
 
     @property
     def columns(self) -> list[str]:
@@ -101,9 +103,9 @@ class _Entry:
 @dataclass(frozen=True)
 class _Cte:
     name: str
-    body: exp.Expression
+    body: exp.Expr
     columns: tuple[str, ...]  # WITH v(a, b) AS …: names for the outputs
-    node: exp.Expression
+    node: exp.Expr
 
 
 @dataclass(frozen=True)
@@ -124,7 +126,7 @@ class _Names:
         return own, _Names(own, own)
 
 
-def inline(tree: exp.Expression, catalog: Catalog, sql: str) -> exp.Expression:
+def inline(tree: exp.Expr, catalog: Catalog, sql: str) -> exp.Expr:
     """`tree` with every CTE and subquery in FROM substituted, or unchanged without any."""
     if not isinstance(tree, exp.Select) or not _has_derived(tree):
         return tree
@@ -140,7 +142,7 @@ def _has_derived(select: exp.Select) -> bool:
     return any(isinstance(i, exp.Subquery) for i in items)
 
 
-def _paren(tree: exp.Expression) -> exp.Expression:
+def _paren(tree: exp.Expr) -> exp.Expr:
     """A substituted definition keeps its meaning inside any outer expression."""
     if isinstance(tree, (exp.Column, exp.Literal, exp.Paren, exp.Boolean, exp.Null)):
         return tree
@@ -152,7 +154,7 @@ class _Inliner:
         self.catalog = catalog
         self.sql = sql
 
-    def refuse(self, message: str, node: exp.Expression | None) -> QueryRefused:
+    def refuse(self, message: str, node: exp.Expr | None) -> QueryRefused:
         return QueryRefused(message, position_of(node, self.sql))
 
     # -- the outer query --------------------------------------------------------
@@ -165,7 +167,7 @@ class _Inliner:
         names = _output_names(items)
         aliases = {n.lower(): i for i, n in enumerate(names)
                    if isinstance(items[i], exp.Alias)}
-        rebuilt: list[exp.Expression] = []
+        rebuilt: list[exp.Expr] = []
         for item, name in zip(items, names, strict=True):
             body = item.this if isinstance(item, exp.Alias) else item
             tree, derived = self.substitute(body, scope, "SELECT")
@@ -253,7 +255,7 @@ class _Inliner:
         self, select: exp.Select, ctes: dict[str, _Cte], pending: frozenset[str],
         names: _Names, depth: int,
     ) -> tuple[list[_Entry], list[tuple[str, Table, exp.Table]], list[exp.Join],
-               list[exp.Expression]]:
+               list[exp.Expr]]:
         """Inline every item of FROM; return the scope and the flattened tables, joins
         and WHERE conjuncts."""
         source = select.args.get("from") or select.args.get("from_")
@@ -269,7 +271,7 @@ class _Inliner:
             scope.append(entry)
         tables: list[tuple[str, Table, exp.Table]] = []
         flat: list[exp.Join] = []
-        where: list[exp.Expression] = []
+        where: list[exp.Expr] = []
         for i, entry in enumerate(scope):
             if i > 0:
                 join = joins[i - 1]
@@ -311,12 +313,12 @@ class _Inliner:
                               f"are expanded; the limit is {MAX_TABLES}", select)
         return scope, tables, flat, where
 
-    def item(self, node: exp.Expression, i: int, ctes: dict[str, _Cte],
+    def item(self, node: exp.Expr, i: int, ctes: dict[str, _Cte],
              pending: frozenset[str], names: _Names, depth: int) -> _Entry:
         """One FROM item: a real table, a CTE reference or a subquery."""
         if isinstance(node, exp.Subquery):
             alias_node = node.args.get("alias")
-            inner: exp.Expression = node.this
+            inner: exp.Expr = node.this
             while isinstance(inner, exp.Subquery) and not inner.args.get("alias"):
                 inner = inner.this
             if alias_node is None or not alias_node.name:
@@ -350,7 +352,7 @@ class _Inliner:
                     f"the CTE reads {node.name}, which is itself or defined after it; "
                     "recursion is not supported, and a CTE may read only the CTEs before it",
                     node)
-        name, table, table_node = _table(node, self.catalog, self.sql)
+        name, table, table_node = resolve_table(node, self.catalog, self.sql)
         alias = (table_node.alias or name).lower()
         own, _ = names.of(i, alias)
         renamed = table_node.copy()
@@ -359,8 +361,8 @@ class _Inliner:
 
     # -- a derived table ----------------------------------------------------------
 
-    def derived(self, body: exp.Expression, columns: tuple[str, ...], ctes: dict[str, _Cte],
-                pending: frozenset[str], names: _Names, alias: str, node: exp.Expression,
+    def derived(self, body: exp.Expr, columns: tuple[str, ...], ctes: dict[str, _Cte],
+                pending: frozenset[str], names: _Names, alias: str, node: exp.Expr,
                 depth: int) -> _Entry:
         """Inline one derived table named `alias` whose SELECT is `body`."""
         if depth > MAX_NESTING:
@@ -382,14 +384,14 @@ class _Inliner:
             reason = _CLAUSE_REFUSALS.get(arg, f"{arg.upper()} is not supported in a derived "
                                                "table; write SELECT columns FROM tables WHERE …")
             at = value[0] if isinstance(value, list) else value
-            if not (isinstance(at, exp.Expression) and position_of(at, self.sql)):
+            if not (isinstance(at, exp.Expr) and position_of(at, self.sql)):
                 at = body  # DISTINCT and a few other clauses keep no position
             raise self.refuse(f"{alias}: {reason}", at)
         visible = self.with_clause(body, ctes, pending, depth)
         scope, tables, joins, where = self.from_clause(body, visible, pending, names, depth)
-        outputs: dict[str, tuple[str, exp.Expression]] = {}
+        outputs: dict[str, tuple[str, exp.Expr]] = {}
 
-        def add(name: str, tree: exp.Expression, at: exp.Expression) -> None:
+        def add(name: str, tree: exp.Expr, at: exp.Expr) -> None:
             if name.lower() in outputs:
                 raise self.refuse(
                     f"{alias}: two of its columns are named {name}; give one an alias with AS "
@@ -453,7 +455,7 @@ class _Inliner:
                 f"select the unit column, for example SELECT {units[0]}, … ", node)
         return entry
 
-    def row_level(self, tree: exp.Expression, alias: str) -> None:
+    def row_level(self, tree: exp.Expr, alias: str) -> None:
         for node in tree.walk():
             if is_aggregate(node):
                 raise self.refuse(f"{alias}: {node.sql()} aggregates inside a derived table, "
@@ -464,7 +466,7 @@ class _Inliner:
 
     # -- columns --------------------------------------------------------------------
 
-    def is_unit(self, tree: exp.Expression, tables: list[tuple[str, Table, exp.Table]]) -> bool:
+    def is_unit(self, tree: exp.Expr, tables: list[tuple[str, Table, exp.Table]]) -> bool:
         if not isinstance(tree, exp.Column):
             return False
         for own, table, _ in tables:
@@ -473,7 +475,7 @@ class _Inliner:
         return False
 
     def lookup(self, entry: _Entry, column: exp.Column,
-               at: exp.Expression) -> exp.Expression | None:
+               at: exp.Expr) -> exp.Expr | None:
         """What `column` of `entry` stands for, or None if `entry` has no such column."""
         if entry.outputs is not None:
             found = entry.outputs.get(column.name.lower())
@@ -483,13 +485,13 @@ class _Inliner:
             return None
         return exp.Column(this=column.this.copy(), table=exp.to_identifier(own))
 
-    def resolve(self, column: exp.Column, scope: list[_Entry]) -> exp.Expression | None:
+    def resolve(self, column: exp.Column, scope: list[_Entry]) -> exp.Expr | None:
         """What `column` stands for in `scope`, or None if no table in it has the column."""
         found = self._resolve(column, scope)
         return found[1] if found else None
 
     def _resolve(self, column: exp.Column,
-                 scope: list[_Entry]) -> tuple[_Entry | None, exp.Expression] | None:
+                 scope: list[_Entry]) -> tuple[_Entry | None, exp.Expr] | None:
         if column.args.get("db") or column.args.get("catalog"):
             raise self.refuse(f"{column.sql()}: write the column as table.column at most", column)
         if not isinstance(column.this, exp.Identifier):
@@ -511,8 +513,8 @@ class _Inliner:
                               f"{column.name!r}; write table.column", column)
         return hits[0] if hits else None
 
-    def substitute(self, tree: exp.Expression, scope: list[_Entry], clause: str,
-                   aliases: dict[str, int] | None = None) -> tuple[exp.Expression, bool]:
+    def substitute(self, tree: exp.Expr, scope: list[_Entry], clause: str,
+                   aliases: dict[str, int] | None = None) -> tuple[exp.Expr, bool]:
         """`tree` with each column replaced by what it stands for; True when a derived
         table's column was among them. Names that are no column stay only where they can
         name an output (HAVING, ORDER BY)."""
@@ -536,11 +538,11 @@ class _Inliner:
         return copy, derived
 
 
-def _ordinal(node: exp.Expression) -> bool:
+def _ordinal(node: exp.Expr) -> bool:
     return isinstance(node, exp.Literal) and not node.is_string
 
 
-def _output_names(items: list[exp.Expression]) -> list[str]:
+def _output_names(items: list[exp.Expr]) -> list[str]:
     """The output names `validate` gives the SELECT items (before substitution)."""
     names: list[str] = []
     seen: set[str] = set()
@@ -550,7 +552,7 @@ def _output_names(items: list[exp.Expression]) -> list[str]:
         elif isinstance(item, exp.Column) and isinstance(item.this, exp.Identifier):
             name = item.name
         else:
-            name = _unique(_default_name(item), seen)
+            name = unique_name(default_name(item), seen)
         seen.add(name.lower())
         names.append(name)
     return names

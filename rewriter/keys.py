@@ -36,16 +36,16 @@ INT64 = (-(2**63), 2**63 - 1)
 _MAX_DOUBLE = 1.7976931348623157e308
 
 
-def _typed(text: str, sql_type: str) -> exp.Expression:
+def _typed(text: str, sql_type: str) -> exp.Expr:
     return exp.cast(exp.Literal.string(text), exp.DataType.build(sql_type))
 
 
-def _integer(value: int) -> exp.Expression:
+def _integer(value: int) -> exp.Expr:
     literal = exp.Literal.number(str(abs(value)))
     return exp.Neg(this=literal) if value < 0 else literal
 
 
-def representable(tree: exp.Expression, key_type: str) -> exp.Expression | None:
+def representable(tree: exp.Expr, key_type: str) -> exp.Expr | None:
     """The SQL condition that `tree`'s value is a releasable key of `key_type`
     (None: every non-NULL value is). Comparisons of a column with a constant of
     its own type cannot fail; NaN sorts above every number, so BETWEEN excludes

@@ -92,10 +92,10 @@ def check_tokens(tokens: Iterable[Token], limits: Limits) -> None:
         )
 
 
-def tree_depth(tree: exp.Expression) -> int:
+def tree_depth(tree: exp.Expr) -> int:
     """The depth of the syntax tree, measured with an explicit stack."""
     deepest = 0
-    stack: list[tuple[exp.Expression, int]] = [(tree, 1)]
+    stack: list[tuple[exp.Expr, int]] = [(tree, 1)]
     while stack:
         node, depth = stack.pop()
         deepest = max(deepest, depth)
@@ -103,7 +103,7 @@ def tree_depth(tree: exp.Expression) -> int:
     return deepest
 
 
-def check_tree(tree: exp.Expression, limits: Limits) -> None:
+def check_tree(tree: exp.Expr, limits: Limits) -> None:
     """Refuse a syntax tree too deep for recursive code (long operator chains),
     and too many joins; both read the parsed text only."""
     limit = TREE_DEPTH_FACTOR * limits.max_nesting_depth
@@ -127,7 +127,7 @@ def check_tree(tree: exp.Expression, limits: Limits) -> None:
         )
 
 
-def check_joins(tree: exp.Expression, limits: Limits, where: str = "") -> None:
+def check_joins(tree: exp.Expr, limits: Limits, where: str = "") -> None:
     """Every JOIN (and comma join) in the tree, inside CTEs and subqueries too."""
     joins = sum(1 for _ in tree.find_all(exp.Join))
     if joins > limits.max_joins:

@@ -19,10 +19,11 @@ from __future__ import annotations
 
 from sqlglot import exp
 
-from .expressions import double, snap
+from .expressions import double
+from .kinds import KINDS, value_of
+from .naming import key_column, value_column
 from .plan import DIAGNOSTIC_CLIP, HIST_BINS, Measure, Output, grid_bound, grid_scale
-from .post import key_column, value_column
-from .shape import Aggregate, Shape
+from .shape import Shape
 
 
 def groups_touched(shape: Shape) -> int:
@@ -30,37 +31,6 @@ def groups_touched(shape: Shape) -> int:
     if shape.selection:
         return min(shape.max_groups_per_unit, shape.max_rows_per_unit)
     return min(shape.max_groups_per_unit, shape.max_rows_per_unit, len(shape.group_keys))
-
-
-def center_of(agg: Aggregate) -> float:
-    """The midpoint c of the argument's bounds: VAR and STDDEV sum x − c and (x − c)²."""
-    assert agg.lower is not None and agg.upper is not None
-    return (agg.lower + agg.upper) / 2
-
-
-def _centered(agg: Aggregate) -> tuple[exp.Expression, float, float]:
-    """x − c over [L − c, U − c]: clamping it there is clamping x to [L, U], minus c."""
-    assert agg.arg is not None and agg.lower is not None and agg.upper is not None
-    c = center_of(agg)
-    tree = snap(exp.Sub(this=double(agg.arg.copy()), expression=_number(c)))
-    return tree, agg.lower - c, agg.upper - c
-
-
-def _square(agg: Aggregate) -> tuple[exp.Expression, float, float]:
-    """(x − c)² over [0, (U − L)²/4].
-
-    Variance is shift-invariant, so VAR and STDDEV are computed from the sums of
-    x − c and (x − c)² around the bounds' midpoint c. A person then moves the sum
-    of squares by at most R·(U − L)²/4 rather than R·max(L², U²) (for ages in
-    [0, 100]: 2,500 per row instead of 10,000), and the sum by R·(U − L)/2: the
-    same ε buys a quarter of the noise on the term that dominates the error.
-    """
-    assert agg.arg is not None and agg.lower is not None and agg.upper is not None
-    c = center_of(agg)
-    half = (agg.upper - agg.lower) / 2
-    shifted = exp.Paren(this=exp.Sub(this=double(agg.arg.copy()), expression=_number(c)))
-    tree = snap(exp.Mul(this=shifted, expression=shifted.copy()))
-    return tree, 0.0, half * half
 
 
 def plan_measures(
@@ -71,7 +41,7 @@ def plan_measures(
     rows = shape.max_rows_per_unit
     measures: dict[tuple[str, str | None, float | None], Measure] = {}
 
-    def need(kind: str, column: str | None, arg: exp.Expression | None = None,
+    def need(kind: str, column: str | None, arg: exp.Expr | None = None,
              lower: float | None = None, upper: float | None = None,
              quantile: float | None = None) -> str:
         key = (kind, column, quantile)
@@ -99,8 +69,7 @@ def plan_measures(
                 )
         return measures[key].name
 
-    counted = ("count", "count_column", "count_units", "count_distinct", "avg", "var", "stddev")
-    if shape.selection and not any(a.kind in counted for a in shape.aggregates):
+    if shape.selection and not any(KINDS[a.kind].counts for a in shape.aggregates):
         # partition selection thresholds a count (Plan.selection_measure); a query
         # with none (quantiles only) gets the noisy distinct-unit count
         need("units", None)
@@ -108,48 +77,7 @@ def plan_measures(
         Output(key_column(i), "key", key_types[i], key_index=i)
         for i in range(len(shape.group_columns))
     ]
-    for j, agg in enumerate(shape.aggregates):
-        name = value_column(j)
-        if agg.kind == "count":
-            values.append(Output(name, "count", "integer", measures=(need("count", None),)))
-            continue
-        if agg.kind == "count_column":
-            values.append(Output(name, "count", "integer",
-                                 measures=(need("count", agg.column, agg.arg),)))
-            continue
-        if agg.kind == "count_distinct":
-            values.append(Output(name, "count", "integer",
-                                 measures=(need("count_distinct", agg.column, agg.arg),)))
-            continue
-        if agg.kind == "count_units":
-            values.append(Output(name, "units", "integer", measures=(need("units", None),)))
-            continue
-        lo, hi = agg.lower, agg.upper
-        if agg.kind == "quantile":
-            hist = need("hist", agg.column, agg.arg, lo, hi, agg.quantile)
-            values.append(Output(name, "quantile", "float", measures=(hist,), lower=lo,
-                                 upper=hi, quantile=agg.quantile))
-            continue
-        if agg.kind in ("sum", "avg"):
-            total = need("sum", agg.column, agg.arg, lo, hi)
-        if agg.kind == "sum":
-            values.append(Output(name, "sum", agg.arg_type, measures=(total,)))
-            continue
-        count = need("count", agg.column, agg.arg)
-        if agg.kind == "avg":
-            values.append(Output(name, "avg", "float", measures=(total, count), lower=lo, upper=hi))
-        elif agg.kind in ("var", "stddev"):
-            ctree, clo, chi = _centered(agg)
-            centered = need("centered_sum", agg.column, ctree, clo, chi)
-            tree, slo, shi = _square(agg)
-            squares = need("sum", f"({agg.column}) ^ 2", tree, slo, shi)
-            values.append(Output(name, agg.kind, "float", measures=(count, centered, squares),
-                                 lower=lo, upper=hi, population=agg.population,
-                                 center=center_of(agg)))
-        else:
-            hist = need("hist", agg.column, agg.arg, lo, hi, agg.quantile)
-            values.append(Output(name, "quantile", "float", measures=(hist,), lower=lo,
-                                 upper=hi, quantile=agg.quantile))
+    values += [value_of(value_column(j), agg, need) for j, agg in enumerate(shape.aggregates)]
     # a plain SUM whose measure a VAR also uses keeps one measure: `need` dedupes by key
     found = tuple(measures.values())
     return (found + diagnostic_measures(shape, found) if diagnostics else found), tuple(values)
@@ -179,7 +107,7 @@ def diagnostic_measures(shape: Shape, measures: tuple[Measure, ...]) -> tuple[Me
     for agg in shape.aggregates:
         if agg.arg is None or agg.lower is None or agg.upper is None or agg.column in seen:
             continue
-        if agg.kind not in ("sum", "avg", "var", "stddev", "quantile"):
+        if not KINDS[agg.kind].bounded:
             continue
         seen.add(agg.column)
         value = double(agg.arg.copy())
@@ -196,6 +124,6 @@ def diagnostic_measures(shape: Shape, measures: tuple[Measure, ...]) -> tuple[Me
     return tuple(out)
 
 
-def _number(value: float) -> exp.Expression:
+def _number(value: float) -> exp.Expr:
     """A DOUBLE constant (bounds are compared in DOUBLE, like the clamp)."""
     return exp.cast(exp.Literal.number(repr(float(value))), exp.DataType.build("DOUBLE"))

@@ -35,7 +35,7 @@ __all__ = ["resolve_names"]
 _CASE_INSENSITIVE_QUOTED = {None, "", "duckdb"}
 
 
-def _matches(ident: exp.Expression | None, accepted: frozenset[str], dialect: str | None) -> bool:
+def _matches(ident: exp.Expr | None, accepted: frozenset[str], dialect: str | None) -> bool:
     if not isinstance(ident, exp.Identifier):
         return False
     if ident.quoted and dialect not in _CASE_INSENSITIVE_QUOTED:
@@ -43,12 +43,12 @@ def _matches(ident: exp.Expression | None, accepted: frozenset[str], dialect: st
     return ident.this.lower() in {a.lower() for a in accepted}
 
 
-def _cte_names(tree: exp.Expression) -> set[str]:
+def _cte_names(tree: exp.Expr) -> set[str]:
     return {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
 
 
-def resolve_names(tree: exp.Expression, catalog: Catalog, sql: str,
-                  dialect: str | None = None) -> exp.Expression:
+def resolve_names(tree: exp.Expr, catalog: Catalog, sql: str,
+                  dialect: str | None = None) -> exp.Expr:
     """`tree` with accepted schema and catalog qualifiers dropped from tables and columns;
     refuse a qualifier that names another schema or catalog."""
     qualified = [t for t in tree.find_all(exp.Table) if t.args.get("db") or t.args.get("catalog")]

@@ -17,7 +17,7 @@ from .limits import Limits, check_text, check_tokens, check_tree
 MAX_SQL_CHARS = Limits().max_sql_chars  # the default; `Limits` holds the configured one
 
 
-def position_of(node: exp.Expression | None, sql: str) -> Position | None:
+def position_of(node: exp.Expr | None, sql: str) -> Position | None:
     """The line/column (1-based) where `node` starts in `sql`, if sqlglot kept it."""
     if node is None:
         return None
@@ -78,4 +78,6 @@ def parse(sql: str, dialect: str | None = None, limits: Limits | None = None) ->
             position_of(statements[1], sql),
         )
     check_tree(statements[0], limits)
-    return statements[0]
+    tree = statements[0]
+    assert isinstance(tree, exp.Expression)  # every parsed node is; sqlglot types it Expr
+    return tree

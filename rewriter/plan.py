@@ -9,6 +9,7 @@ measures). The accountant calibrates noise from the measures alone.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Literal
@@ -45,7 +46,7 @@ class Measure:
     l2_squared: int
     grid_scale: Fraction = Fraction(1)
     # the argument rebuilt from allowed nodes; sums and histograms clamp it to [lower, upper]
-    arg: exp.Expression | None = field(default=None, compare=False, repr=False)
+    arg: exp.Expr | None = field(default=None, compare=False, repr=False)
     lower: float | None = None
     upper: float | None = None
     bins: int = 0  # histograms: equal-width bins over [lower, upper], one column each
@@ -104,7 +105,7 @@ class Plan:
     outputs: tuple[Output, ...]  # what the analyst sees, in order
     key_types: tuple[str, ...]  # declared type of each group column
     normalized_sql: str
-    tree: exp.Expression = field(compare=False, repr=False)
+    tree: exp.Expr = field(compare=False, repr=False)
     # the noisy table: keys `__g<i>` then aggregates `__a<j>`, each an Output
     values: tuple[Output, ...] = ()
     post: exp.Select | None = field(default=None, compare=False, repr=False)
@@ -112,6 +113,9 @@ class Plan:
     diagnostics_share: Fraction = Fraction(0)
     # Google's `WITH DIFFERENTIAL_PRIVACY OPTIONS(…)`, when the query has it (google.py)
     dp_options: DpOptions | None = None
+    # the rewritten tree for another engine's dialect (the planner binds bound.py's
+    # builder here, so this module imports no later stage)
+    build: Callable[[str], exp.Expr] | None = field(default=None, compare=False, repr=False)
 
     @property
     def output_measures(self) -> tuple[Measure, ...]:
@@ -173,12 +177,9 @@ class Plan:
         `tree` is DuckDB's; other engines get a tree of their own, as the salted
         hash that ranks groups is a different function in each.
         """
-        if dialect == "duckdb":
+        if dialect == "duckdb" or self.build is None:
             return self.tree.sql(dialect=dialect)
-        from .bound import bounded_query  # bound imports this module
-
-        return bounded_query(self.shape, self.measures, self.key_types, dialect).sql(
-            dialect=dialect)
+        return self.build(dialect).sql(dialect=dialect)
 
     def value(self, name: str) -> Output:
         for v in self.values:

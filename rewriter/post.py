@@ -18,26 +18,22 @@ would overflow (an integer key times a constant) is NULL instead.
 
 from __future__ import annotations
 
-import datetime as dt
-import math
-from collections.abc import Callable, Sequence
-from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-import duckdb
 from sqlglot import exp
 
 from .aggregates import aggregate, is_aggregate
+from .naming import NOISY, SLOT, key_column, value_column
+from .scope import resolve_column
 from .shape import Aggregate
 
 if TYPE_CHECKING:
+    from .scope import Scope
     from .shape import Shape
-    from .validate import _Ctx
 
-NOISY = "__noisy"
-SLOT = "__slot"
 
-_POST_NODES: tuple[type[exp.Expression], ...] = (
+_POST_NODES: tuple[type[exp.Expr], ...] = (
     exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod, exp.Neg, exp.Paren,
     exp.Literal, exp.Boolean, exp.Null,
     exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE,
@@ -54,14 +50,6 @@ POST_FUNCTIONS = ("+ - * / %, comparisons, AND/OR/NOT, CASE, COALESCE, NULLIF, A
                   "GREATEST, CAST, ||")
 
 
-def key_column(i: int) -> str:
-    return f"__g{i}"
-
-
-def value_column(j: int) -> str:
-    return f"__a{j}"
-
-
 def _col(name: str) -> exp.Column:
     return exp.column(name, quoted=True)
 
@@ -69,8 +57,8 @@ def _col(name: str) -> exp.Column:
 class PostExpressions:
     """Rewrite expressions over aggregates and group keys into trees over `__noisy`."""
 
-    def __init__(self, ctx: _Ctx, group_texts: tuple[str, ...],
-                 text_of: Callable[[exp.Expression], str]) -> None:
+    def __init__(self, ctx: Scope, group_texts: tuple[str, ...],
+                 text_of: Callable[[exp.Expr], str]) -> None:
         self.ctx = ctx
         self.group_texts = group_texts
         self.text_of = text_of
@@ -87,8 +75,8 @@ class PostExpressions:
         """COUNT(*) among the aggregates, selected by no output (a keys-only GROUP BY)."""
         self._value(Aggregate("count", None))
 
-    def rewrite(self, node: exp.Expression, aliases: dict[str, exp.Expression], clause: str,
-                prefer_columns: bool = False) -> exp.Expression:
+    def rewrite(self, node: exp.Expr, aliases: dict[str, exp.Expr], clause: str,
+                prefer_columns: bool = False) -> exp.Expr:
         """The analyst's expression over `__noisy`; a bare aggregate or key stays bare."""
         bare = self._leaf(node, aliases, clause, prefer_columns)
         if bare is not None:
@@ -96,8 +84,8 @@ class PostExpressions:
         tree = self._walk(node, aliases, clause, prefer_columns, 0)
         return tree
 
-    def _leaf(self, node: exp.Expression, aliases: dict[str, exp.Expression], clause: str,
-              prefer_columns: bool) -> exp.Expression | None:
+    def _leaf(self, node: exp.Expr, aliases: dict[str, exp.Expr], clause: str,
+              prefer_columns: bool) -> exp.Expr | None:
         if isinstance(node, exp.Window):
             raise self.ctx.refuse(
                 "window functions release per-row values; use GROUP BY instead", node)
@@ -113,9 +101,8 @@ class PostExpressions:
             alias = aliases.get(node.name.lower()) if not node.table else None
             if alias is not None:
                 return alias.copy()
-            from .validate import _column
 
-            _column(node, self.ctx)  # a clear message for an unknown column
+            resolve_column(node, self.ctx)  # a clear message for an unknown column
             raise self.ctx.refuse(
                 f"{node.sql()} is not aggregated, so it would release raw values; wrap it in an "
                 f"aggregate or add it to GROUP BY ({clause})",
@@ -123,14 +110,14 @@ class PostExpressions:
             )
         return None
 
-    def _group_index(self, node: exp.Expression) -> int | None:
+    def _group_index(self, node: exp.Expr) -> int | None:
         text = self.text_of(node)
         if text in self.group_texts:
             return self.group_texts.index(text)
         return None
 
-    def _walk(self, node: exp.Expression, aliases: dict[str, exp.Expression], clause: str,
-              prefer_columns: bool, depth: int) -> exp.Expression:
+    def _walk(self, node: exp.Expr, aliases: dict[str, exp.Expr], clause: str,
+              prefer_columns: bool, depth: int) -> exp.Expr:
         if depth > 40:
             raise self.ctx.refuse("the expression nests too deeply; simplify it", node)
         leaf = self._leaf(node, aliases, clause, prefer_columns)
@@ -162,14 +149,14 @@ class PostExpressions:
         # the node without its children (copying the subtree at every level was
         # quadratic); the loop sets each child, rewritten
         rebuilt = type(node)(**{k: v for k, v in node.args.items()
-                                if not isinstance(v, (exp.Expression, list))})
+                                if not isinstance(v, (exp.Expr, list))})
         for key, value in node.args.items():
-            if isinstance(value, exp.Expression):
+            if isinstance(value, exp.Expr):
                 rebuilt.set(key, self._walk(value, aliases, clause, prefer_columns, depth + 1))
             elif isinstance(value, list):
                 rebuilt.set(key, [
                     self._walk(v, aliases, clause, prefer_columns, depth + 1)
-                    if isinstance(v, exp.Expression) else v for v in value
+                    if isinstance(v, exp.Expr) else v for v in value
                 ])
         if isinstance(rebuilt, (exp.Div, exp.Mod)):
             rebuilt.set("expression", exp.Nullif(this=rebuilt.expression,
@@ -179,12 +166,12 @@ class PostExpressions:
         return rebuilt
 
 
-def _short(node: exp.Expression) -> str:
+def _short(node: exp.Expr) -> str:
     text = node.sql()
     return text if len(text) < 80 else type(node).__name__.upper()
 
 
-def _total(tree: exp.Expression) -> exp.Expression:
+def _total(tree: exp.Expr) -> exp.Expr:
     """TRY(x): NULL where x would raise on some noisy value (an integer key or
     constant overflowing, ABS of the smallest BIGINT), so the answer's status
     never depends on the noise either; binder errors still raise, in the
@@ -213,76 +200,3 @@ def post_query(shape: Shape) -> exp.Select:
     return select
 
 
-_DUCK_TYPES = {"text": "VARCHAR", "integer": "BIGINT", "float": "DOUBLE", "boolean": "BOOLEAN",
-               "date": "DATE", "timestamp": "TIMESTAMP"}
-
-
-def duck_type(column_type: str) -> str:
-    return _DUCK_TYPES[column_type]
-
-
-def dpsql_type(duck: str) -> str:
-    upper = duck.upper()
-    if upper in ("BIGINT", "INTEGER", "HUGEINT", "SMALLINT", "TINYINT", "UBIGINT", "UINTEGER"):
-        return "integer"
-    if upper in ("DOUBLE", "FLOAT", "REAL") or upper.startswith("DECIMAL"):
-        return "float"
-    if upper == "VARCHAR":
-        return "text"
-    if upper == "BOOLEAN":
-        return "boolean"
-    if upper == "DATE":
-        return "date"
-    if upper.startswith("TIMESTAMP"):
-        return "timestamp"
-    return "text"
-
-
-def _connect() -> duckdb.DuckDBPyConnection:
-    return duckdb.connect(config={"enable_external_access": False, "threads": 1})
-
-
-def run_post(select: exp.Select, columns: Sequence[tuple[str, str]],
-             rows: Sequence[Sequence[Any]]) -> tuple[list[str], list[list[Any]]]:
-    """Run the post-processing query on `rows` (noisy values and public keys only).
-
-    `columns` are (name, DuckDB type) of `__noisy`. Returns the DuckDB type of
-    each output and the rows as JSON-ready values (non-finite floats → null).
-    """
-    con = _connect()
-    try:
-        create = exp.Create(
-            kind="TABLE",
-            this=exp.Schema(
-                this=exp.Table(this=exp.to_identifier(NOISY, quoted=True)),
-                expressions=[
-                    exp.ColumnDef(this=exp.to_identifier(n, quoted=True),
-                                  kind=exp.DataType.build(t))
-                    for n, t in columns
-                ],
-            ),
-        )
-        con.execute(create.sql(dialect="duckdb"))
-        if rows:
-            insert = exp.insert(
-                exp.values([tuple(exp.Placeholder() for _ in columns)]),
-                exp.Table(this=exp.to_identifier(NOISY, quoted=True)),
-            )
-            con.executemany(insert.sql(dialect="duckdb"), [list(r) for r in rows])
-        cursor = con.execute(select.sql(dialect="duckdb"))
-        types = [str(d[1]) for d in cursor.description]
-        out = [[_json(v) for v in row] for row in cursor.fetchall()]
-        return types, out
-    finally:
-        con.close()
-
-
-def _json(value: Any) -> Any:
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, Decimal):
-        f = float(value)
-        return f if math.isfinite(f) else None
-    if isinstance(value, (dt.date, dt.datetime)):
-        return value.isoformat()
-    return value

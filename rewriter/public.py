@@ -24,14 +24,14 @@ from .errors import QueryRefused
 from .google import split_dp_clause
 from .limits import Limits
 from .names import resolve_names
+from .naming import default_name, unique_name
 from .parse import parse, position_of
-from .validate import _default_name, _unique
 
 __all__ = ["MAX_PUBLIC_ROWS", "PublicQuery", "public_query"]
 
 MAX_PUBLIC_ROWS = 10_000
 
-_ALLOWED: frozenset[type[exp.Expression]] = frozenset({
+_ALLOWED: frozenset[type[exp.Expr]] = frozenset({
     exp.Select, exp.From, exp.Join, exp.Table, exp.TableAlias, exp.Identifier, exp.Column,
     exp.Star,
     exp.Alias, exp.Literal, exp.Boolean, exp.Null, exp.Paren, exp.Neg,
@@ -60,7 +60,7 @@ class PublicQuery:
         return self.tree.sql(dialect=dialect)
 
 
-def _tables_read(tree: exp.Expression) -> list[exp.Table]:
+def _tables_read(tree: exp.Expr) -> list[exp.Table]:
     return list(tree.find_all(exp.Table))
 
 
@@ -97,16 +97,16 @@ def public_query(sql: str, catalog: Catalog, dialect: str | None = None,
     if len(joins) > limit:
         raise QueryRefused(f"the query joins {len(joins)} tables; the limit is {limit} "
                            "(limits.max_joins)", position_of(tree, sql))
-    for node in tree.walk():
-        if type(node) not in _ALLOWED:
-            what = "subqueries" if isinstance(node, (exp.Subquery, exp.Select)) else node.key
+    for part in tree.walk():
+        if type(part) not in _ALLOWED:
+            what = "subqueries" if isinstance(part, (exp.Subquery, exp.Select)) else part.key
             raise QueryRefused(
-                f"{node.sql()[:60]}: {what} is not allowed in a query over public tables; "
+                f"{part.sql()[:60]}: {what} is not allowed in a query over public tables; "
                 "use columns, constants, arithmetic, comparisons, CASE, CAST and "
-                "COUNT/SUM/AVG/MIN/MAX", position_of(node, sql))
-        if isinstance(node, exp.Select) and node is not tree:
+                "COUNT/SUM/AVG/MIN/MAX", position_of(part, sql))
+        if isinstance(part, exp.Select) and part is not tree:
             raise QueryRefused("subqueries are not allowed in a query over public tables",
-                               position_of(node, sql))
+                               position_of(part, sql))
     _check_columns(tree, catalog, {name for _, name in resolved}, sql)
     normalized = tree.sql(dialect="duckdb", comments=False, normalize=True)
     rebuilt = tree.copy()
@@ -122,15 +122,15 @@ def _named(tree: exp.Select) -> exp.Select:
     """Every output aliased as the DP path names it (`count(*)`, the column's name), so
     both engines answer with the same column names."""
     taken: set[str] = set()
-    named: list[exp.Expression] = []
+    named: list[exp.Expr] = []
     for item in tree.expressions:
         if isinstance(item, exp.Alias):
             name, body = item.alias, item.this
         elif isinstance(item, exp.Column):
             name, body = item.name, item
         else:
-            name, body = _default_name(item), item
-        name = _unique(name, taken)
+            name, body = default_name(item), item
+        name = unique_name(name, taken)
         taken.add(name.lower())
         named.append(exp.alias_(body, name, quoted=True))
     return tree.select(*named, append=False, copy=False)

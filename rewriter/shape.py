@@ -34,7 +34,7 @@ class Aggregate:
     kind: AggregateKind
     column: str | None  # canonical column name, or the canonical SQL of an expression
     # the argument rebuilt from allowed nodes (columns canonical and quoted); None for COUNT(*)
-    arg: exp.Expression | None = field(default=None, compare=False, repr=False)
+    arg: exp.Expr | None = field(default=None, compare=False, repr=False)
     lower: float | None = None  # derived bounds of the argument (SUM/AVG/VAR/quantiles)
     upper: float | None = None
     arg_type: str = "float"  # "integer" when the argument is integer-valued
@@ -52,7 +52,7 @@ class Aggregate:
 class SelectItem:
     name: str
     # a tree over the noisy table's columns (`__g<i>`, `__a<j>`)
-    expr: exp.Expression = field(compare=False)
+    expr: exp.Expr = field(compare=False)
     sql: str = ""  # the tree's text, for equality and repr
 
     @property
@@ -97,18 +97,18 @@ class Shape:
     aggregates: tuple[Aggregate, ...]
     items: tuple[SelectItem, ...]
     # the WHERE predicate rebuilt from allowed nodes, columns unqualified and canonical
-    where: exp.Expression | None = field(default=None, compare=False)
-    having: exp.Expression | None = field(default=None, compare=False)
+    where: exp.Expr | None = field(default=None, compare=False)
+    having: exp.Expr | None = field(default=None, compare=False)
     order: tuple[exp.Ordered, ...] = field(default=(), compare=False)
     limit: int | None = None
     offset: int | None = None
     # each group key rebuilt from allowed nodes over the table's columns
-    group_exprs: tuple[exp.Expression, ...] = field(default=(), compare=False)
+    group_exprs: tuple[exp.Expr, ...] = field(default=(), compare=False)
     group_types: tuple[str, ...] = ()
     # FROM: the private table (aliased `__t0` in joins), joined public tables, the unit column
-    source: exp.Expression | None = field(default=None, compare=False)
+    source: exp.Expr | None = field(default=None, compare=False)
     joins: tuple[exp.Join, ...] = field(default=(), compare=False)
-    unit: exp.Expression | None = field(default=None, compare=False)
+    unit: exp.Expr | None = field(default=None, compare=False)
     # declared keys per group key; None where the keys come from partition selection
     declared: tuple[tuple[KeyValue, ...] | None, ...] = ()
     # joins only: each private table, capped per person before the joins

@@ -25,7 +25,7 @@ from .parse import position_of
 __all__ = ["desugar"]
 
 
-def desugar(tree: exp.Expression, sql: str) -> exp.Expression:
+def desugar(tree: exp.Expr, sql: str) -> exp.Expr:
     """`tree` with the spellings above rewritten (a copy when anything changes)."""
     if not _needs(tree):
         return tree
@@ -39,7 +39,7 @@ def desugar(tree: exp.Expression, sql: str) -> exp.Expression:
     return tree
 
 
-def _needs(tree: exp.Expression) -> bool:
+def _needs(tree: exp.Expr) -> bool:
     for node in tree.walk():
         if isinstance(node, exp.Filter):
             return True
@@ -51,9 +51,9 @@ def _needs(tree: exp.Expression) -> bool:
     return False
 
 
-def _sources(select: exp.Select) -> list[tuple[str, exp.Expression]]:
+def _sources(select: exp.Select) -> list[tuple[str, exp.Expr]]:
     """(arg, node) for the FROM item and every join's item."""
-    out: list[tuple[str, exp.Expression]] = []
+    out: list[tuple[str, exp.Expr]] = []
     source = select.args.get("from") or select.args.get("from_")
     if source is not None:
         out.append(("from", source))
@@ -98,7 +98,7 @@ def _unnamed_derived(select: exp.Select) -> None:
             item.set("alias", exp.TableAlias(this=exp.to_identifier(f"__d{i}")))
 
 
-def _name_of(item: exp.Expression) -> str | None:
+def _name_of(item: exp.Expr) -> str | None:
     if isinstance(item, (exp.Table, exp.Subquery)):
         return item.alias_or_name or None
     return None
@@ -152,15 +152,15 @@ def _filter(node: exp.Filter, sql: str) -> None:
                            "COUNT(*) FILTER (WHERE age > 30)", position_of(node, sql))
     arg = agg.this
     if isinstance(agg, exp.Count) and isinstance(arg, exp.Star):
-        new_arg: exp.Expression = exp.Literal.number(1)
+        new_arg: exp.Expr = exp.Literal.number(1)
         agg = agg.copy()
         agg.set("this", exp.Case(ifs=[exp.If(this=condition.copy(), true=new_arg)]))
     elif isinstance(arg, exp.Distinct) and len(arg.expressions) == 1:
         agg = agg.copy()
         inner = exp.Case(ifs=[exp.If(this=condition.copy(), true=arg.expressions[0].copy())])
         agg.set("this", exp.Distinct(expressions=[inner]))
-    elif isinstance(arg, exp.Expression) and not isinstance(arg, (exp.Star, exp.Distinct)) \
-            and not any(isinstance(v, exp.Expression) for k, v in agg.args.items()
+    elif isinstance(arg, exp.Expr) and not isinstance(arg, (exp.Star, exp.Distinct)) \
+            and not any(isinstance(v, exp.Expr) for k, v in agg.args.items()
                         if k != "this"):
         agg = agg.copy()
         agg.set("this", exp.Case(ifs=[exp.If(this=condition.copy(), true=arg.copy())]))

@@ -27,7 +27,7 @@ from scipy.stats import chi2
 from sqlglot import exp
 
 from rewriter import Catalog, Plan, Table, plan_query
-from rewriter.bound import GROUP_NUMBER, ROW_NUMBER
+from rewriter.naming import GROUP_NUMBER, ROW_NUMBER
 
 CITIES = ["A", "B", "C", "D"]
 R, G = 4, 2

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from sqlglot import exp
 
 from rewriter import Catalog, QueryRefused, Table, plan_query
-from rewriter.validate import MAX_JOIN_FANOUT
+from rewriter.joins import MAX_JOIN_FANOUT
 
 from .test_bounding_on_duckdb import _database, _vectors
 
