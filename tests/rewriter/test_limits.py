@@ -177,10 +177,11 @@ def test_post_processing_work_per_character_is_bounded(catalog: Catalog) -> None
 def test_a_50_kb_query_is_refused_within_a_second(catalog: Catalog) -> None:
     sql = SHAPES["having"](5000)
     assert len(sql) > 50_000
-    began = time.perf_counter()
+    # this process's CPU time: the suite shares two cores with other work
+    began = time.process_time()
     with pytest.raises(RewriteError):  # planned, not refused for its length
         plan_query(sql + " AND nope > 1", catalog, limits=Limits(max_sql_chars=100_000))
-    assert time.perf_counter() - began < 1.0
+    assert time.process_time() - began < 1.0
 
 
 def test_refusing_costs_work_linear_in_the_query_length(catalog: Catalog) -> None:
