@@ -6,7 +6,9 @@ ones; tests/test_layering.py checks it):
 
     naming, keys, metadata, catalog, limits, errors   what every stage shares
     parse, google, sugar, names                       reading the text
-    shape, plan, expressions, kinds                   plain data, row expressions, aggregate kinds
+    typed, row_scalars, row_casts, row_predicates,
+    expressions                                       row expressions: compilers, the checker
+    shape, plan, kinds                                plain data, the aggregate kinds
     scope                                             name resolution, once
     aggregates, joins, rowclauses, groups, post       the checks of each clause
     inline, public, validate                          derived tables; public-only queries; a Shape

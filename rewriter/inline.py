@@ -34,15 +34,12 @@ here reads the query text and the metadata only.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from sqlglot import exp
 
 from .aggregates import is_aggregate
 from .catalog import Catalog
-from .errors import QueryRefused
+from .derived import Columns, Cte, Entry, Names, ordinal, output_names
 from .metadata import Table
-from .naming import default_name, unique_name
 from .parse import position_of
 from .rowclauses import check_rows
 from .scope import resolve_table
@@ -78,54 +75,6 @@ _SET_OPERATIONS = {
 }
 
 
-@dataclass
-class _Entry:
-    """One item of a FROM clause: a real table, or a derived table already inlined."""
-
-    alias: str  # how the SELECT names it (lower case)
-    tables: list[tuple[str, Table, exp.Table]]  # its real tables: (new alias, metadata, node)
-    joins: list[exp.Join] = field(default_factory=list)  # attach tables[1:]
-    where: list[exp.Expr] = field(default_factory=list)
-    # derived tables: output name (lower case) -> (name as written, defining expression)
-    outputs: dict[str, tuple[str, exp.Expr]] | None = None
-
-    @property
-    def columns(self) -> list[str]:
-        if self.outputs is not None:
-            return [name for name, _ in self.outputs.values()]
-        return list(self.tables[0][1].columns)
-
-    @property
-    def private(self) -> bool:
-        return any(not t.public for _, t, _ in self.tables)
-
-
-@dataclass(frozen=True)
-class _Cte:
-    name: str
-    body: exp.Expr
-    columns: tuple[str, ...]  # WITH v(a, b) AS …: names for the outputs
-    node: exp.Expr
-
-
-@dataclass(frozen=True)
-class _Names:
-    """The aliases a FROM clause's tables get: `first` for the first table (None at
-    the top level, where each keeps the analyst's name) and `prefix.x` for the others."""
-
-    first: str | None
-    prefix: str | None
-
-    def of(self, i: int, alias: str) -> tuple[str, _Names]:
-        if self.prefix is None:
-            return alias, _Names(alias, alias)
-        if i == 0:
-            assert self.first is not None
-            return self.first, _Names(self.first, f"{self.prefix}.{alias}")
-        own = f"{self.prefix}.{alias}"
-        return own, _Names(own, own)
-
-
 def inline(tree: exp.Expr, catalog: Catalog, sql: str) -> exp.Expr:
     """`tree` with every CTE and subquery in FROM substituted, or unchanged without any."""
     if not isinstance(tree, exp.Select) or not _has_derived(tree):
@@ -142,29 +91,19 @@ def _has_derived(select: exp.Select) -> bool:
     return any(isinstance(i, exp.Subquery) for i in items)
 
 
-def _paren(tree: exp.Expr) -> exp.Expr:
-    """A substituted definition keeps its meaning inside any outer expression."""
-    if isinstance(tree, (exp.Column, exp.Literal, exp.Paren, exp.Boolean, exp.Null)):
-        return tree
-    return exp.Paren(this=tree)
-
-
-class _Inliner:
+class _Inliner(Columns):
     def __init__(self, catalog: Catalog, sql: str) -> None:
+        super().__init__(sql)
         self.catalog = catalog
-        self.sql = sql
-
-    def refuse(self, message: str, node: exp.Expr | None) -> QueryRefused:
-        return QueryRefused(message, position_of(node, self.sql))
 
     # -- the outer query --------------------------------------------------------
 
     def outer(self, select: exp.Select) -> exp.Select:
         ctes = self.with_clause(select, {}, frozenset(), 0)
         scope, tables, joins, where = self.from_clause(select, ctes, frozenset(),
-                                                       _Names(None, None), 0)
+                                                       Names(None, None), 0)
         items = select.expressions
-        names = _output_names(items)
+        names = output_names(items)
         aliases = {n.lower(): i for i, n in enumerate(names)
                    if isinstance(items[i], exp.Alias)}
         rebuilt: list[exp.Expr] = []
@@ -190,7 +129,7 @@ class _Inliner:
                 if (isinstance(key, exp.Column) and not key.table
                         and self.resolve(key, scope) is None and key.name.lower() in aliases):
                     target = items[aliases[key.name.lower()]].this  # GROUP BY an output alias
-                keys.append(key if _ordinal(key) else self.substitute(target, scope,
+                keys.append(key if ordinal(key) else self.substitute(target, scope,
                                                                       "GROUP BY")[0])
             group.set("expressions", keys)
         having = select.args.get("having")
@@ -200,7 +139,7 @@ class _Inliner:
         if order is not None:
             for ordered in order.expressions:
                 target = ordered.this
-                if _ordinal(target) or (isinstance(target, exp.Column) and not target.table
+                if ordinal(target) or (isinstance(target, exp.Column) and not target.table
                                         and target.name.lower() in aliases):
                     continue  # an output position or name: post-processing resolves it
                 ordered.set("this", self.substitute(target, scope, "ORDER BY", aliases)[0])
@@ -212,8 +151,8 @@ class _Inliner:
 
     # -- WITH ---------------------------------------------------------------------
 
-    def with_clause(self, select: exp.Select, visible: dict[str, _Cte],
-                    pending: frozenset[str], depth: int) -> dict[str, _Cte]:
+    def with_clause(self, select: exp.Select, visible: dict[str, Cte],
+                    pending: frozenset[str], depth: int) -> dict[str, Cte]:
         """The CTEs visible in `select`: the enclosing ones and its own, each checked."""
         with_ = select.args.get("with") or select.args.get("with_")
         if with_ is None:
@@ -241,10 +180,10 @@ class _Inliner:
             body = cte.this
             alias = cte.args.get("alias")
             columns = tuple(c.name for c in alias.columns) if alias is not None else ()
-            definition = _Cte(name, body, columns, cte)
+            definition = Cte(name, body, columns, cte)
             # checked here, so a CTE nobody reads is refused like one that is read
             self.derived(definition.body, definition.columns, out,
-                         pending | frozenset(names[i:]), _Names(name.lower(), name.lower()),
+                         pending | frozenset(names[i:]), Names(name.lower(), name.lower()),
                          name, cte, depth + 1)
             out[name.lower()] = definition
         return out
@@ -252,9 +191,9 @@ class _Inliner:
     # -- FROM -----------------------------------------------------------------------
 
     def from_clause(
-        self, select: exp.Select, ctes: dict[str, _Cte], pending: frozenset[str],
-        names: _Names, depth: int,
-    ) -> tuple[list[_Entry], list[tuple[str, Table, exp.Table]], list[exp.Join],
+        self, select: exp.Select, ctes: dict[str, Cte], pending: frozenset[str],
+        names: Names, depth: int,
+    ) -> tuple[list[Entry], list[tuple[str, Table, exp.Table]], list[exp.Join],
                list[exp.Expr]]:
         """Inline every item of FROM; return the scope and the flattened tables, joins
         and WHERE conjuncts."""
@@ -262,7 +201,7 @@ class _Inliner:
         if source is None:
             raise self.refuse("the query reads no table; name a private table in FROM", select)
         joins = list(select.args.get("joins") or [])
-        scope: list[_Entry] = []
+        scope: list[Entry] = []
         for i, node in enumerate([source.this, *(j.this for j in joins)]):
             entry = self.item(node, i, ctes, pending, names, depth)
             if any(e.alias == entry.alias for e in scope):
@@ -313,8 +252,8 @@ class _Inliner:
                               f"are expanded; the limit is {MAX_TABLES}", select)
         return scope, tables, flat, where
 
-    def item(self, node: exp.Expr, i: int, ctes: dict[str, _Cte],
-             pending: frozenset[str], names: _Names, depth: int) -> _Entry:
+    def item(self, node: exp.Expr, i: int, ctes: dict[str, Cte],
+             pending: frozenset[str], names: Names, depth: int) -> Entry:
         """One FROM item: a real table, a CTE reference or a subquery."""
         if isinstance(node, exp.Subquery):
             alias_node = node.args.get("alias")
@@ -357,13 +296,13 @@ class _Inliner:
         own, _ = names.of(i, alias)
         renamed = table_node.copy()
         renamed.set("alias", exp.TableAlias(this=exp.to_identifier(own)))
-        return _Entry(alias, [(own, table, renamed)])
+        return Entry(alias, [(own, table, renamed)])
 
     # -- a derived table ----------------------------------------------------------
 
-    def derived(self, body: exp.Expr, columns: tuple[str, ...], ctes: dict[str, _Cte],
-                pending: frozenset[str], names: _Names, alias: str, node: exp.Expr,
-                depth: int) -> _Entry:
+    def derived(self, body: exp.Expr, columns: tuple[str, ...], ctes: dict[str, Cte],
+                pending: frozenset[str], names: Names, alias: str, node: exp.Expr,
+                depth: int) -> Entry:
         """Inline one derived table named `alias` whose SELECT is `body`."""
         if depth > MAX_NESTING:
             raise self.refuse(f"derived tables nest more than {MAX_NESTING} deep; flatten "
@@ -438,7 +377,7 @@ class _Inliner:
         if own_where is not None:
             self.row_level(own_where.this, alias)
             where = [*where, self.substitute(own_where.this, scope, "WHERE")[0]]
-        entry = _Entry(alias.lower(), tables, joins, where, outputs)
+        entry = Entry(alias.lower(), tables, joins, where, outputs)
         check = exp.Select(expressions=[exp.Alias(this=t.copy(), alias=exp.to_identifier(n))
                                         for n, t in outputs.values()])
         check.set("from_", exp.From(this=tables[0][2].copy()))
@@ -464,98 +403,6 @@ class _Inliner:
                 raise self.refuse(f"{alias}: window functions inside a derived table compute "
                                   "across people's rows; use GROUP BY in the outer query", node)
 
-    # -- columns --------------------------------------------------------------------
-
-    def is_unit(self, tree: exp.Expr, tables: list[tuple[str, Table, exp.Table]]) -> bool:
-        if not isinstance(tree, exp.Column):
-            return False
-        for own, table, _ in tables:
-            if own == tree.table and not table.public:
-                return table.canonical(tree.name) == table.privacy_unit
-        return False
-
-    def lookup(self, entry: _Entry, column: exp.Column,
-               at: exp.Expr) -> exp.Expr | None:
-        """What `column` of `entry` stands for, or None if `entry` has no such column."""
-        if entry.outputs is not None:
-            found = entry.outputs.get(column.name.lower())
-            return _paren(found[1].copy()) if found else None
-        own, table, _ = entry.tables[0]
-        if table.canonical(column.name) is None:
-            return None
-        return exp.Column(this=column.this.copy(), table=exp.to_identifier(own))
-
-    def resolve(self, column: exp.Column, scope: list[_Entry]) -> exp.Expr | None:
-        """What `column` stands for in `scope`, or None if no table in it has the column."""
-        found = self._resolve(column, scope)
-        return found[1] if found else None
-
-    def _resolve(self, column: exp.Column,
-                 scope: list[_Entry]) -> tuple[_Entry | None, exp.Expr] | None:
-        if column.args.get("db") or column.args.get("catalog"):
-            raise self.refuse(f"{column.sql()}: write the column as table.column at most", column)
-        if not isinstance(column.this, exp.Identifier):
-            return None, column  # table.*: validation refuses it
-        qualifier = column.table
-        if qualifier:
-            entry = next((e for e in scope if e.alias == qualifier.lower()), None)
-            if entry is None:
-                raise self.refuse(f"{column.sql()}: {qualifier!r} is not a table in FROM", column)
-            found = self.lookup(entry, column, column)
-            if found is None:
-                raise self.refuse(
-                    f"column {column.name!r} does not exist in {qualifier}; its columns: "
-                    f"{', '.join(entry.columns)}", column)
-            return entry, found
-        hits = [(e, f) for e in scope if (f := self.lookup(e, column, column)) is not None]
-        if len(hits) > 1:
-            raise self.refuse(f"{column.sql()}: several tables in FROM have a column "
-                              f"{column.name!r}; write table.column", column)
-        return hits[0] if hits else None
-
-    def substitute(self, tree: exp.Expr, scope: list[_Entry], clause: str,
-                   aliases: dict[str, int] | None = None) -> tuple[exp.Expr, bool]:
-        """`tree` with each column replaced by what it stands for; True when a derived
-        table's column was among them. Names that are no column stay only where they can
-        name an output (HAVING, ORDER BY)."""
-        copy = tree.copy()
-        derived = False
-        for column in list(copy.find_all(exp.Column)):
-            resolved = self._resolve(column, scope)
-            if resolved is None:
-                if aliases is not None and column.name.lower() in aliases:
-                    continue
-                known = "; ".join(f"{e.alias}: {', '.join(e.columns)}" for e in scope)
-                raise self.refuse(f"{clause}: column {column.name!r} does not exist; the "
-                                  f"tables in FROM have {known}", column)
-            entry, found = resolved
-            if entry is None:
-                continue
-            derived = derived or entry.outputs is not None
-            if column is copy:
-                return found, derived
-            column.replace(found)
-        return copy, derived
-
-
-def _ordinal(node: exp.Expr) -> bool:
-    return isinstance(node, exp.Literal) and not node.is_string
-
-
-def _output_names(items: list[exp.Expr]) -> list[str]:
-    """The output names `validate` gives the SELECT items (before substitution)."""
-    names: list[str] = []
-    seen: set[str] = set()
-    for item in items:
-        if isinstance(item, exp.Alias):
-            name = item.alias
-        elif isinstance(item, exp.Column) and isinstance(item.this, exp.Identifier):
-            name = item.name
-        else:
-            name = unique_name(default_name(item), seen)
-        seen.add(name.lower())
-        names.append(name)
-    return names
 
 
 __all__ = ["inline"]

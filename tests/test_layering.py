@@ -30,7 +30,8 @@ ALLOWED = {
 REWRITER_ORDER = (
     # what every stage shares
     "errors", "metadata", "naming", "distributed", "keys", "catalog", "limits", "shape",
-    "expressions",
+    # row expressions: values and helpers, the compilers, the checker that runs them
+    "typed", "row_scalars", "row_casts", "row_predicates", "expressions",
     # reading the text
     "parse", "google", "sugar", "names",
     # the plan as plain data, and the registry of aggregate kinds
@@ -38,9 +39,9 @@ REWRITER_ORDER = (
     # name resolution, then the checks of each clause
     "scope", "aggregates", "joins", "rowclauses", "groups", "post",
     # derived tables, public-only queries, the validated Shape
-    "inline", "public", "validate",
+    "derived", "inline", "public", "validate",
     # measures and their sensitivity, the bounding SQL
-    "measures", "bound",
+    "measures", "bound_parts", "bound",
     # after noise
     "finish",
     # the passes
