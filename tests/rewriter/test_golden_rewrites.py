@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import sqlglot
 
-from rewriter import Catalog, plan_query
+from rewriter import KINDS, Catalog, Plan, plan_query
 
 FIXTURES = Path(__file__).parent / "fixtures" / "rewrites.sql"
 DIALECTS = ("duckdb", "postgres", "spark")  # spark: keyed hashes, no RANDOM()
@@ -68,6 +69,30 @@ def test_every_case_has_a_title_and_one_golden_per_engine() -> None:
     if not UPDATE:
         assert all(set(c.expected) == set(DIALECTS) for c in CASES), \
             "run with DPSQL_UPDATE_GOLDENS=1 to fill in the goldens"
+
+
+# Each form of the bounding rewrite (rewriter/bound.py), by what its plan and SQL hold.
+FORMS: dict[str, Callable[[Plan, str], bool]] = {
+    "counts only, no row choice": lambda p, sql: '"__partial"' in sql and '"__rows"' not in sql,
+    "rows numbered at random, no group cap": lambda p, sql: '"__rows"' in sql
+    and '"__salt"' not in sql,
+    "groups ranked by a salted hash, one pass": lambda p, sql: '"__salt"' in sql
+    and '"__ranked"' not in sql,
+    "groups ranked, then rows among the kept groups": lambda p, sql: '"__ranked"' in sql,
+    "a per-(person, group) level": lambda p, sql: '"__partial"' in sql and '"__rows"' in sql,
+    "private tables capped before the joins": lambda p, sql: '"__prn"' in sql,
+    "partition selection": lambda p, sql: p.selection and bool(p.shape.group_columns),
+    "declared public keys": lambda p, sql: bool(p.shape.group_columns) and not p.selection,
+    "bounding diagnostics": lambda p, sql: bool(p.diagnostic_measures),
+}
+
+
+def test_the_goldens_cover_every_aggregate_kind_and_bounding_form(catalog: Catalog) -> None:
+    plans = [plan_query(c.sql.rstrip(";"), catalog, diagnostics=DIAGNOSTICS) for c in CASES]
+    assert {a.kind for p in plans for a in p.shape.aggregates} == set(KINDS)
+    missing = [form for form, holds in FORMS.items()
+               if not any(holds(p, p.sql("duckdb")) for p in plans)]
+    assert not missing, missing
 
 
 @pytest.mark.parametrize("dialect", DIALECTS)
