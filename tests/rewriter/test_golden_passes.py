@@ -5,9 +5,6 @@ test keeps it true. With DPSQL_UPDATE_GOLDENS=1 it writes the file anew."""
 
 from __future__ import annotations
 
-import os
-import re
-from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -18,27 +15,10 @@ from rewriter import Catalog
 from rewriter.limits import Limits
 from rewriter.planner import PASSES, Planning
 
+from .goldens import UPDATE, Case, format_cases, parse
+
 FIXTURES = Path(__file__).parent / "fixtures" / "passes.sql"
-UPDATE = os.environ.get("DPSQL_UPDATE_GOLDENS") == "1"
 SHOWN = ("read", "inline_derived", "measure")
-
-
-@dataclass
-class Case:
-    title: str
-    sql: str
-    expected: dict[str, str]
-
-
-def _parse(text: str) -> tuple[str, list[Case]]:
-    preamble, *blocks = re.split(r"^-- title: ", text, flags=re.M)
-    cases = []
-    for block in blocks:
-        title, _, body = block.partition("\n")
-        parts = re.split(r"^-- (\w+):\n", body, flags=re.M)
-        cases.append(Case(title.strip(), parts[0].strip(),
-                          dict(zip(parts[1::2], (p.strip() for p in parts[2::2]), strict=True))))
-    return preamble, cases
 
 
 def _pretty(tree: sqlglot.exp.Expr) -> str:
@@ -68,17 +48,7 @@ def _passes(sql: str, catalog: Catalog) -> dict[str, str]:
     return out
 
 
-def _format(preamble: str, cases: list[Case]) -> str:
-    out = [preamble.rstrip("\n") + "\n"]
-    for case in cases:
-        out.append(f"\n-- title: {case.title}\n{case.sql}\n")
-        for name in SHOWN:
-            if name in case.expected:
-                out.append(f"-- {name}:\n{case.expected[name]}\n")
-    return "".join(out)
-
-
-PREAMBLE, CASES = _parse(FIXTURES.read_text())
+PREAMBLE, CASES = parse(FIXTURES.read_text())
 
 
 def test_every_pass_shown_is_a_pass() -> None:
@@ -94,7 +64,7 @@ def test_each_pass_is_the_golden_one(case: Case, catalog: Catalog) -> None:
     got = _passes(case.sql, catalog)
     if UPDATE:
         case.expected = got
-        FIXTURES.write_text(_format(PREAMBLE, CASES))
+        FIXTURES.write_text(format_cases(PREAMBLE, CASES, SHOWN))
         return
     for name in SHOWN:
         assert got[name] == case.expected.get(name), (
