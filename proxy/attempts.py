@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from accountant import Ledger
+from accountant import AuditTrail
 from accountant.errors import BudgetExhausted
 from rewriter import normalize
 
@@ -28,7 +28,7 @@ T = TypeVar("T")
 _normalized = functools.lru_cache(maxsize=1024)(normalize)
 
 
-def recorded(ledger: Ledger, analyst: str, endpoint: str, sql: str,
+def recorded(ledger: AuditTrail, analyst: str, endpoint: str, sql: str,
              run: Callable[[], T], success: Callable[[T], dict[str, str | None]]) -> T:
     """``run()``, then record its outcome: ``success(result)`` gives outcome, query_id
     and the charge of a result; an exception is classified by :func:`failure`."""
@@ -85,7 +85,7 @@ def failure(exc: BaseException) -> dict[str, str | None]:
     return {"outcome": "refused", "code": code}
 
 
-def _record(ledger: Ledger, analyst: str, endpoint: str, sql: str,
+def _record(ledger: AuditTrail, analyst: str, endpoint: str, sql: str,
             outcome: dict[str, str | None]) -> None:
     try:
         text = _normalized(sql)

@@ -6,7 +6,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from accountant import Ledger
+from accountant import AnalystRegistry
 from accountant.ledger.records import Role
 
 from .errors import Forbidden, Unauthenticated
@@ -33,7 +33,7 @@ class KeyRing:
     """Authenticates keys against the analysts registered in the ledger, so
     that every proxy sharing the ledger sees new, rotated and disabled keys."""
 
-    def __init__(self, ledger: Ledger) -> None:
+    def __init__(self, ledger: AnalystRegistry) -> None:
         self._ledger = ledger
 
     def authenticate(self, authorization: str | None) -> Principal:

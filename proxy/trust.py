@@ -14,7 +14,7 @@ import os
 import threading
 from pathlib import Path
 
-from accountant import Ledger
+from accountant import TamperEvidence
 from accountant.ledger.checkpoints import Notary, key_from_text, load_key
 
 from .config import CheckpointConfig, Config, ConfigError
@@ -81,7 +81,7 @@ def notary_for(config: Config, *, create: bool = False) -> Notary | None:
     return Notary(key, settings.file)
 
 
-def start_trusted(config: Config, ledger: Ledger) -> Notary | None:
+def start_trusted(config: Config, ledger: TamperEvidence) -> Notary | None:
     """Verify the ledger and keep it guarded; raises LedgerTampered when it does not verify."""
     notary = notary_for(config)
     unchecked(config, ledger, notary)  # a lost key is not replaced by a new one
@@ -100,7 +100,7 @@ def start_trusted(config: Config, ledger: Ledger) -> Notary | None:
     return notary
 
 
-def unchecked(config: Config, ledger: Ledger, notary: Notary | None) -> None:
+def unchecked(config: Config, ledger: TamperEvidence, notary: Notary | None) -> None:
     """Signed checkpoints and no key to check them with: the key was lost, or the
     configuration was changed to skip them; either way, not something to run on."""
     if notary is not None:
@@ -117,7 +117,7 @@ def unchecked(config: Config, ledger: Ledger, notary: Notary | None) -> None:
 class Checkpointer:
     """Signs a checkpoint every ``every_seconds`` while the ledger moved, and at shutdown."""
 
-    def __init__(self, ledger: Ledger, every_seconds: float) -> None:
+    def __init__(self, ledger: TamperEvidence, every_seconds: float) -> None:
         self._ledger = ledger
         self._every = every_seconds
         self._stop = threading.Event()
@@ -146,7 +146,7 @@ class Checkpointer:
                       type(exc).__name__, self._every)
 
 
-def schedule(config: Config, ledger: Ledger, notary: Notary | None) -> Checkpointer | None:
+def schedule(config: Config, ledger: TamperEvidence, notary: Notary | None) -> Checkpointer | None:
     settings = checkpoint_settings(config)
     if notary is None or settings is None:
         return None

@@ -2,13 +2,47 @@
 
 Callers get a backend from :func:`open_ledger` and use only the
 :class:`Ledger` interface, so a PostgreSQL backend slots in by URL scheme.
+:class:`Ledger` is the composite of six small interfaces
+(:mod:`accountant.ledger.base`); a caller that needs one side may ask for that
+interface alone:
+
+- :class:`BudgetLedger` — grants, the dataset budget, ``charge`` (atomic and
+  durable before it returns), ``charge_owner``, ``status``, ``shares``.
+- :class:`AnalystRegistry` — register, disable and list analysts; find one by
+  the SHA-256 of its key.
+- :class:`AnswerCache` — ``store_answer`` / ``cached_answer``: a repeated
+  query gets its first answer back, free.
+- :class:`TableLog` — ``set_table`` / ``tables``: table metadata as chain
+  entries, with a version that moves on every change.
+- :class:`AuditTrail` — ``entries``, ``latest_entry``, and the attempts log
+  (``record_attempt``, ``attempts``).
+- :class:`TamperEvidence` — ``verify``, ``start_guarded``, ``head`` and signed
+  checkpoints (``use_notary``, ``checkpoint``, ``checkpoints``).
+
+Both backends, :class:`SqliteLedger` (:mod:`.sqlite`) and ``PostgresLedger``
+(:mod:`.postgres`), supply only connections and locks; the logic is written
+once in :mod:`._sql`, one part per interface. The rest of the package holds
+what the parts share: the hash chain's encoding (:mod:`.chain`), the budget
+rules and records (:mod:`.records`), group commit (:mod:`.batch`), the chain
+state, verification and run-time guard (:mod:`.state`, :mod:`.verification`,
+:mod:`.guard`), checkpoints and their notary (:mod:`.checkpoints`), the
+attempts log's rows (:mod:`.attempts`) and seeding from the configuration
+(:mod:`.seed`).
 """
 
 from __future__ import annotations
 
 from accountant.composition import Accounting
 from accountant.errors import InvalidParameter
-from accountant.ledger.base import Ledger
+from accountant.ledger.base import (
+    AnalystRegistry,
+    AnswerCache,
+    AuditTrail,
+    BudgetLedger,
+    Ledger,
+    TableLog,
+    TamperEvidence,
+)
 from accountant.ledger.records import (
     AnalystRecord,
     AnalystShare,
@@ -54,7 +88,11 @@ def open_ledger(url: str, accounting: Accounting) -> Ledger:
 
 __all__ = [
     "AnalystRecord",
+    "AnalystRegistry",
     "AnalystShare",
+    "AnswerCache",
+    "AuditTrail",
+    "BudgetLedger",
     "BudgetStatus",
     "CONFIG_ACTOR",
     "Declared",
@@ -62,6 +100,8 @@ __all__ = [
     "Ledger",
     "Receipt",
     "SqliteLedger",
+    "TableLog",
+    "TamperEvidence",
     "VerifyReport",
     "open_ledger",
     "seed_ledger",
