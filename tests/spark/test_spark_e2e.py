@@ -9,8 +9,6 @@ through one proxy); `make test-spark` (DPSQL_SPARK_FULL=1) runs every e2e module
 
 from __future__ import annotations
 
-import os
-
 from tests.e2e.conftest import Proxy
 from tests.e2e.test_query_api import (  # noqa: F401
     test_a_charge_is_never_refunded_and_survives_restart,
@@ -32,8 +30,9 @@ from tests.e2e.test_surface_queries import (  # noqa: F401
     test_having_order_limit_run_on_noisy_values,
     test_quantiles_and_variance_are_near_theexact_answers,
 )
+from tests.search import SPARK_FULL
 
-if os.environ.get("DPSQL_SPARK_FULL"):
+if SPARK_FULL:
     from tests.e2e.test_public_tables import *  # noqa: F403
     from tests.e2e.test_quantile_answers import *  # noqa: F403
     from tests.e2e.test_query_api import *  # noqa: F403
