@@ -141,6 +141,7 @@ def added_person(rows: list[tuple[str, float | None, int]]) -> Person:
         (424242, city, amount, day0 + dt.timedelta(days=day)) for city, amount, day in rows]})
 
 
+@pytest.mark.slow
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(sql=queries(), rows=extreme_rows)
 def test_one_person_moves_each_measure_within_its_sensitivity(

@@ -9,6 +9,8 @@ through one proxy); `make test-spark` (DPSQL_SPARK_FULL=1) runs every e2e module
 
 from __future__ import annotations
 
+import pytest
+
 from tests.e2e.conftest import Proxy
 from tests.e2e.test_query_api import (  # noqa: F401
     test_a_charge_is_never_refunded_and_survives_restart,
@@ -47,6 +49,7 @@ if SPARK_FULL:
     # answers NULLs, exactly and free, as for any public-only query
     del test_an_engine_failure_over_public_tables_is_one_clear_error  # noqa: F821
 else:
+    @pytest.mark.slow
     def test_peer_queries_run_through_one_proxy(rich: Proxy) -> None:
         """test_peer_query_runs's assertions, every other peer query, one Spark proxy."""
         for sql in PEERS[::2]:
