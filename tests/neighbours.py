@@ -113,11 +113,11 @@ def duckdb_result(con: duckdb.DuckDBPyConnection, sql: str) -> Result:
     return Result(tuple(d[0] for d in cursor.description), cursor.fetchall())
 
 
-def duckdb_database(*statements: str, tables: Mapping[str, tuple[str, Rows]] | None = None,
-                    con: duckdb.DuckDBPyConnection | None = None) -> Database:
-    """D in an in-memory DuckDB (or `con`): `statements` run first, then each of
-    `tables` (name → (column definitions, rows)) is created and filled."""
-    con = con or duckdb.connect()
+def duckdb_database(*statements: str,
+                    tables: Mapping[str, tuple[str, Rows]] | None = None) -> Database:
+    """D in an in-memory DuckDB: `statements` run first, then each of `tables`
+    (name → (column definitions, rows)) is created and filled."""
+    con = duckdb.connect()
     for statement in statements:
         con.execute(statement)
 
