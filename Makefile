@@ -35,8 +35,12 @@ demo: install
 # one pytest worker per core (pytest-xdist); WORKERS=0 runs in this process
 WORKERS ?= auto
 
-test: install $(CHROMIUM)
-	$(PY) -m ruff check rewriter accountant proxy tests bench
+# What ruff lints, and the packages mypy type-checks ([tool.mypy] in pyproject.toml): a
+# package joins MYPY_PACKAGES once it passes
+RUFF_PATHS    := rewriter accountant proxy tests bench
+MYPY_PACKAGES := rewriter accountant proxy
+
+test: lint $(CHROMIUM)
 	$(PY) -m pytest -n $(WORKERS)
 
 # The whole Spark engine suite on local mode (make test runs a cross-section of it): every
@@ -64,10 +68,11 @@ screenshots: install $(CHROMIUM)
 	$(PY) -m tests.ui.screenshots docs/screenshots
 
 lint: install
-	$(PY) -m ruff check rewriter accountant proxy tests
+	$(PY) -m ruff check $(RUFF_PATHS)
+	$(PY) -m mypy $(MYPY_PACKAGES)
 
 clean:
-	rm -rf $(VENV) demo .pytest_cache
+	rm -rf $(VENV) demo .pytest_cache .mypy_cache
 
 # Benchmarks (bench/README.md). SmartNoise SQL lives in its own virtualenv, as it
 # pins an older OpenDP; if it cannot be installed the bench runs without it.

@@ -23,11 +23,10 @@ CI size runs in seconds; `DPSQL_AUDIT_LARGE=1` (or `-m slow`) draws 20× more.
 from __future__ import annotations
 
 import math
-import os
 from fractions import Fraction
+from functools import cache
 from typing import Any
 
-import duckdb
 import numpy as np
 import pytest
 from scipy import stats
@@ -37,8 +36,10 @@ from proxy.calibrate import calibrate
 from proxy.engines.base import Result
 from proxy.release import release
 from rewriter import Catalog, Table, plan_query
+from tests.neighbours import Database, Person, duckdb_database, epsilon_lower_bound, on_both
+from tests.search import AUDIT_LARGE
 
-LARGE = os.environ.get("DPSQL_AUDIT_LARGE") == "1"
+LARGE = AUDIT_LARGE
 DRAWS = 20_000 if LARGE else 1_200
 ALPHA = 1e-3  # family-wise error of the whole audit of one case
 
@@ -69,47 +70,18 @@ SETTINGS = {
 }
 
 
-def _exact(sql_rewritten: str, neighbour: bool) -> Result:
-    con = duckdb.connect()
-    con.execute("CREATE TABLE visits (person_id INTEGER, amount DOUBLE)")
-    # 40 people with 1–3 visits of small amounts: within every bound
-    con.executemany("INSERT INTO visits VALUES (?, ?)",
-                    [(p, float(p % 3)) for p in range(40) for _ in range(1 + p % 3)])
-    if neighbour:
-        con.executemany("INSERT INTO visits VALUES (?, ?)", NEIGHBOUR_ROWS)
-    cursor = con.execute(sql_rewritten)
-    result = Result(tuple(d[0] for d in cursor.description), cursor.fetchall())
-    con.close()
-    return result
+NEIGHBOUR = Person(999, {"visits": "person_id"}, rows={"visits": NEIGHBOUR_ROWS})
+
+
+@cache
+def _database() -> Database:
+    """D: 40 people with 1–3 visits of small amounts, within every bound."""
+    return duckdb_database(tables={"visits": ("person_id INTEGER, amount DOUBLE", [
+        (p, float(p % 3)) for p in range(40) for _ in range(1 + p % 3)])})
 
 
 def _draws(plan: Any, result: Result, calibrated: Any, n: int) -> np.ndarray:
     return np.array([float(release(plan, result, calibrated).rows[0][0]) for _ in range(n)])
-
-
-def clopper_pearson(k: int, n: int, alpha: float) -> tuple[float, float]:
-    """One-sided (lower, upper) bounds, each at level 1 − alpha."""
-    low = 0.0 if k == 0 else float(stats.beta.ppf(alpha, k, n - k + 1))
-    high = 1.0 if k == n else float(stats.beta.ppf(1 - alpha, k + 1, n - k))
-    return low, high
-
-
-def epsilon_lower_bound(a: np.ndarray, b: np.ndarray, delta: float) -> float:
-    """The largest lower confidence bound of ln((P[A∈S] − δ) / P[B∈S]) over
-    threshold events S, in both directions, Bonferroni-corrected."""
-    pooled = np.concatenate([a, b])
-    thresholds = np.unique(np.quantile(pooled, np.linspace(0.02, 0.98, 25)))
-    events = [(lambda x, t=t: x >= t) for t in thresholds] + \
-             [(lambda x, t=t: x < t) for t in thresholds]
-    alpha = ALPHA / (2 * 2 * len(events))
-    best = -math.inf
-    for event in events:
-        for x, y in ((a, b), (b, a)):
-            p_low, _ = clopper_pearson(int(event(x).sum()), len(x), alpha)
-            _, q_high = clopper_pearson(int(event(y).sum()), len(y), alpha)
-            if p_low - delta > 0 and q_high > 0:
-                best = max(best, math.log((p_low - delta) / q_high))
-    return best
 
 
 @pytest.mark.parametrize("accounting", list(SETTINGS), ids=lambda a: a.value)
@@ -119,13 +91,12 @@ def test_observed_privacy_loss_stays_below_the_claim(accounting: Accounting, kin
     plan = plan_query(CASES[kind], CATALOG)
     cost = cost_of(accounting, epsilon, delta)
     calibrated = calibrate(plan, cost, accounting)
-    d = _exact(plan.sql("duckdb"), neighbour=False)
-    d_prime = _exact(plan.sql("duckdb"), neighbour=True)
+    d, d_prime = on_both(_database(), plan, NEIGHBOUR)
     assert d.rows != d_prime.rows, "the neighbour must change the exact measures"
     a = _draws(plan, d, calibrated, DRAWS)
     b = _draws(plan, d_prime, calibrated, DRAWS)
     assert len(np.unique(a)) > 1 and len(np.unique(b)) > 1, "the answers carry no noise"
-    observed = epsilon_lower_bound(a, b, float(delta))
+    observed = epsilon_lower_bound(a, b, float(delta), ALPHA)
     assert observed <= float(epsilon), (
         f"{kind} under {accounting.value}: the observed privacy loss is at least "
         f"{observed:.3f} > ε = {float(epsilon)} (draws: {DRAWS})")

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import os
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -33,15 +32,16 @@ import duckdb
 import pytest
 import yaml
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from accountant import to_fraction
 from proxy.app import create_app
 from proxy.config import load_config
+from tests.search import BUDGET_EXAMPLES, BUDGET_LONG, search
 
-LONG = "DPSQL_BUDGET_EXAMPLES" in os.environ
-EXAMPLES = int(os.environ.get("DPSQL_BUDGET_EXAMPLES", "6"))
+LONG = BUDGET_LONG
+EXAMPLES = 6 if BUDGET_EXAMPLES is None else BUDGET_EXAMPLES
 KEYS = {"alice": "k_alice", "bob": "k_bob", "olivia": "k_olivia"}
 NOW = dt.datetime(2026, 6, 1, 12, tzinfo=dt.UTC)
 GRANT_DELTAS = [1e-6, 2e-6]
@@ -203,8 +203,7 @@ def run_sequence(client: TestClient, ops: list[tuple[Any, ...]], accounting: str
 def property_test(small_db: Path, tmp_path: Path, accounting: str, examples: int) -> None:
     runs = iter(range(10**6))
 
-    @settings(max_examples=examples, deadline=None, derandomize=not LONG,
-              suppress_health_check=list(HealthCheck), print_blob=True)
+    @search(examples, long=LONG, report_multiple_bugs=True)
     @given(operations)
     def check(ops: list[tuple[Any, ...]]) -> None:
         folder = tmp_path / f"run{next(runs)}"

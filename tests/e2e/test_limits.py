@@ -74,6 +74,7 @@ def many_keys(doc: dict[str, Any]) -> None:
     doc["tables"]["employees"]["columns"]["age"]["public_keys"] = list(range(100_000))
 
 
+@pytest.mark.slow
 def test_1e5_groups_times_8_medians_are_refused_before_any_charge(
     make_proxy: Callable[..., Proxy],
 ) -> None:

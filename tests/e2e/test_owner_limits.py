@@ -59,6 +59,7 @@ def test_the_analysts_own_budget_names_itself(make_proxy: Any) -> None:
     assert "PATCH /v1/admin/analysts/alice/budget" in error["message"]
 
 
+@pytest.mark.slow
 def test_a_thousand_thousandths_fit_a_budget_of_one(make_proxy: Any) -> None:
     proxy = make_proxy(_limits(analyst_eps=1.0, dataset_eps=None))
     for i in range(1000):

@@ -73,6 +73,7 @@ COUNT_SQL = "SELECT dept, COUNT(*) AS n FROM employees WHERE age > -{} GROUP BY 
 AVG_SQL = "SELECT AVG(age) AS a FROM employees WHERE age > -{}"
 
 
+@pytest.mark.slow
 def test_epsilon_table_predicts_real_accuracy_on_data_of_the_same_size(
     make_proxy: Callable[..., Proxy], demo_db: Any
 ) -> None:

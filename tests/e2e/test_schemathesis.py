@@ -21,6 +21,7 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("who", ["alice", "olivia", "carl"])
 def test_api_conforms_to_its_schema(live_url: str, who: str) -> None:
     schema = schemathesis.openapi.from_url(f"{live_url}/openapi.json")

@@ -192,6 +192,7 @@ def test_version_and_config_check(tmp_path: Path, engine: dict[str, Any]) -> Non
     assert bad.stderr.startswith("metadata_mismatch: ") and len(bad.stderr.splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_a_table_the_database_lost_can_be_withdrawn(tmp_path: Path) -> None:
     """Removed from dpsql.yaml, a table is withdrawn at the next start; declared through
     the owner API, `dpsql tables delete` withdraws it without a server."""

@@ -1,12 +1,15 @@
-"""Shared fixtures for the adversarial suites: one proxy per engine per module.
-
-Starting the app costs a fraction of a second; the adversarial and fuzz suites
-send hundreds of requests, so they share one app per engine per module, with a
-budget large enough that no test starves another. Tests that need their own
-ledger (budget, cache) use `make_proxy` from the end-to-end fixtures.
-"""
+"""The fuzz suite shares the adversarial suites' fixtures (tests/security/conftest.py):
+one proxy per engine per module, and the end-to-end fixtures behind it."""
 
 from __future__ import annotations
 
-from tests.e2e.conftest import demo_db, engine_kind, make_proxy, pg_demo, proxy, truth  # noqa: F401
-from tests.security.support import private_values, shared_proxy  # noqa: F401
+from tests.security.conftest import (  # noqa: F401 - fixtures shared with tests/security
+    demo_db,
+    engine_kind,
+    make_proxy,
+    pg_demo,
+    private_values,
+    proxy,
+    shared_proxy,
+    truth,
+)

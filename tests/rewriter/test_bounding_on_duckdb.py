@@ -6,62 +6,9 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from rewriter import Catalog, Plan, plan_query
-
-CITIES = ["Oslo", "Lima", "Pune"]
-
-
-def _database() -> duckdb.DuckDBPyConnection:
-    """Units that respect every bound, so bounding keeps all their rows."""
-    con = duckdb.connect()
-    con.execute("""
-        CREATE TABLE employees AS SELECT
-            i AS id, 'n' || i AS name,
-            ['Engineering', 'HR', 'Legal', 'Sales', 'Other'][i % 5 + 1] AS dept,
-            (i * 7919 % 250000)::DOUBLE AS salary, 16 + i % 80 AS age,
-            DATE '2010-01-01' + (i % 4000)::INT AS hired, i % 2 = 0 AS remote, 'x' AS city
-        FROM range(2000) t(i)
-    """)
-    # each person: up to 5 visits in at most 2 cities, amounts inside the bounds
-    con.execute("""
-        CREATE TABLE visits AS SELECT
-            p AS person_id, ['Oslo', 'Lima', 'Pune'][(p + v % 2) % 3 + 1] AS city,
-            ((p * 31 + v * 17) % 550 - 50)::DOUBLE AS amount,
-            DATE '2024-01-01' + v::INT AS visit_date
-        FROM range(500) a(p), range(5) b(v) WHERE v <= p % 5
-    """)
-    # a public table (duplicated keys are covered by the hypothesis property test)
-    con.execute("""CREATE TABLE departments AS SELECT * FROM (VALUES ('HR', 1, 'a', 1),
-        ('Engineering', 2, 'b', 2), ('Sales', 3, 'c', 3), ('Legal', 4, 'd', 4))
-        t(dept, floor, budget_code, id)""")
-    return con
-
-
-def _vectors(con: duckdb.DuckDBPyConnection, plan: Plan) -> dict[str, dict[tuple, int]]:
-    cursor = con.execute(plan.sql("duckdb"))
-    names = [d[0] for d in cursor.description]
-    n_keys = len(plan.shape.group_columns)
-    out: dict[str, dict[tuple, int]] = {m.name: {} for m in plan.measures}
-    for row in cursor.fetchall():
-        for m in plan.measures:
-            for k, column in enumerate(m.columns()):
-                key = tuple(row[:n_keys]) + ((k,) if m.kind == "hist" else ())
-                out[m.name][key] = int(row[names.index(column)] or 0)
-    return out
-
-
-def _add_extreme_unit(con: duckdb.DuckDBPyConnection) -> None:
-    """One person with 1,000 rows, extreme values, in every group."""
-    con.execute("""
-        INSERT INTO employees SELECT 999999, 'z',
-            ['Engineering', 'HR', 'Legal', 'Sales'][i % 4 + 1], 1e12, 1000000,
-            DATE '2020-01-01', true, 'x' FROM range(1000) t(i)
-    """)
-    con.execute("""
-        INSERT INTO visits SELECT 999999, ['Oslo', 'Lima', 'Pune'][i % 3 + 1],
-            CASE WHEN i % 2 = 0 THEN 1e15 ELSE -1e15 END, DATE '2024-01-01' FROM range(1000) t(i)
-    """)
-
+from rewriter import Catalog, plan_query
+from tests.neighbours import assert_within_sensitivity, measure_changes
+from tests.rewriter.data import EXTREME, database
 
 QUERIES = [
     "SELECT COUNT(*) FROM employees",
@@ -90,18 +37,15 @@ QUERIES = [
 @pytest.mark.parametrize("sql", QUERIES)
 def test_neighbour_moves_each_measure_within_its_sensitivity(catalog: Catalog, sql: str) -> None:
     plan = plan_query(sql, catalog)
-    con = _database()
-    before = _vectors(con, plan)
-    _add_extreme_unit(con)
-    for _ in range(5):  # the extreme unit's kept rows are random: try several draws
-        after = _vectors(con, plan)
-        for m in plan.measures:
-            keys = set(before[m.name]) | set(after[m.name])
-            diffs = [abs(after[m.name].get(k, 0) - before[m.name].get(k, 0)) for k in keys]
-            assert sum(diffs) <= m.l1, (m, diffs)
-            assert sum(d * d for d in diffs) <= m.l2_squared, (m, diffs)
-            if "WHERE" not in sql and m.kind != "sum":
-                assert sum(diffs) > 0, "the added unit should count somewhere"
+    db = database()
+    before = db.measures(plan)
+    with db.added(EXTREME):
+        for _ in range(5):  # the extreme unit's kept rows are random: try several draws
+            changes = measure_changes(plan, before, db.measures(plan))
+            assert_within_sensitivity(plan, changes)
+            for m in plan.measures:
+                if "WHERE" not in sql and m.kind != "sum":
+                    assert sum(changes[m.name]) > 0, "the added unit should count somewhere"
 
 
 EXACT = [
@@ -120,18 +64,18 @@ def test_rewrite_agrees_with_the_original_when_no_bound_binds(
     catalog: Catalog, sql: str, reference: str
 ) -> None:
     plan = plan_query(sql, catalog)
-    con = _database()
-    expected = {tuple(r[:-1]): r[-1] for r in con.execute(reference).fetchall()}
-    got = _vectors(con, plan)[plan.measures[0].name]
+    db = database()
+    expected = {tuple(r[:-1]): r[-1] for r in db.run(reference).rows}
+    got = db.measures(plan)[plan.measures[0].name]
     scale = plan.measures[0].grid_scale
     assert {k: v / scale for k, v in got.items()} == expected
 
 
 def test_sum_is_exact_on_the_grid(catalog: Catalog) -> None:
     plan = plan_query("SELECT SUM(salary) FROM employees", catalog)
-    con = _database()
-    exact = con.execute("SELECT SUM(salary) FROM employees").fetchone()[0]
-    measured = _vectors(con, plan)[plan.measures[0].name][()]
+    db = database()
+    exact = db.run("SELECT SUM(salary) FROM employees").rows[0][0]
+    measured = db.measures(plan)[plan.measures[0].name][()]
     assert measured == exact * plan.measures[0].grid_scale
 
 
@@ -157,10 +101,10 @@ def test_a_unit_over_the_row_cap_counts_exactly_the_cap(catalog: Catalog, sql: s
     assert "ROW_NUMBER" not in plan.sql("duckdb").upper()
     table = "visits" if "visits" in sql else "employees"
     rows_cap = catalog.tables[table].max_rows_per_unit
-    con = _database()
-    before = _vectors(con, plan)
-    _add_extreme_unit(con)
-    after = _vectors(con, plan)
+    db = database()
+    before = db.measures(plan)
+    with db.added(EXTREME):
+        after = db.measures(plan)
     added = {m.kind: after[m.name][()] - before[m.name][()] for m in plan.measures}
     assert added == {"count": rows_cap, "units": 1}
 

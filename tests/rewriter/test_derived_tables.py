@@ -6,11 +6,11 @@ person), and describe the same plan as the query written over the tables."""
 
 from __future__ import annotations
 
-import duckdb
 import pytest
 
 from rewriter import Catalog, plan_query
-from tests.rewriter.test_bounding_on_duckdb import _add_extreme_unit, _database, _vectors
+from tests.neighbours import assert_within_sensitivity, measure_changes
+from tests.rewriter.data import EXTREME, SMALL_EXTREME, database
 
 # (derived-table query, the same question written over the tables)
 EQUIVALENT = [
@@ -72,8 +72,8 @@ def test_derived_table_plans_like_the_flat_query(catalog: Catalog, sql: str, fla
     assert [(m.kind, m.l1, m.l2_squared) for m in plan.measures] == \
         [(m.kind, m.l1, m.l2_squared) for m in reference.measures]
     assert plan.group_keys == reference.group_keys
-    con = _database()
-    assert _vectors(con, plan) == _vectors(con, reference)
+    db = database()
+    assert db.measures(plan) == db.measures(reference)
 
 
 @pytest.mark.parametrize("sql", [q for q, _ in EQUIVALENT[:4]])
@@ -81,41 +81,26 @@ def test_rewrite_agrees_with_the_analysts_sql(catalog: Catalog, sql: str) -> Non
     """DuckDB runs the analyst's CTE itself: the inlined rewrite computes the same
     (every person is within the caps, every city a declared key)."""
     plan = plan_query(sql, catalog)
-    con = _database()
+    db = database()
     n_keys = len(plan.shape.group_columns)
-    expected = {tuple(r[:n_keys]): r[-1] for r in con.execute(sql).fetchall()}
+    expected = {tuple(r[:n_keys]): r[-1] for r in db.run(sql).rows}
     measure = plan.measures[0]
-    got = _vectors(con, plan)[measure.name]
+    got = db.measures(plan)[measure.name]
     scale = measure.grid_scale if measure.kind == "sum" else 1
     assert {k: v / scale for k, v in got.items()} == pytest.approx(expected)
-
-
-def _add_small_extreme_unit(con: duckdb.DuckDBPyConnection) -> None:
-    """The extreme person with 40 rows per table: three private tables joined on the
-    unit give 40³ rows, not 1000³."""
-    con.execute("INSERT INTO employees SELECT 999999, 'z', 'HR', 1e12, 1000000, "
-                "DATE '2020-01-01', true, 'x' FROM range(40)")
-    con.execute("INSERT INTO visits SELECT 999999, ['Oslo', 'Lima', 'Pune'][i % 3 + 1], 1e15, "
-                "DATE '2024-01-01' FROM range(40) t(i)")
 
 
 @pytest.mark.parametrize("sql", [q for q, _ in EQUIVALENT])
 def test_neighbour_moves_a_derived_query_within_its_sensitivity(catalog: Catalog,
                                                                 sql: str) -> None:
     plan = plan_query(sql, catalog)
-    con = _database()
-    before = _vectors(con, plan)
-    if sql.count("employees") > 1:
-        _add_small_extreme_unit(con)
-    else:
-        _add_extreme_unit(con)
-    for _ in range(3):
-        after = _vectors(con, plan)
-        for m in plan.measures:
-            keys = set(before[m.name]) | set(after[m.name])
-            diffs = [abs(after[m.name].get(k, 0) - before[m.name].get(k, 0)) for k in keys]
-            assert sum(diffs) <= m.l1, (sql, m, diffs)
-            assert sum(d * d for d in diffs) <= m.l2_squared, (sql, m, diffs)
+    db = database()
+    before = db.measures(plan)
+    # three private tables joined on the unit: 40³ of the person's rows, not 1000³
+    with db.added(SMALL_EXTREME if sql.count("employees") > 1 else EXTREME):
+        for _ in range(3):
+            assert_within_sensitivity(plan, measure_changes(plan, before, db.measures(plan)),
+                                      sql)
 
 
 def test_output_names_follow_the_analysts_text(catalog: Catalog) -> None:
@@ -136,8 +121,7 @@ def test_substituted_definitions_keep_their_grouping(catalog: Catalog) -> None:
     plan = plan_query("WITH v AS (SELECT person_id, amount > 400 OR amount < 0 AS odd "
                       "FROM visits) SELECT COUNT(*) FROM v WHERE odd AND person_id IS NULL",
                       catalog)
-    con = _database()
-    assert _vectors(con, plan)[plan.measures[0].name] == {(): 0}
+    assert database().measures(plan)[plan.measures[0].name] == {(): 0}
 
 
 def test_queries_without_derived_tables_are_untouched(catalog: Catalog) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import time
 
-import duckdb
 import pytest
 import sqlglot
 from pydantic import ValidationError
@@ -14,8 +13,8 @@ from sqlglot import exp
 
 from rewriter import Catalog, QueryRefused, Table, plan_query
 from rewriter.joins import MAX_JOIN_FANOUT
-
-from .test_bounding_on_duckdb import _database, _vectors
+from tests.neighbours import Person, duckdb_database
+from tests.rewriter.data import database
 
 # -- metadata -------------------------------------------------------------------------
 
@@ -203,23 +202,24 @@ def test_capped_joins_agree_with_the_original_when_everyone_is_within_the_caps(
 ) -> None:
     plan = plan_query(sql, catalog)
     assert plan.shape.capped
-    con = _database()
-    expected = {tuple(r[:-1]): r[-1] for r in con.execute(reference).fetchall()}
-    assert _vectors(con, plan)[plan.measures[0].name] == expected
+    db = database()
+    expected = {tuple(r[:-1]): r[-1] for r in db.run(reference).rows}
+    assert db.measures(plan)[plan.measures[0].name] == expected
 
 
 def test_a_person_with_15000_rows_self_joined_adds_at_most_the_cap(catalog: Catalog) -> None:
     """Before the pre-join cap this person made 225 million joined rows."""
     plan = plan_query("SELECT COUNT(*), COUNT(DISTINCT a.person_id) FROM visits a "
                       "JOIN visits b ON a.person_id = b.person_id", catalog)
-    con = _database()
+    db = database()
+    heavy = Person(999999, {"visits": "person_id"}, statements=(
+        "INSERT INTO visits SELECT 999999, 'Oslo', 1.0, DATE '2024-01-01' FROM range(15000)",))
     # everyone has at most 5 visits, each kept by its table's cap of 5: deterministic
-    before = _vectors(con, plan)
-    con.execute("INSERT INTO visits SELECT 999999, 'Oslo', 1.0, DATE '2024-01-01' "
-                "FROM range(15000)")
-    start = time.perf_counter()
-    after = _vectors(con, plan)
-    elapsed = time.perf_counter() - start
+    before = db.measures(plan)
+    with db.added(heavy):
+        start = time.perf_counter()
+        after = db.measures(plan)
+        elapsed = time.perf_counter() - start
     rows, people = plan.measures
     assert after[rows.name][()] - before[rows.name][()] == 5 == rows.l1
     assert after[people.name][()] - before[people.name][()] == 1
@@ -228,11 +228,11 @@ def test_a_person_with_15000_rows_self_joined_adds_at_most_the_cap(catalog: Cata
 
 def test_kept_rows_are_chosen_at_random_before_the_join(catalog: Catalog) -> None:
     """Which of a heavy person's rows survive the pre-join cap changes between runs."""
-    con = duckdb.connect()
-    con.execute("CREATE TABLE visits AS SELECT 1 AS person_id, 'Oslo' AS city, "
-                "i::DOUBLE AS amount, DATE '2024-01-01' AS visit_date FROM range(200) t(i)")
-    con.execute("CREATE TABLE cities AS SELECT 'Oslo' AS name, 'north' AS region, 1 AS rank")
+    db = duckdb_database(
+        "CREATE TABLE visits AS SELECT 1 AS person_id, 'Oslo' AS city, "
+        "i::DOUBLE AS amount, DATE '2024-01-01' AS visit_date FROM range(200) t(i)",
+        "CREATE TABLE cities AS SELECT 'Oslo' AS name, 'north' AS region, 1 AS rank")
     plan = plan_query("SELECT SUM(v.amount) FROM visits v JOIN cities c ON v.city = c.name",
                       catalog)
-    sums = {_vectors(con, plan)[plan.measures[0].name][()] for _ in range(8)}
+    sums = {db.measures(plan)[plan.measures[0].name][()] for _ in range(8)}
     assert len(sums) > 1

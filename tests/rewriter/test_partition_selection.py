@@ -11,7 +11,6 @@ import duckdb
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scipy import stats
 
 from accountant import Accounting, cost_of, gaussian_threshold, rho_for
 from accountant.mechanisms.sampler import float_scale_up
@@ -19,6 +18,7 @@ from proxy.calibrate import calibrate, price, selection_threshold
 from proxy.engines.base import Result
 from proxy.release import release
 from rewriter import Catalog, plan_query
+from tests.neighbours import Person, clopper_pearson, duckdb_database, duckdb_result, on_both
 
 SELECTION_QUERIES = [
     "SELECT visit_date, COUNT(*) FROM visits GROUP BY visit_date",
@@ -113,13 +113,6 @@ def test_zcdp_selection_splits_delta_exactly_and_prices_rho_on_the_rest(catalog:
     assert pure.cost == cost_of(Accounting.PURE, epsilon, delta)
 
 
-def _clopper_pearson(k: int, n: int, alpha: float) -> tuple[float, float]:
-    """Two-sided (1 − 2α) Clopper–Pearson interval for a binomial proportion."""
-    low = 0.0 if k == 0 else float(stats.beta.ppf(alpha, k, n - k + 1))
-    high = 1.0 if k == n else float(stats.beta.ppf(1 - alpha, k + 1, n - k))
-    return low, high
-
-
 @pytest.mark.slow
 def test_zcdp_a_person_alone_in_their_groups_is_released_at_most_delta_sel(
     catalog: Catalog,
@@ -128,23 +121,17 @@ def test_zcdp_a_person_alone_in_their_groups_is_released_at_most_delta_sel(
     nobody else has. On D those dates never appear; on D' they may appear only
     through partition selection, with probability at most δ_sel. δ is large here
     so that the probability is measurable; the threshold is the one the proxy uses."""
-    con = duckdb.connect()
-    con.execute("""CREATE TABLE visits AS SELECT p AS person_id, 'Oslo' AS city,
+    db = duckdb_database("""CREATE TABLE visits AS SELECT p AS person_id, 'Oslo' AS city,
         10.0 AS amount, DATE '2024-01-01' + (p % 2)::INT AS visit_date FROM range(400) t(p)""")
+    person = Person(9999, {"visits": "person_id"}, statements=(
+        """INSERT INTO visits VALUES (9999, 'Lima', 5.0, DATE '2030-05-01'),
+        (9999, 'Lima', 5.0, DATE '2030-05-02')""",))
     plan = plan_query("SELECT visit_date, COUNT(*) AS n FROM visits GROUP BY visit_date",
                       catalog)
     priced = price(plan, Accounting.ZCDP, Fraction(1), Fraction(3, 10))
     selection = priced.selection
     assert selection is not None
-
-    def run() -> Result:
-        cursor = con.execute(plan.sql("duckdb"))
-        return Result(tuple(d[0] for d in cursor.description), cursor.fetchall())
-
-    without = run()
-    con.execute("""INSERT INTO visits VALUES (9999, 'Lima', 5.0, DATE '2030-05-01'),
-        (9999, 'Lima', 5.0, DATE '2030-05-02')""")
-    with_person = run()
+    without, with_person = on_both(db, plan, person)
     alone = {"2030-05-01", "2030-05-02"}
     trials, released = 3000, 0
     for _ in range(trials):
@@ -158,7 +145,7 @@ def test_zcdp_a_person_alone_in_their_groups_is_released_at_most_delta_sel(
     p = _gaussian_tail(float(sigma), selection.threshold - 1)  # one group, count 1
     exact = 1 - (1 - p) ** 2  # either of the two
     assert exact <= float(selection.delta)
-    low, high = _clopper_pearson(released, trials, 1e-4)
+    low, high = clopper_pearson(released, trials, 1e-4)
     assert low <= float(selection.delta), (released, trials, float(selection.delta))
     # the frequency matches the exact release probability (a sampler, a threshold
     # off by one or a wrong σ would move it out of the interval)
@@ -181,8 +168,7 @@ def test_measure_noise_is_drawn_only_for_released_groups(
                       "FROM visits GROUP BY visit_date", catalog)
     priced = price(plan, Accounting.ZCDP, Fraction(1), Fraction(1, 10**6))
     assert priced.selection is not None
-    cursor = con.execute(plan.sql("duckdb"))
-    result = Result(tuple(d[0] for d in cursor.description), cursor.fetchall())
+    result = duckdb_result(con, plan.sql("duckdb"))
     drawn: list[int] = []
     real = release_module.add_noise
 

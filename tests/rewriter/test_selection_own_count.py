@@ -14,16 +14,14 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 
-import duckdb
 import pytest
-from scipy import stats
 
 from accountant import Accounting, laplace_tail_bound, laplace_threshold
 from accountant.mechanisms.sampler import float_scale_up
 from proxy.calibrate import price
-from proxy.engines.base import Result
 from proxy.release import release
 from rewriter import Catalog, plan_query
+from tests.neighbours import Person, clopper_pearson, duckdb_database, on_both
 
 
 def _laplace_tail(b: float, k: int) -> float:
@@ -64,12 +62,6 @@ def test_laplace_threshold_is_the_exact_tail() -> None:
     assert laplace_threshold(Fraction(1), 1, Fraction(3, 200000)) == 12
 
 
-def _clopper_pearson(k: int, n: int, alpha: float) -> tuple[float, float]:
-    low = 0.0 if k == 0 else float(stats.beta.ppf(alpha, k, n - k + 1))
-    high = 1.0 if k == n else float(stats.beta.ppf(1 - alpha, k + 1, n - k))
-    return low, high
-
-
 @pytest.mark.parametrize("trials", [pytest.param(4000, id="ci"),
                                     pytest.param(40000, id="large", marks=pytest.mark.slow)])
 def test_a_person_alone_with_r_rows_in_a_group_is_released_at_most_delta(
@@ -77,23 +69,17 @@ def test_a_person_alone_with_r_rows_in_a_group_is_released_at_most_delta(
     """Neighbours D (400 others on two common dates) and D' = D + one person with
     R = 5 visits on a date nobody else has: their group's true count is R, the
     worst case. δ is large so the release probability is measurable."""
-    con = duckdb.connect()
-    con.execute("""CREATE TABLE visits AS SELECT p AS person_id, 'Oslo' AS city,
+    db = duckdb_database("""CREATE TABLE visits AS SELECT p AS person_id, 'Oslo' AS city,
         10.0 AS amount, DATE '2024-01-01' + (p % 2)::INT AS visit_date FROM range(400) t(p)""")
+    person = Person(9999, {"visits": "person_id"}, statements=(
+        "INSERT INTO visits SELECT 9999, 'Lima', 5.0, DATE '2030-05-01' FROM range(5)",))
     plan = plan_query("SELECT visit_date, COUNT(*) AS n FROM visits GROUP BY visit_date",
                       catalog)
     epsilon, delta = Fraction(2), Fraction(1, 5)
     priced = price(plan, Accounting.PURE, epsilon, delta)
     selection = priced.selection
     assert selection is not None and selection.delta == delta
-
-    def run() -> Result:
-        cursor = con.execute(plan.sql("duckdb"))
-        return Result(tuple(d[0] for d in cursor.description), cursor.fetchall())
-
-    without = run()
-    con.execute("INSERT INTO visits SELECT 9999, 'Lima', 5.0, DATE '2030-05-01' FROM range(5)")
-    with_person = run()
+    without, with_person = on_both(db, plan, person)
     released = 0
     for _ in range(trials):
         rows = release(plan, with_person, priced.calibrated, selection.threshold).rows
@@ -107,6 +93,6 @@ def test_a_person_alone_with_r_rows_in_a_group_is_released_at_most_delta(
     b = float(float_scale_up(priced.calibrated[measure.name].noise.scale))
     exact = _laplace_tail(b, selection.threshold - 5)  # count R = 5 plus Z reaches τ
     assert exact <= float(delta)
-    low, high = _clopper_pearson(released, trials, 1e-4)
+    low, high = clopper_pearson(released, trials, 1e-4)
     assert low <= float(delta), (released, trials)
     assert low <= exact <= high, (released, trials, exact)

@@ -9,7 +9,7 @@ through one proxy); `make test-spark` (DPSQL_SPARK_FULL=1) runs every e2e module
 
 from __future__ import annotations
 
-import os
+import pytest
 
 from tests.e2e.conftest import Proxy
 from tests.e2e.test_query_api import (  # noqa: F401
@@ -32,8 +32,9 @@ from tests.e2e.test_surface_queries import (  # noqa: F401
     test_having_order_limit_run_on_noisy_values,
     test_quantiles_and_variance_are_near_theexact_answers,
 )
+from tests.search import SPARK_FULL
 
-if os.environ.get("DPSQL_SPARK_FULL"):
+if SPARK_FULL:
     from tests.e2e.test_public_tables import *  # noqa: F403
     from tests.e2e.test_quantile_answers import *  # noqa: F403
     from tests.e2e.test_query_api import *  # noqa: F403
@@ -48,6 +49,7 @@ if os.environ.get("DPSQL_SPARK_FULL"):
     # answers NULLs, exactly and free, as for any public-only query
     del test_an_engine_failure_over_public_tables_is_one_clear_error  # noqa: F821
 else:
+    @pytest.mark.slow
     def test_peer_queries_run_through_one_proxy(rich: Proxy) -> None:
         """test_peer_query_runs's assertions, every other peer query, one Spark proxy."""
         for sql in PEERS[::2]:

@@ -36,6 +36,7 @@ def connect(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
 
 
+@pytest.mark.slow
 def test_no_overspend_across_proxy_processes(connect: str, tmp_path: Path) -> None:
     require_postgres()
     sources = parquet_copy(ensure_database(2000, tmp_path / "data"), tmp_path / "parquet")
@@ -81,6 +82,7 @@ def test_no_overspend_across_proxy_processes(connect: str, tmp_path: Path) -> No
                 assert budget["spent"]["epsilon"] == 1.0 and budget["remaining"]["epsilon"] == 0
 
 
+@pytest.mark.slow
 def test_the_servers_probe_leaves_this_process_able_to_open_a_local_master(
         connect: str, tmp_path: Path) -> None:
     """Creating a Connect session marks the whole process as Connect mode; the probe

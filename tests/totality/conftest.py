@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import settings
 
 from rewriter import Catalog, Table
 from tests.pg import require_postgres, throwaway_database
+from tests.search import FUZZ_EXAMPLES, FUZZ_LONG, SPARK_FULL, search
 from tests.sparkutil import export_parquet, require_spark
 
 from .hostile import CITIES, TABLES, build_duckdb, load_postgres
@@ -20,16 +20,12 @@ from .hostile import CITIES, TABLES, build_duckdb, load_postgres
 # CI runs a short search; `make fuzz` sets DPSQL_FUZZ_EXAMPLES for a long one.
 # CI is derandomized (the same examples every run) and stops at the first bug found;
 # the long search explores at random and reports every distinct failure it finds.
-LONG = "DPSQL_FUZZ_EXAMPLES" in os.environ
-EXAMPLES = int(os.environ.get("DPSQL_FUZZ_EXAMPLES", "150"))
-FUZZ = settings(
-    max_examples=EXAMPLES, deadline=None, derandomize=not LONG, report_multiple_bugs=LONG,
-    suppress_health_check=list(HealthCheck), print_blob=True,
-)
+LONG = FUZZ_LONG
+EXAMPLES = 150 if FUZZ_EXAMPLES is None else FUZZ_EXAMPLES
+FUZZ = search(EXAMPLES, long=LONG)
 
 # Spark answers a rewritten query in a fraction of a second, not a millisecond: CI runs a
 # shorter search there; `make test-spark` (DPSQL_SPARK_FULL) and `make fuzz` the full one.
-SPARK_FULL = bool(os.environ.get("DPSQL_SPARK_FULL"))
 SPARK_EXAMPLES = EXAMPLES if LONG or SPARK_FULL else 30
 
 

@@ -122,6 +122,7 @@ def check_total(sql: str, dialect: str, run: Run) -> None:
             f"release raised ({type(err).__name__}: {err}) on {dialect} for {sql!r}") from None
 
 
+@pytest.mark.slow
 def test_rewritten_queries_are_total(engine: tuple[str, Run]) -> None:
     survey = Survey()
 

@@ -56,6 +56,7 @@ def _outcome(client: TestClient, sql: str) -> tuple[int, Any]:
     return response.status_code, response.json()
 
 
+@pytest.mark.slow
 def test_status_does_not_depend_on_one_person(apps: dict[bool, TestClient]) -> None:
     survey = Survey()
 
