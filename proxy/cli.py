@@ -18,6 +18,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dpsql.errors import DpsqlError
+
 from .config import Config, ConfigError, load_config, parse_expiry
 
 if TYPE_CHECKING:
@@ -679,9 +681,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # an operator sees one line; --debug shows the traceback
         if args.debug:
             raise
-        code = getattr(exc, "code", "internal")
-        return _fail(code if isinstance(code, str) else "internal",
-                     getattr(exc, "message", None) or str(exc) or type(exc).__name__)
+        if isinstance(exc, DpsqlError):
+            return _fail(exc.code, exc.message or str(exc) or type(exc).__name__)
+        return _fail("internal", str(exc) or type(exc).__name__)
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ from pydantic import (
     model_validator,
 )
 
+from dpsql.errors import DpsqlError
 from rewriter.limits import Limits
 from rewriter.metadata import PublicKeysRef, Table
 
@@ -60,15 +61,13 @@ _ANALYST_NAME = re.compile(ANALYST_NAME_PATTERN)
 _LEDGER_SCHEMES = (_SQLITE_PREFIX, "postgresql://", "postgres://")
 
 
-class ConfigError(Exception):
+class ConfigError(DpsqlError):
     """The configuration is unusable; ``message`` lists every problem found."""
 
     code = "config_error"
 
     def __init__(self, message: str, *, code: str | None = None) -> None:
         super().__init__(message)
-        self.message = message
-        self.position = None
         if code is not None:  # a more precise stable code (`dpsql serve` prints it)
             self.code = code
 

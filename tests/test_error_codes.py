@@ -5,8 +5,17 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from proxy.errors import STATUS
-from proxy.startup import STARTUP_CODES
+import pytest
+
+from accountant.errors import AccountantError, BudgetExhausted, LedgerTampered
+from accountant.errors import InvalidParameter as AccountantInvalid
+from dpsql.errors import STARTUP_CODES, STATUS, DpsqlError
+from proxy.config import ConfigError
+from proxy.engines.base import EngineError, EngineTimeout
+from proxy.errors import FailedAfterCharge, Forbidden, InvalidParameter, NotFound, Unauthenticated
+from proxy.startup import StartupError
+from proxy.trino.errors import TrinoError
+from rewriter.errors import ParseError, QueryRefused, RewriteError
 from tests.security.support import ERROR_CODES
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
@@ -43,3 +52,26 @@ def test_the_readme_lists_every_start_up_code() -> None:
 
 def test_analysts_see_only_documented_codes() -> None:
     assert ERROR_CODES <= set(STATUS)
+
+
+@pytest.mark.parametrize("error", [
+    RewriteError, ParseError, QueryRefused, AccountantError, AccountantInvalid, BudgetExhausted,
+    LedgerTampered, EngineError, EngineTimeout, ConfigError, StartupError, InvalidParameter,
+    Unauthenticated, Forbidden, NotFound, FailedAfterCharge, TrinoError])
+def test_every_error_has_the_one_root(error: type[Exception]) -> None:
+    assert issubclass(error, DpsqlError)
+
+
+def test_one_invalid_parameter_class() -> None:
+    assert InvalidParameter is AccountantInvalid
+
+
+@pytest.mark.parametrize(("error", "code"), [
+    (ParseError, "parse_error"), (QueryRefused, "unsupported_query"),
+    (AccountantInvalid, "invalid_parameter"), (BudgetExhausted, "budget_exhausted"),
+    (LedgerTampered, "ledger_tampered"), (EngineError, "internal"), (EngineTimeout, "timeout"),
+    (ConfigError, "config_error"), (Unauthenticated, "unauthenticated"),
+    (Forbidden, "forbidden"), (NotFound, "not_found")])
+def test_codes_are_unchanged(error: type[DpsqlError], code: str) -> None:
+    assert error.code == code
+    assert code in STATUS or code in STARTUP_CODES
