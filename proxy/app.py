@@ -100,7 +100,7 @@ def start_services(config: Config, clock: Clock = utc_now) -> Services:
         max_delta=config.privacy.max_query_delta,
         diagnostics_share=config.privacy.diagnostics_share,
     )
-    pipeline = Pipeline(catalog=tables.catalog, engine=engine, ledger=ledger, privacy=privacy,
+    pipeline = Pipeline(catalog=tables.refresh, engine=engine, ledger=ledger, privacy=privacy,
                         clock=clock, limits=config.limits.limits(),
                         log_details=config.logging.engine_errors)
     return Services(config, engine, ledger, pipeline, KeyRing(ledger), clock, tables, notary)

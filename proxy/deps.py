@@ -40,8 +40,9 @@ class Services:
 
 def _services(request: Request) -> Services:
     services: Services = request.app.state.services
-    # another proxy sharing the ledger may have changed a table's metadata
-    services.pipeline.catalog = services.tables.refresh()
+    # another proxy sharing the ledger may have changed a table's metadata; the
+    # pipeline reads the refreshed catalog from the table store, call by call
+    services.tables.refresh()
     return services
 
 

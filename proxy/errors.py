@@ -8,6 +8,7 @@ docstring draws the whole tree)::
     ├── Unauthenticated        401 unauthenticated
     ├── Forbidden              403 forbidden
     ├── NotFound               404 not_found
+    ├── InternalError          500 internal (a contradiction caught before the charge)
     └── FailedAfterCharge      500 internal / 504 timeout, after the charge
 
 A ledger that does not verify raises the accountant's ``LedgerTampered`` (503
@@ -32,8 +33,8 @@ from accountant.errors import InvalidParameter
 from dpsql.errors import INTERNAL_MESSAGE, STATUS, DpsqlError
 
 __all__ = ["INTERNAL_MESSAGE", "STATUS", "Classified", "DpsqlError", "FailedAfterCharge",
-           "Forbidden", "InvalidParameter", "NotFound", "Unauthenticated", "classify",
-           "error_body", "error_response", "handled"]
+           "Forbidden", "InternalError", "InvalidParameter", "NotFound", "Unauthenticated",
+           "classify", "error_body", "error_response", "handled"]
 
 log = logging.getLogger("dpsql")
 
@@ -48,6 +49,14 @@ class Forbidden(DpsqlError):
 
 class NotFound(DpsqlError):
     code = "not_found"
+
+
+class InternalError(DpsqlError):
+    """dpsql caught itself in a contradiction (e.g. the noise it built does not spend
+    what it is about to charge): the client sees the generic ``internal`` message,
+    the server log the class and what disagreed."""
+
+    code = "internal"
 
 
 class FailedAfterCharge(DpsqlError):

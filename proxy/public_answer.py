@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 from rewriter.public import PublicQuery
 
+from .charge import new_query_id
 from .engines.base import EngineError, EngineTimeout
+from .respond import EXPLAIN_DIALECTS, budget_sides, dataset_spend, free_charge, spend
 from .schemas import ColumnInfo, ExplainResponse, OutputPlan, QueryResponse
 
 if TYPE_CHECKING:
@@ -54,8 +56,6 @@ def _cell(value: Any) -> Any:
 
 
 def answer_public(plan: PublicQuery, pipeline: Pipeline, analyst: str) -> QueryResponse:
-    from .pipeline import budget_sides, dataset_spend, free_charge, new_query_id, spend
-
     try:
         result = pipeline.engine.execute(plan.sql(pipeline.engine.dialect))
     except EngineTimeout:
@@ -83,8 +83,6 @@ def answer_public(plan: PublicQuery, pipeline: Pipeline, analyst: str) -> QueryR
 
 
 def explain_public(plan: PublicQuery, pipeline: Pipeline, analyst: str) -> ExplainResponse:
-    from .pipeline import EXPLAIN_DIALECTS, budget_sides, dataset_spend, free_charge, spend
-
     status = pipeline.ledger.status(analyst, pipeline.clock())
     outputs = [OutputPlan(column=item.alias_or_name, kind="exact (public tables only)")
                for item in plan.tree.expressions]

@@ -32,7 +32,6 @@ sends to `PATCH /v1/admin/tables/{name}` (or `dpsql suggest --apply`).
 
 from __future__ import annotations
 
-import copy
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -302,12 +301,12 @@ def _bounded_columns(table: Table, only: Sequence[str] | None) -> list[str]:
 
 def _noise_of(pipeline: Pipeline, name: str, table: Table, sql: str) -> dict[str, float] | None:
     """What the planner says a query would carry under the proposed metadata."""
-    trial = copy.copy(pipeline)
-    tables = dict(pipeline.catalog.tables)
+    current = pipeline.catalog
+    tables = dict(current.tables)
     tables[name] = table
-    trial.catalog = Catalog(tables, pipeline.catalog.resolved_keys)
+    trial = Catalog(tables, current.resolved_keys)
     try:
-        plan = trial.explain("", QueryRequest(sql=sql))
+        plan = pipeline.explain("", QueryRequest(sql=sql), trial)
     except Exception:  # noqa: BLE001 - a statement the planner refuses shows no figure
         return None
     out = next((o for o in plan.outputs if o.scale is not None and o.ci95_halfwidth is not None),

@@ -1,6 +1,6 @@
 """The sandbox's query path: the real pipeline's stages, on the twin, charging nothing.
 
-    parameters → plan (parse, validate, rewrite) → price      (Pipeline._prepare_all)
+    parameters → plan (parse, validate, rewrite) → price      (Pipeline.prepare)
     → rewritten SQL for the data engine's dialect             (same refusals)
     → execute on the twin → release: exact, and noisy draws   (proxy.release)
 
@@ -18,21 +18,14 @@ from typing import Any
 from accountant import Cost, InvalidParameter, NoiseSpec, to_fraction
 from accountant.ledger.records import BudgetStatus
 from accountant.mechanisms.quantile import QuantileSpec
-from rewriter import Plan
+from rewriter import Catalog, Plan
 
 from ..affordable import MAX_AFFORDABLE, affordable
 from ..calibrate import Calibrated, price
-from ..pipeline import (
-    Pipeline,
-    _accuracy_info,
-    _bounding_info,
-    charge_of,
-    dataset_spend,
-    rewritten_sql,
-    spend,
-)
+from ..pipeline import Pipeline, rewritten_sql
 from ..public_answer import answer_public, explain_public
 from ..release import Released, release
+from ..respond import accuracy_info, bounding_info, charge_of, dataset_spend, spend
 from ..schemas import ColumnInfo, QueryRequest, Spend
 from .schemas import (
     EpsilonRow,
@@ -126,11 +119,11 @@ class Sandbox:
     def close(self) -> None:
         self.store.close()
 
-    def _run(self, pipeline: Pipeline, request: QueryRequest
+    def _run(self, pipeline: Pipeline, request: QueryRequest, catalog: Catalog
              ) -> tuple[Plan, Cost, dict[str, Calibrated], int | None, Twin, Any]:
-        plan, cost, calibrated, selection = pipeline._prepare_all(request)
+        plan, cost, calibrated, selection = pipeline.prepare(request, catalog)
         rewritten_sql(plan, pipeline.engine.dialect)  # refuses exactly where /v1/query does
-        twin = self.store.twin(pipeline.catalog)
+        twin = self.store.twin(catalog)
         result = twin.engine.execute(rewritten_sql(plan, twin.engine.dialect))
         return plan, cost, calibrated, selection.threshold if selection else None, twin, result
 
@@ -149,9 +142,10 @@ class Sandbox:
 
     def query(self, pipeline: Pipeline, analyst: str,
               request: SandboxRequest) -> SandboxQueryResponse:
-        public = pipeline._public(request)
+        catalog = pipeline.catalog  # one catalog for the whole request
+        public = pipeline.public(request, catalog)
         if public is not None:  # public tables only: exact and free, on the twin's copies
-            twin = self.store.twin(pipeline.catalog)
+            twin = self.store.twin(catalog)
             answer = answer_public(public, _OnTwin(pipeline, twin.engine), analyst)  # type: ignore[arg-type]
             return SandboxQueryResponse(
                 columns=answer.columns, exact_rows=answer.rows, draws=[], accuracy=[],
@@ -161,7 +155,7 @@ class Sandbox:
                               affordable=MAX_AFFORDABLE,
                               promote=QueryRequest(sql=request.sql)),
                 twin=_twin_info(twin))
-        plan, cost, calibrated, threshold, twin, result = self._run(pipeline, request)
+        plan, cost, calibrated, threshold, twin, result = self._run(pipeline, request, catalog)
         exact = release(plan, result, noiseless(calibrated), threshold)
         draws = [release(plan, result, calibrated, threshold) for _ in range(request.draws)]
         real, _ = self._real(pipeline, analyst, request, cost)
@@ -170,23 +164,24 @@ class Sandbox:
             columns=[ColumnInfo(name=o.name, type=o.type) for o in plan.outputs],
             exact_rows=exact.rows,
             draws=[SandboxDraw(rows=d.rows, accuracy=_accuracy(d)) for d in draws],
-            accuracy=_accuracy(first), bounding=_bounding_info(first.bounding),
+            accuracy=_accuracy(first), bounding=bounding_info(first.bounding),
             real=real, twin=_twin_info(twin),
         )
 
     def explain(self, pipeline: Pipeline, analyst: str,
                 request: SandboxRequest) -> SandboxExplainResponse:
         """What ε do I need: ε → error on the twin, the asked ε and the target's pick."""
-        public = pipeline._public(request)
+        catalog = pipeline.catalog  # one catalog for the whole request
+        public = pipeline.public(request, catalog)
         if public is not None:  # public tables only: no ε to choose
             plan_public = explain_public(public, pipeline, analyst)
-            twin = self.store.twin(pipeline.catalog)
+            twin = self.store.twin(catalog)
             return SandboxExplainResponse(
                 plan=plan_public, epsilon_table=[], plot=[], asked_epsilon=0.0,
                 remaining=plan_public.remaining, dataset_remaining=plan_public.dataset_remaining,
                 affordable=MAX_AFFORDABLE, twin=_twin_info(twin))
-        plan_info = pipeline.explain(analyst, request)
-        plan, cost, calibrated, threshold, twin, result = self._run(pipeline, request)
+        plan_info = pipeline.explain(analyst, request, catalog)
+        plan, cost, calibrated, threshold, twin, result = self._run(pipeline, request, catalog)
         real, status = self._real(pipeline, analyst, request, cost)
         exact = release(plan, result, noiseless(calibrated), threshold).rows
         # ε as people write it (0.1 is 1/10), so that 10 × 0.1 fits a budget of 1
@@ -257,4 +252,4 @@ def _error(row: EpsilonRow, column: str) -> ErrorAtEpsilon:
 
 
 def _accuracy(released: Released) -> list[Any]:
-    return [_accuracy_info(a, released.bounding) for a in released.accuracy]
+    return [accuracy_info(a, released.bounding) for a in released.accuracy]

@@ -27,9 +27,9 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from ..auth import Principal
+from ..charge import new_query_id
 from ..deps import Services, _services
 from ..errors import error_response
-from ..pipeline import new_query_id
 from . import types
 from .auth import CHALLENGE, authenticate
 from .context import VERSION, Context, Outcome
