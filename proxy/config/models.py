@@ -1,8 +1,6 @@
-"""The deployment file ``dpsql.yaml`` (SPEC §2), declared once as pydantic models.
-
-The server refuses to start on any problem, and the data owner should be able to
-fix every problem in one pass: :func:`load_config` collects all errors and
-reports each as ``key.path: what is wrong``.
+"""The sections of ``dpsql.yaml`` (SPEC §2) as pydantic models: the single source of
+the file's format, its defaults and its checks (:mod:`proxy.config` has the whole
+story; reading the file is :mod:`proxy.config.load`).
 
 Privacy numbers (ε, δ) are kept as :class:`decimal.Decimal` built from the text
 the owner wrote, so a budget of ``1.0`` holds exactly ten queries at ``0.1``
@@ -12,53 +10,28 @@ the owner wrote, so a budget of ``1.0`` holds exactly ten queries at ``0.1``
 from __future__ import annotations
 
 import datetime as dt
-import os
-import re
-import types
-import typing
 from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
 from dpsql.errors import DpsqlError
 from rewriter.limits import Limits
-from rewriter.metadata import PublicKeysRef, Table
+from rewriter.metadata import Table
 
-__all__ = [
-    "AnalystBudget",
-    "AnalystConfig",
-    "BudgetConfig",
-    "Config",
-    "ConfigError",
-    "EngineConfig",
-    "CheckpointConfig",
-    "LedgerConfig",
-    "LimitsConfig",
-    "LoggingConfig",
-    "PrivacyConfig",
-    "SparkSource",
-    "TlsConfig",
-    "load_config",
-    "parse_config",
-]
+from .checks import cross_problems
 
-_SQLITE_PREFIX = "sqlite:///"
-# analysts' names, for dpsql.yaml, the CLI and the owner API alike (proxy/grants.py)
-ANALYST_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$"
-_ANALYST_NAME = re.compile(ANALYST_NAME_PATTERN)
-_LEDGER_SCHEMES = (_SQLITE_PREFIX, "postgresql://", "postgres://")
+SQLITE_PREFIX = "sqlite:///"
+_LEDGER_SCHEMES = (SQLITE_PREFIX, "postgresql://", "postgres://")
 
 
 class ConfigError(DpsqlError):
@@ -232,7 +205,7 @@ class LedgerConfig(_Section):
     def _scheme(cls, url: str) -> str:
         if not url.startswith(_LEDGER_SCHEMES):
             raise ValueError("must start with sqlite:/// or postgresql://")
-        if url.startswith(_SQLITE_PREFIX) and url == _SQLITE_PREFIX:
+        if url.startswith(SQLITE_PREFIX) and url == SQLITE_PREFIX:
             raise ValueError(
                 "a sqlite ledger url needs a file path, e.g. sqlite:///dpsql-ledger.db"
             )
@@ -370,276 +343,15 @@ class Config(_Section):
     @model_validator(mode="after")
     def _cross_check(self) -> Config:
         # Raised directly (not as ValueError) so each problem keeps its own path.
-        problems = list(_cross_problems(self))
+        problems = list(cross_problems(self))
         if problems:
-            raise ConfigError(_join(problems))
+            raise ConfigError(join_problems(problems))
         return self
 
 
-def _cross_problems(config: Config) -> Iterable[str]:
-    """Checks that span sections, each as ``key.path: problem``."""
-    lowered: dict[str, str] = {}
-    for name in config.tables:
-        if name.lower() in lowered:
-            yield (
-                f"tables.{name}: differs from `{lowered[name.lower()]}` only by case; "
-                "SQL would not tell them apart"
-            )
-        lowered.setdefault(name.lower(), name)
-    for name, table in config.tables.items():
-        seen: dict[str, str] = {}
-        for col_name, column in table.columns.items():
-            path = f"tables.{name}.columns.{col_name}"
-            if col_name.lower() in seen:
-                yield f"{path}: differs from `{seen[col_name.lower()]}` only by case"
-            seen.setdefault(col_name.lower(), col_name)
-            if isinstance(column.public_keys, PublicKeysRef):
-                yield from _check_ref(config, f"{path}.public_keys", column.public_keys)
-    if config.engine.kind == "spark":
-        sources = {n.lower() for n in config.engine.sources}
-        for name in config.tables:
-            if name.lower() not in sources:
-                yield (f"tables.{name}: a spark engine reads only the sources its config "
-                       f"registers; add `engine.sources.{name}` ({{table: db.name}} for a "
-                       "catalog table, or {path: …, format: parquet})")
-    owners: dict[str, str] = {}
-    for name in config.analysts:
-        if not _ANALYST_NAME.match(name):
-            yield (f"analysts.{name}: a name starts with a letter and holds up to 64 "
-                   "letters, digits, '_', '.' or '-' (as the CLI and owner API require)")
-    for name, analyst in config.analysts.items():
-        if analyst.api_key_sha256 in owners:
-            yield (
-                f"analysts.{name}.api_key_sha256: the same key hash as "
-                f"analysts.{owners[analyst.api_key_sha256]}; every analyst needs its own key"
-            )
-        owners.setdefault(analyst.api_key_sha256, name)
-
-
-def _check_ref(config: Config, path: str, ref: PublicKeysRef) -> Iterable[str]:
-    target = config.tables.get(ref.table)
-    if target is None:
-        yield f"{path}.table: names table `{ref.table}`, which is not declared under `tables`"
-    elif not target.public:
-        yield (
-            f"{path}.table: `{ref.table}` is not `public: true`; group keys may only be "
-            "read from a public table"
-        )
-    elif target.columns and ref.column not in target.columns:
-        yield f"{path}.column: `{ref.table}` declares no column `{ref.column}`"
-
-
-# --- error formatting ---------------------------------------------------------
-
-
-def _join(problems: Iterable[str]) -> str:
+def join_problems(problems: Iterable[str]) -> str:
     lines = list(dict.fromkeys(problems))
     return "invalid configuration:\n" + "\n".join(f"  {line}" for line in lines)
-
-
-def _branch(annotation: Any, tag: str) -> Any:
-    """The member of a union that pydantic named ``tag`` in an error location."""
-    for member in typing.get_args(annotation):
-        origin = typing.get_origin(member) or member
-        name = getattr(origin, "__name__", "")
-        if tag == name or tag.startswith(f"{name}["):
-            return member
-    return None
-
-
-def _readable_loc(loc: tuple[int | str, ...]) -> tuple[str, Any]:
-    """Drop the union-member tags pydantic inserts, keeping keys the user wrote.
-
-    Walking the model's annotations tells tags apart from user keys, so a column
-    the owner named ``date`` or ``int`` is never mistaken for a tag. Also returns
-    the type holding the last key, to list the keys it does accept.
-    """
-    parts: list[str] = []
-    annotation: Any = Config
-    container: Any = None
-    for part in loc:
-        while typing.get_origin(annotation) is Annotated:
-            annotation = typing.get_args(annotation)[0]
-        if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
-            members = [a for a in typing.get_args(annotation) if a is not type(None)]
-            if len(members) == 1:
-                annotation = members[0]
-            elif isinstance(part, str):
-                annotation = _branch(annotation, part)
-                continue
-        parts.append(str(part))
-        container = annotation
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            field = annotation.model_fields.get(str(part))
-            annotation = field.annotation if field is not None else None
-        elif typing.get_origin(annotation) is dict:
-            annotation = typing.get_args(annotation)[1]
-        elif typing.get_origin(annotation) in (tuple, list):
-            annotation = typing.get_args(annotation)[0]
-        else:
-            annotation = None
-    return ".".join(parts), container
-
-
-_PREFIXES = ("Value error, ", "Assertion failed, ")
-
-
-def _message(item: Any, container: Any) -> str:
-    if item["type"] == "extra_forbidden":
-        if isinstance(container, type) and issubclass(container, BaseModel):
-            return "unknown key; expected one of " + ", ".join(container.model_fields)
-        return "unknown key; check the spelling"
-    message: str = item["msg"]
-    for prefix in _PREFIXES:
-        message = message.removeprefix(prefix)
-    return message
-
-
-def _describe(error: ValidationError) -> list[str]:
-    merged: dict[str, list[tuple[str, str]]] = {}
-    for item in error.errors(include_url=False):
-        path, container = _readable_loc(item["loc"])
-        found = merged.setdefault(path or "(top level)", [])
-        entry = (_message(item, container), item["type"])
-        if entry not in found:
-            found.append(entry)
-    lines = []
-    for path, entries in merged.items():
-        # A union member that failed on the value's shape (e.g. "a valid tuple")
-        # is noise when another member got further and reported deeper keys.
-        deeper = any(other.startswith(path + ".") for other in merged)
-        kept = [m for m, kind in entries if not (deeper and kind.endswith("_type"))]
-        if kept:
-            lines.append(f"{path}: {' or '.join(kept)}")
-    return lines
-
-
-# --- loading --------------------------------------------------------------------
-
-
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses a key given twice instead of keeping the last."""
-
-
-def _mapping_without_duplicates(loader: _StrictLoader, node: yaml.MappingNode) -> Any:
-    loader.flatten_mapping(node)
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node)
-        try:
-            duplicate = key in seen
-        except TypeError:
-            continue  # unhashable key: construct_mapping reports it
-        if duplicate:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"key {key!r} appears twice", key_node.start_mark
-            )
-        seen.add(key)
-    return loader.construct_mapping(node)
-
-
-_StrictLoader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
-    _mapping_without_duplicates,  # type: ignore[arg-type]
-)
-
-
-def _read_yaml(path: Path) -> object:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot be read ({exc.__class__.__name__})") from None
-    try:
-        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = exc.problem or exc.context or "syntax error"
-        raise ConfigError(f"{path}: invalid YAML{where}: {problem}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML: {exc}") from None
-
-
-# `${NAME}` or `${NAME:-default}` in a string value; `$${` writes a literal `${`.
-_VARIABLE = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-
-
-def substitute_environment(data: object, environ: typing.Mapping[str, str] | None = None,
-                           path: str = "") -> object:
-    """Replace `${VAR}` in the YAML's string values by the environment's value, so
-    that secrets (DSNs with passwords, key hashes) need not live in the file.
-
-    Substitution runs on parsed values, never on the YAML text, so a value cannot
-    change the document's structure; an unset variable without a default is an
-    error naming its key path.
-    """
-    env = os.environ if environ is None else environ
-    if isinstance(data, dict):
-        return {k: substitute_environment(v, env, f"{path}.{k}" if path else str(k))
-                for k, v in data.items()}
-    if isinstance(data, list):
-        return [substitute_environment(v, env, f"{path}.{i}") for i, v in enumerate(data)]
-    if not isinstance(data, str) or "$" not in data:
-        return data
-
-    def value(match: re.Match[str]) -> str:
-        if match.group(0) == "$${":
-            return "${"
-        name, default = match.group(1), match.group(2)
-        if name in env:
-            return env[name]
-        if default is not None:
-            return default
-        raise ConfigError(f"invalid configuration:\n  {path}: the environment variable "
-                          f"{name} is not set (write ${{{name}:-default}} for a default)")
-
-    return _VARIABLE.sub(value, data)
-
-
-def parse_config(data: object) -> Config:
-    """Validate already-parsed YAML; every problem is reported in one ConfigError."""
-    if not isinstance(data, dict):
-        raise ConfigError(
-            "invalid configuration:\n  (top level): expected a mapping with `engine`, "
-            f"`tables`, ... but got {type(data).__name__}"
-        )
-    try:
-        return Config.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(_join(_describe(exc))) from None
-
-
-def _resolve(config: Config, folder: Path) -> Config:
-    """Make relative paths relative to the config file, not the working folder."""
-    engine = config.engine
-    if engine.database is not None and not engine.database.is_absolute():
-        engine = engine.model_copy(update={"database": folder / engine.database})
-    ledger = config.ledger
-    if ledger.url.startswith(_SQLITE_PREFIX):
-        target = ledger.url.removeprefix(_SQLITE_PREFIX)
-        if target != ":memory:" and not Path(target).is_absolute():
-            ledger = ledger.model_copy(update={"url": _SQLITE_PREFIX + str(folder / target)})
-    tls = config.tls
-    if tls is not None:
-        tls = tls.model_copy(update={
-            "certfile": tls.certfile if tls.certfile.is_absolute() else folder / tls.certfile,
-            "keyfile": tls.keyfile if tls.keyfile.is_absolute() else folder / tls.keyfile})
-    if ledger.checkpoints is not None:
-        paths = {name: folder / value for name in ("key_file", "file")
-                 if (value := getattr(ledger.checkpoints, name)) is not None
-                 and not value.is_absolute()}
-        ledger = ledger.model_copy(
-            update={"checkpoints": ledger.checkpoints.model_copy(update=paths)})
-    return config.model_copy(update={"engine": engine, "ledger": ledger, "tls": tls})
-
-
-def load_config(path: str | Path) -> Config:
-    """Read, validate and resolve ``dpsql.yaml``; raise ConfigError on any problem."""
-    path = Path(path)
-    config = parse_config(substitute_environment(_read_yaml(path)))
-    return _resolve(config, path.resolve().parent)
 
 
 def grant_expiry(expires: dt.date | dt.datetime | None) -> dt.datetime | None:
@@ -660,4 +372,3 @@ def parse_expiry(text: str) -> dt.datetime:
     expiry = grant_expiry(value)
     assert expiry is not None
     return expiry
-
