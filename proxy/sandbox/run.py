@@ -40,7 +40,7 @@ from .schemas import (
 )
 from .store import Twin, TwinStore
 
-__all__ = ["EPSILON_GRID", "Sandbox", "affordable", "noiseless"]
+__all__ = ["EPSILON_GRID", "Sandbox", "affordable", "noiseless", "twin_info"]
 
 EPSILON_GRID = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
 TABLE_DRAWS = 20
@@ -154,7 +154,7 @@ class Sandbox:
                               dataset_remaining=answer.dataset_remaining,
                               affordable=MAX_AFFORDABLE,
                               promote=QueryRequest(sql=request.sql)),
-                twin=_twin_info(twin))
+                twin=twin_info(twin))
         plan, cost, calibrated, threshold, twin, result = self._run(pipeline, request, catalog)
         exact = release(plan, result, noiseless(calibrated), threshold)
         draws = [release(plan, result, calibrated, threshold) for _ in range(request.draws)]
@@ -165,7 +165,7 @@ class Sandbox:
             exact_rows=exact.rows,
             draws=[SandboxDraw(rows=d.rows, accuracy=_accuracy(d)) for d in draws],
             accuracy=_accuracy(first), bounding=bounding_info(first.bounding),
-            real=real, twin=_twin_info(twin),
+            real=real, twin=twin_info(twin),
         )
 
     def explain(self, pipeline: Pipeline, analyst: str,
@@ -179,7 +179,7 @@ class Sandbox:
             return SandboxExplainResponse(
                 plan=plan_public, epsilon_table=[], plot=[], asked_epsilon=0.0,
                 remaining=plan_public.remaining, dataset_remaining=plan_public.dataset_remaining,
-                affordable=MAX_AFFORDABLE, twin=_twin_info(twin))
+                affordable=MAX_AFFORDABLE, twin=twin_info(twin))
         plan_info = pipeline.explain(analyst, request, catalog)
         plan, cost, calibrated, threshold, twin, result = self._run(pipeline, request, catalog)
         real, status = self._real(pipeline, analyst, request, cost)
@@ -205,7 +205,7 @@ class Sandbox:
             plan=plan_info, epsilon_table=table, plot=plot, asked_epsilon=float(cost.epsilon),
             accuracy_pick=float(cost.epsilon) if request.accuracy else None,
             remaining=real.remaining, dataset_remaining=real.dataset_remaining,
-            affordable=real.affordable, twin=_twin_info(twin),
+            affordable=real.affordable, twin=twin_info(twin),
         )
 
     def _row(self, plan: Plan, pipeline: Pipeline, status: BudgetStatus, result: Any,
@@ -243,7 +243,7 @@ class Sandbox:
         )
 
 
-def _twin_info(twin: Twin) -> TwinInfo:
+def twin_info(twin: Twin) -> TwinInfo:
     return TwinInfo(people=twin.people, rows=twin.rows, marginals=list(twin.marginals))
 
 
