@@ -17,10 +17,11 @@ ledger_tampered): the server will not start on it, or takes no more charges.
 :func:`classify` turns any exception into what a client may learn of it: the
 code, the status and the message. Every front end renders from it: the JSON
 API (:func:`error_response`), the Trino protocol (``proxy.trino.errors``) and the
-attempts log. Anything that is not a ``DpsqlError`` becomes ``internal`` with a
-generic message; the server log gets the error's class (and the query id when
-one was charged), never its text or traceback, which could quote stored values
-(SPEC §4.7), unless the owner set ``logging.engine_errors: true``.
+attempts log; an operator's terminal (the CLI) reads :func:`for_operator`.
+Anything that is not a ``DpsqlError`` becomes ``internal`` with a generic
+message; the server log gets the error's class (and the query id when one was
+charged), never its text or traceback, which could quote stored values (SPEC
+§4.7), unless the owner set ``logging.engine_errors: true``.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from dpsql.errors import INTERNAL_MESSAGE, STATUS, DpsqlError
 
 __all__ = ["INTERNAL_MESSAGE", "STATUS", "Classified", "DpsqlError", "FailedAfterCharge",
            "Forbidden", "InternalError", "InvalidParameter", "NotFound", "Unauthenticated",
-           "classify", "error_body", "error_response", "handled"]
+           "classify", "error_body", "error_response", "for_operator", "handled"]
 
 log = logging.getLogger("dpsql")
 
@@ -98,6 +99,15 @@ def classify(exc: BaseException) -> Classified:
             # engine errors carry a generic message already; keep it generic
             return Classified(500, "internal", exc.message)
     return Classified(500, "internal", INTERNAL_MESSAGE, expected=False)
+
+
+def for_operator(exc: BaseException) -> tuple[str, str]:
+    """The code and one-line text an operator's terminal shows (the CLI): the same
+    codes as a client sees, but the text of any error, since the operator may read
+    the server log anyway; never sent to an analyst."""
+    if isinstance(exc, DpsqlError):
+        return exc.code, exc.message or str(exc) or type(exc).__name__
+    return "internal", str(exc) or type(exc).__name__
 
 
 def error_body(code: str, message: str, position: Any = None) -> dict[str, Any]:

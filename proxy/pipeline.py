@@ -132,8 +132,12 @@ class Pipeline:
         log_details: bool = False,
     ) -> None:
         # a fixed catalog, or where the current one is read (the TableStore's refresh)
-        self._catalog: Callable[[], Catalog] = (
-            (lambda: catalog) if isinstance(catalog, Catalog) else catalog)
+        self._catalog: Callable[[], Catalog]
+        if isinstance(catalog, Catalog):
+            fixed = catalog
+            self._catalog = lambda: fixed
+        else:
+            self._catalog = catalog
         self.engine = engine
         self.ledger = ledger
         self.privacy = privacy

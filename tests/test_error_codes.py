@@ -75,3 +75,23 @@ def test_one_invalid_parameter_class() -> None:
 def test_codes_are_unchanged(error: type[DpsqlError], code: str) -> None:
     assert error.code == code
     assert code in STATUS or code in STARTUP_CODES
+
+
+class _Foreign(Exception):
+    """A library's exception that happens to carry our attribute names."""
+
+    code = "not_found"
+    message = "row 17 of salaries: 'Alice Smith'"
+    position = None
+
+
+def test_errors_are_classified_by_class_not_by_their_attributes() -> None:
+    from proxy.errors import INTERNAL_MESSAGE, InternalError, classify
+
+    assert classify(_Foreign()).code == "internal"
+    assert classify(_Foreign()).message == INTERNAL_MESSAGE
+    assert classify(InternalError("the calibration disagrees")).message == INTERNAL_MESSAGE
+    assert classify(EngineError()).message == EngineError.default_message
+    seen = classify(QueryRefused("no"))
+    assert (seen.status, seen.code, seen.message) == (400, "unsupported_query", "no")
+    assert classify(ConfigError("x")).message == INTERNAL_MESSAGE  # not a client's code

@@ -9,8 +9,6 @@ import os
 import sys
 from collections.abc import Sequence
 
-from dpsql.errors import DpsqlError
-
 from ..config import ConfigError
 from .common import (
     add_action,
@@ -168,9 +166,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # an operator sees one line; --debug shows the traceback
         if args.debug:
             raise
-        if isinstance(exc, DpsqlError):
-            return fail(exc.code, exc.message or str(exc) or type(exc).__name__)
-        return fail("internal", str(exc) or type(exc).__name__)
+        from ..errors import for_operator
+
+        return fail(*for_operator(exc))
 
 
 if __name__ == "__main__":
