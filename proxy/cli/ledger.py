@@ -11,6 +11,7 @@ from .common import budget_summary, deployment_ledger, fail, print_records, text
 
 
 def run_ledger_verify(args: argparse.Namespace) -> int:
+    from ..reports import verify_record
     from ..trust import notary_for, unchecked
 
     with deployment_ledger(args) as (config, ledger):
@@ -18,11 +19,7 @@ def run_ledger_verify(args: argparse.Namespace) -> int:
         unchecked(config, ledger, notary)
         report = ledger.verify(notary, expect_entries=args.expect_entries,
                                expect_head=args.expect_head)
-    print(json.dumps({"ok": report.ok, "entries": report.entries, "checked": report.checked,
-                      "head": report.head, "first_bad": report.first_bad,
-                      "reason": report.reason, "attempts": report.attempts,
-                      "attempts_head": report.attempts_head,
-                      "checkpoints": report.checkpoints}))
+    print(json.dumps(verify_record(report)))
     if not report.ok:
         where = f"entry {report.first_bad}" if report.first_bad else "ledger"
         return fail("ledger_tampered", f"{where}: {report.reason}")
@@ -66,6 +63,7 @@ def run_ledger_attempts(args: argparse.Namespace) -> int:
 
 
 def run_ledger_receipt(args: argparse.Namespace) -> int:
+    from ..reports import verify_command
     from ..trust import notary_for
 
     with deployment_ledger(args) as (config, ledger):
@@ -77,6 +75,6 @@ def run_ledger_receipt(args: argparse.Namespace) -> int:
         cp = ledger.checkpoint()
     assert cp is not None
     print(json.dumps({**cp.as_json(), "public_key": notary.public_key_hex}))
-    print(f"keep this receipt outside dpsql; check the ledger against it with: dpsql ledger "
-          f"verify --expect-entries {cp.entries} --expect-head {cp.head}", file=sys.stderr)
+    print("keep this receipt outside dpsql; check the ledger against it with: "
+          + verify_command(cp.entries, cp.head), file=sys.stderr)
     return 0
