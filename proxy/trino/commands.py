@@ -112,7 +112,7 @@ def _resolve_table(ctx: Context, parts: list[str]) -> tuple[str, str]:
     schema = qualifiers[-1] if qualifiers else (ctx.session.schema or SCHEMA)
     catalog = qualifiers[-2] if len(qualifiers) > 1 else CATALOG
     if catalog == CATALOG and schema == SCHEMA:
-        found = ctx.svc.pipeline.catalog.table(name)
+        found = ctx.catalog.table(name)
         if found:
             return SCHEMA, found[0]
     if catalog == CATALOG and schema == DPSQL_SCHEMA and name == "budget":
@@ -127,7 +127,7 @@ def _columns(ctx: Context, schema: str, table: str) -> list[list[object]]:
     if schema == DPSQL_SCHEMA:
         return [[c, types.from_duckdb(t), "", ""] for c, t in TABLES[(DPSQL_SCHEMA,
                                                                        "budget")].columns]
-    catalog = ctx.svc.pipeline.catalog
+    catalog = ctx.catalog
     meta = catalog.tables[table]
     return [[c, types.from_dpsql(col.type), "", column_comment(catalog, table, meta, c) or ""]
             for c, col in meta.columns.items()]
@@ -196,7 +196,7 @@ def _show(ctx: Context, tokens: list[Token], head: list[str]) -> Outcome:
             schema = parts[-1]
         names: list[str] = []
         if schema == SCHEMA:
-            names = sorted(ctx.svc.pipeline.catalog.tables)
+            names = sorted(ctx.catalog.tables)
         elif schema == DPSQL_SCHEMA:
             names = ["budget"]
         elif schema == "information_schema":
@@ -246,7 +246,7 @@ def _show_create(ctx: Context, tokens: list[Token], kind: str) -> Outcome:
     for column, typ, _, comment in _columns(ctx, schema, table):
         lines.append(f'   "{column}" {typ}' + (f" COMMENT {_quote(str(comment))}"
                                                 if comment else ""))
-    meta = ctx.svc.pipeline.catalog.tables[table]
+    meta = ctx.catalog.tables[table]
     text = (f'CREATE TABLE {CATALOG}.{SCHEMA}."{table}" (\n' + ",\n".join(lines)
             + f"\n)\nCOMMENT {_quote(table_comment(meta))}")
     return Outcome(_varchar("Create Table"), [[text]])

@@ -115,7 +115,7 @@ async def statement(request: Request) -> Response:
     except Exception as exc:  # noqa: BLE001 - unauthenticated or forbidden: HTTP status
         return _http_error(exc)
     reply = Reply(session.prefix)
-    ctx = Context(svc, who.name, session, reply)
+    ctx = Context(svc, who.name, session, reply, svc.pipeline.catalog)
     columns: list[dict[str, Any]] = []
     rows: list[list[Any]] = []
     warnings: list[dict[str, Any]] = []
