@@ -160,7 +160,7 @@ class Pipeline:
         catalog = self.catalog if catalog is None else catalog
         public = self.public(request, catalog)
         if public is not None:
-            return answer_public(public, self, analyst)
+            return answer_public(public, self.engine, self.ledger, self.clock, analyst)
         plan, cost, calibrated, selection = self.prepare(request, catalog)
         key = cache_key(plan, cost)
         cached = self.ledger.cached_answer(analyst, key)
@@ -204,7 +204,8 @@ class Pipeline:
         catalog = self.catalog if catalog is None else catalog
         public = self.public(request, catalog)
         if public is not None:
-            return explain_public(public, self, analyst)
+            return explain_public(public, self.engine.dialect, self.privacy.accounting,
+                                  self.ledger.status(analyst, self.clock()))
         plan, cost, calibrated, selection = self.prepare(request, catalog)
         status = self.ledger.status(analyst, self.clock())
         # A repeat is answered from the cache, free, whatever the budget; anything else

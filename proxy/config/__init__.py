@@ -4,19 +4,18 @@ The server refuses to start on any problem, and the data owner should be able to
 fix every problem in one pass: :func:`load_config` collects all errors and
 reports each as ``key.path: what is wrong``.
 
-    models.py   the sections, their defaults and checks; ConfigError; expiry dates
-    checks.py   the checks that span sections
-    load.py     strict YAML, ${VAR} substitution, validation, relative paths
+    sections.py    the sections, their defaults and checks; ConfigError; expiry dates
+    deployment.py  Config, the whole file, and the checks that span sections
+    load.py        strict YAML, ${VAR} substitution, validation, relative paths
 """
 
-from .checks import ANALYST_NAME_PATTERN
+from .deployment import ANALYST_NAME_PATTERN, Config
 from .load import load_config, parse_config, substitute_environment
-from .models import (
+from .sections import (
     AnalystBudget,
     AnalystConfig,
     BudgetConfig,
     CheckpointConfig,
-    Config,
     ConfigError,
     ConfigRole,
     EngineConfig,

@@ -15,7 +15,8 @@ from typing import Annotated, Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from .models import SQLITE_PREFIX, Config, ConfigError, join_problems
+from .deployment import Config
+from .sections import SQLITE_PREFIX, ConfigError, join_problems
 
 
 def _branch(annotation: Any, tag: str) -> Any:

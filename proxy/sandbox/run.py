@@ -11,7 +11,7 @@ for the analyst's remaining budget.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from fractions import Fraction
 from typing import Any
 
@@ -93,23 +93,6 @@ def _percentile95(values: list[float]) -> float | None:
     return ordered[min(len(ordered) - 1, math.ceil(0.95 * len(ordered)) - 1)]
 
 
-@dataclass
-class _OnTwin:
-    """What `answer_public` reads of a pipeline, with the twin's engine in place of the
-    data engine."""
-
-    pipeline: Pipeline
-    engine: Any
-
-    @property
-    def ledger(self) -> Any:
-        return self.pipeline.ledger
-
-    @property
-    def clock(self) -> Any:
-        return self.pipeline.clock
-
-
 class Sandbox:
     """Answers `/v1/sandbox/*` for one deployment."""
 
@@ -146,7 +129,8 @@ class Sandbox:
         public = pipeline.public(request, catalog)
         if public is not None:  # public tables only: exact and free, on the twin's copies
             twin = self.store.twin(catalog)
-            answer = answer_public(public, _OnTwin(pipeline, twin.engine), analyst)  # type: ignore[arg-type]
+            answer = answer_public(public, twin.engine, pipeline.ledger, pipeline.clock,
+                                   analyst)
             return SandboxQueryResponse(
                 columns=answer.columns, exact_rows=answer.rows, draws=[], accuracy=[],
                 real=RealCost(charge=answer.charged, fits_budget=True,
@@ -174,7 +158,9 @@ class Sandbox:
         catalog = pipeline.catalog  # one catalog for the whole request
         public = pipeline.public(request, catalog)
         if public is not None:  # public tables only: no ε to choose
-            plan_public = explain_public(public, pipeline, analyst)
+            plan_public = explain_public(public, pipeline.engine.dialect,
+                                         pipeline.privacy.accounting,
+                                         pipeline.ledger.status(analyst, pipeline.clock()))
             twin = self.store.twin(catalog)
             return SandboxExplainResponse(
                 plan=plan_public, epsilon_table=[], plot=[], asked_epsilon=0.0,

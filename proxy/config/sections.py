@@ -1,6 +1,7 @@
 """The sections of ``dpsql.yaml`` (SPEC §2) as pydantic models: the single source of
 the file's format, its defaults and its checks (:mod:`proxy.config` has the whole
-story; reading the file is :mod:`proxy.config.load`).
+story; the whole file is :mod:`proxy.config.deployment`, reading it
+:mod:`proxy.config.load`).
 
 Privacy numbers (ε, δ) are kept as :class:`decimal.Decimal` built from the text
 the owner wrote, so a budget of ``1.0`` holds exactly ten queries at ``0.1``
@@ -26,9 +27,6 @@ from pydantic import (
 
 from dpsql.errors import DpsqlError
 from rewriter.limits import Limits
-from rewriter.metadata import Table
-
-from .checks import cross_problems
 
 SQLITE_PREFIX = "sqlite:///"
 _LEDGER_SCHEMES = (SQLITE_PREFIX, "postgresql://", "postgres://")
@@ -97,14 +95,14 @@ Delta = Annotated[Decimal, BeforeValidator(_delta)]
 # --- sections ----------------------------------------------------------------
 
 
-class _Section(BaseModel):
+class Section(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 _SPARK_FORMATS = ("parquet", "delta", "csv")
 
 
-class SparkSource(_Section):
+class SparkSource(Section):
     """Where one declared table's rows live on a Spark engine: a catalog table
     (`table: db.name`), or files (`path` and `format`), registered as a temporary
     view of the table's name when the engine opens. Only the owner's config names
@@ -127,7 +125,7 @@ class SparkSource(_Section):
         return self
 
 
-class EngineConfig(_Section):
+class EngineConfig(Section):
     kind: Literal["duckdb", "postgres", "spark"]
     database: Path | None = None
     dsn: str | None = None
@@ -172,7 +170,7 @@ class EngineConfig(_Section):
         return self
 
 
-class CheckpointConfig(_Section):
+class CheckpointConfig(Section):
     """Signed checkpoints of the ledger's head, kept outside its database.
 
     Unset with a SQLite ledger: a key ``<ledger>.key`` and a file
@@ -196,7 +194,7 @@ class CheckpointConfig(_Section):
         return self
 
 
-class LedgerConfig(_Section):
+class LedgerConfig(Section):
     url: str = "sqlite:///dpsql-ledger.db"
     checkpoints: CheckpointConfig | None = None
 
@@ -212,7 +210,7 @@ class LedgerConfig(_Section):
         return url
 
 
-class BudgetConfig(_Section):
+class BudgetConfig(Section):
     """A budget as dpsql.yaml writes it (the accountant's is `accountant.Budget`)."""
 
     epsilon: Amount
@@ -224,7 +222,7 @@ class AnalystBudget(BudgetConfig):
     expires: dt.date | dt.datetime | None = None
 
 
-class PrivacyConfig(_Section):
+class PrivacyConfig(Section):
     accounting: Literal["zcdp", "pure"] = "zcdp"
     default_query_epsilon: PositiveAmount = Decimal("0.1")
     default_query_delta: Delta = Decimal("1e-7")
@@ -254,7 +252,7 @@ _DEFAULT_LIMITS = Limits()
 _MAX_PARSER_DEPTH = 40  # sqlglot's parser needs ~20 Python frames per level
 
 
-class LimitsConfig(_Section):
+class LimitsConfig(Section):
     """Bounds on one query's work, checked before any charge (SPEC §4.7); the
     fields are `rewriter.limits.Limits`'s, with the same defaults."""
 
@@ -271,14 +269,14 @@ class LimitsConfig(_Section):
         return Limits(**self.model_dump())
 
 
-class LoggingConfig(_Section):
+class LoggingConfig(Section):
     """What the server log may hold. Engine error messages can quote stored
     values, so they are logged only when the owner turns this on."""
 
     engine_errors: bool = False
 
 
-class TlsConfig(_Section):
+class TlsConfig(Section):
     """HTTPS for the server: Trino clients and BI tools send an API key only over
     TLS (README, "Connect a BI tool"). PEM files; relative paths are relative to
     dpsql.yaml."""
@@ -295,7 +293,7 @@ class TlsConfig(_Section):
 ConfigRole = Literal["analyst", "owner", "compliance"]
 
 
-class AnalystConfig(_Section):
+class AnalystConfig(Section):
     role: ConfigRole
     api_key_sha256: str
     budget: AnalystBudget | None = None
@@ -320,33 +318,13 @@ class AnalystConfig(_Section):
         return self
 
 
-class NamesConfig(_Section):
+class NamesConfig(Section):
     """The names analysts may qualify a table with (`FROM census.pums.people`)."""
 
     catalog: str | None = Field(default=None, min_length=1,
                                 description="a catalog name accepted before the schema")
     schemas: tuple[str, ...] = Field(default=(), description="schema names accepted besides "
                                      "main and public")
-
-
-class Config(_Section):
-    engine: EngineConfig
-    names: NamesConfig = Field(default_factory=NamesConfig)
-    ledger: LedgerConfig = Field(default_factory=LedgerConfig)
-    privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
-    limits: LimitsConfig = Field(default_factory=LimitsConfig)
-    logging: LoggingConfig = Field(default_factory=LoggingConfig)
-    tls: TlsConfig | None = None
-    tables: dict[str, Table] = Field(default_factory=dict)
-    analysts: dict[str, AnalystConfig] = Field(default_factory=dict)
-
-    @model_validator(mode="after")
-    def _cross_check(self) -> Config:
-        # Raised directly (not as ValueError) so each problem keeps its own path.
-        problems = list(cross_problems(self))
-        if problems:
-            raise ConfigError(join_problems(problems))
-        return self
 
 
 def join_problems(problems: Iterable[str]) -> str:

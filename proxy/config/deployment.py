@@ -1,21 +1,53 @@
-"""The checks of ``dpsql.yaml`` that span sections (names that differ only by case,
-public-key references, Spark sources, analysts' names and keys), each problem as
-``key.path: problem``."""
+"""The whole ``dpsql.yaml``: :class:`Config`, its sections, and the checks that span
+them (names that differ only by case, public-key references, Spark sources,
+analysts' names and keys), each problem as ``key.path: problem``."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
 
-from rewriter.metadata import PublicKeysRef
+from pydantic import Field, model_validator
 
-if TYPE_CHECKING:
-    from .models import Config
+from rewriter.metadata import PublicKeysRef, Table
+
+from .sections import (
+    AnalystConfig,
+    ConfigError,
+    EngineConfig,
+    LedgerConfig,
+    LimitsConfig,
+    LoggingConfig,
+    NamesConfig,
+    PrivacyConfig,
+    Section,
+    TlsConfig,
+    join_problems,
+)
 
 # analysts' names, for dpsql.yaml, the CLI and the owner API alike (proxy/grants.py)
 ANALYST_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$"
 ANALYST_NAME = re.compile(ANALYST_NAME_PATTERN)
+
+
+class Config(Section):
+    engine: EngineConfig
+    names: NamesConfig = Field(default_factory=NamesConfig)
+    ledger: LedgerConfig = Field(default_factory=LedgerConfig)
+    privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    tls: TlsConfig | None = None
+    tables: dict[str, Table] = Field(default_factory=dict)
+    analysts: dict[str, AnalystConfig] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _cross_check(self) -> Config:
+        # Raised directly (not as ValueError) so each problem keeps its own path.
+        problems = list(cross_problems(self))
+        if problems:
+            raise ConfigError(join_problems(problems))
+        return self
 
 
 def cross_problems(config: Config) -> Iterable[str]:
