@@ -3,7 +3,7 @@
 One root, stable codes (the codes are API: the proxy maps them to HTTP errors
 and they are never renamed)::
 
-    AccountantError            code: (abstract)
+    AccountantError            code: (abstract); a dpsql.errors.DpsqlError
     ├── InvalidParameter       code: invalid_parameter
     ├── BudgetExhausted        code: budget_exhausted   (.which: analyst | dataset | expired)
     └── LedgerTampered         code: ledger_tampered    (the ledger disagrees with itself)
@@ -13,22 +13,22 @@ from __future__ import annotations
 
 from typing import Literal
 
+from dpsql.errors import DpsqlError
+
 Which = Literal["analyst", "dataset", "expired"]
 
 
-class AccountantError(Exception):
+class AccountantError(DpsqlError):
     """Root of every error the accountant raises on purpose.
 
-    ``position`` exists so the proxy can render every error in one shape; the
-    accountant never knows a position in the SQL, so it is always None here.
+    The accountant never knows a position in the SQL, so ``position`` stays None.
     """
 
     code: str = "internal"
+    fixed_message = True
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
-        self.message = message
-        self.position = None
 
 
 class InvalidParameter(AccountantError):

@@ -13,10 +13,9 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from accountant import AccountantError, Accounting, Budget, Ledger, open_ledger
+from accountant import Accounting, Budget, Ledger, open_ledger
 from accountant.ledger import Declared
 from accountant.ledger import seed_ledger as seed_declared
-from rewriter import RewriteError
 
 from . import __version__, routes
 from .attempts import record_invalid_body
@@ -24,7 +23,6 @@ from .auth import KeyRing
 from .config import Config, ConfigError, grant_expiry
 from .deps import Services
 from .engines import open_engine
-from .engines.base import EngineError
 from .errors import DpsqlError, FailedAfterCharge, error_body, error_response
 from .middleware import AccessLog, BodyLimit
 from .pipeline import Clock, Pipeline, PrivacyDefaults, utc_now
@@ -102,7 +100,7 @@ def start_services(config: Config, clock: Clock = utc_now) -> Services:
         max_delta=config.privacy.max_query_delta,
         diagnostics_share=config.privacy.diagnostics_share,
     )
-    pipeline = Pipeline(catalog=tables.catalog, engine=engine, ledger=ledger, privacy=privacy,
+    pipeline = Pipeline(catalog=tables.refresh, engine=engine, ledger=ledger, privacy=privacy,
                         clock=clock, limits=config.limits.limits(),
                         log_details=config.logging.engine_errors)
     return Services(config, engine, ledger, pipeline, KeyRing(ledger), clock, tables, notary)
@@ -185,9 +183,9 @@ def _install_error_handlers(app: FastAPI, *, log_details: bool = False) -> None:
             exc.status_code, "the request was refused")
         return JSONResponse(error_body(code, message), status_code=exc.status_code)
 
-    # The known roots are handled here; anything else reaches the last-resort
-    # handler, which logs it and answers with a generic `internal` error.
-    for root in (DpsqlError, RewriteError, AccountantError, EngineError, ConfigError, Exception):
+    # One root, one handler: `error_response` classifies every error, and answers
+    # anything dpsql did not raise on purpose with a generic `internal` error.
+    for root in (DpsqlError, Exception):
         app.add_exception_handler(root, respond)
 
 

@@ -18,7 +18,7 @@ from accountant import AuditTrail
 from accountant.errors import BudgetExhausted
 from rewriter import normalize
 
-from .errors import FailedAfterCharge
+from .errors import FailedAfterCharge, classify
 
 log = logging.getLogger("dpsql")
 T = TypeVar("T")
@@ -72,8 +72,8 @@ def record_invalid_body(services: Any, path: str, authorization: str | None,
 
 
 def failure(exc: BaseException) -> dict[str, str | None]:
-    code = getattr(exc, "code", None)
-    code = code if isinstance(code, str) else "internal"
+    """The outcome of a request that raised `exc`, with the code its client saw."""
+    code = classify(exc).code
     if isinstance(exc, FailedAfterCharge):
         return {"outcome": "timeout" if exc.code == "timeout" else "failed", "code": exc.code,
                 "query_id": exc.query_id, "epsilon": repr(exc.charged),

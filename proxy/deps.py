@@ -38,20 +38,21 @@ class Services:
         self.engine.close()
 
 
-def _services(request: Request) -> Services:
+def services_of(request: Request) -> Services:
     services: Services = request.app.state.services
-    # another proxy sharing the ledger may have changed a table's metadata
-    services.pipeline.catalog = services.tables.refresh()
+    # another proxy sharing the ledger may have changed a table's metadata; the
+    # pipeline reads the refreshed catalog from the table store, call by call
+    services.tables.refresh()
     return services
 
 
 def _principal(
     request: Request, authorization: Annotated[str | None, Header()] = None
 ) -> Principal:
-    principal = _services(request).keys.authenticate(authorization)
+    principal = services_of(request).keys.authenticate(authorization)
     request.state.principal = principal  # for the access log
     return principal
 
 
-Svc = Annotated[Services, Depends(_services)]
+Svc = Annotated[Services, Depends(services_of)]
 Who = Annotated[Principal, Depends(_principal)]

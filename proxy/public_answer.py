@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from accountant import Accounting, Ledger
+from accountant.ledger.records import BudgetStatus
 from rewriter.public import PublicQuery
 
-from .engines.base import EngineError, EngineTimeout
+from .charge import new_query_id
+from .engines.base import Engine, EngineError, EngineTimeout
+from .respond import EXPLAIN_DIALECTS, budget_sides, dataset_spend, free_charge, spend
 from .schemas import ColumnInfo, ExplainResponse, OutputPlan, QueryResponse
-
-if TYPE_CHECKING:
-    from .pipeline import Pipeline
 
 __all__ = ["answer_public", "explain_public"]
 
@@ -53,18 +55,18 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def answer_public(plan: PublicQuery, pipeline: Pipeline, analyst: str) -> QueryResponse:
-    from .pipeline import budget_sides, dataset_spend, free_charge, new_query_id, spend
-
+def answer_public(plan: PublicQuery, engine: Engine, ledger: Ledger,
+                  clock: Callable[[], dt.datetime], analyst: str) -> QueryResponse:
+    """Run `plan` on `engine` (the data engine, or the sandbox's twin)."""
     try:
-        result = pipeline.engine.execute(plan.sql(pipeline.engine.dialect))
+        result = engine.execute(plan.sql(engine.dialect))
     except EngineTimeout:
         raise
     except EngineError as exc:  # e.g. a cast that fails on a stored (public) value
         raise EngineError("the database engine could not run this query over public tables "
                           "(nothing was charged); the server log has the error class",
                           cause=exc.cause) from None
-    status = pipeline.ledger.status(analyst, pipeline.clock())
+    status = ledger.status(analyst, clock())
     columns = [ColumnInfo(name=name, type=_type([row[i] for row in result.rows]))
                for i, name in enumerate(result.columns)]
     mine, theirs = budget_sides(status)
@@ -82,18 +84,16 @@ def answer_public(plan: PublicQuery, pipeline: Pipeline, analyst: str) -> QueryR
     )
 
 
-def explain_public(plan: PublicQuery, pipeline: Pipeline, analyst: str) -> ExplainResponse:
-    from .pipeline import EXPLAIN_DIALECTS, budget_sides, dataset_spend, free_charge, spend
-
-    status = pipeline.ledger.status(analyst, pipeline.clock())
+def explain_public(plan: PublicQuery, engine_dialect: str, accounting: Accounting,
+                   status: BudgetStatus) -> ExplainResponse:
     outputs = [OutputPlan(column=item.alias_or_name, kind="exact (public tables only)")
                for item in plan.tree.expressions]
     return ExplainResponse(
         rewritten_sql={d: plan.sql(d) for d in EXPLAIN_DIALECTS},
-        engine_dialect=pipeline.engine.dialect,
+        engine_dialect=engine_dialect,
         outputs=outputs,
         groups=0,
-        accounting=pipeline.privacy.accounting.value,
+        accounting=accounting.value,
         charge=free_charge(status),
         fits_budget=True,
         remaining=spend(status.remaining),

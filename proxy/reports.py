@@ -15,16 +15,18 @@ from typing import Any
 from accountant.budget import format_fraction
 from accountant.ledger.attempts import Attempt
 from accountant.ledger.base import Ledger
-from accountant.ledger.records import Entry
+from accountant.ledger.records import Entry, VerifyReport
 
-__all__ = ["ATTEMPT_FIELDS", "ENTRY_FIELDS", "attempt_record", "entry_record", "parse_moment",
-           "to_csv", "unknown_analyst"]
+__all__ = ["ATTEMPT_FIELDS", "ENTRY_FIELDS", "VERIFY_FIELDS", "attempt_record", "entry_record",
+           "parse_moment", "to_csv", "unknown_analyst", "verify_command", "verify_record"]
 
 ENTRY_FIELDS = ("seq", "timestamp", "kind", "analyst", "actor", "reason", "query_id", "sql",
                 "epsilon", "delta", "rho", "delta_add", "expires", "detail", "prev_hash",
                 "hash")
 ATTEMPT_FIELDS = ("seq", "timestamp", "analyst", "endpoint", "outcome", "code", "query_id",
                   "sql", "epsilon", "delta", "prev_hash", "hash")
+VERIFY_FIELDS = ("ok", "entries", "checked", "head", "first_bad", "reason", "attempts",
+                 "attempts_head", "checkpoints")
 _EXACT = ("epsilon", "delta", "rho", "delta_add")
 
 
@@ -51,6 +53,16 @@ def entry_record(entry: Entry) -> dict[str, Any]:
 def attempt_record(attempt: Attempt) -> dict[str, Any]:
     found = dataclasses.asdict(attempt)
     return {name: found[name] for name in ATTEMPT_FIELDS}
+
+
+def verify_record(report: VerifyReport) -> dict[str, Any]:
+    """What a verification found (`dpsql ledger verify`, GET /v1/ledger/verify)."""
+    return {name: getattr(report, name) for name in VERIFY_FIELDS}
+
+
+def verify_command(entries: int, head: str) -> str:
+    """The command that checks the ledger against a receipt of `entries` and `head`."""
+    return f"dpsql ledger verify --expect-entries {entries} --expect-head {head}"
 
 
 def to_csv(records: Iterable[dict[str, Any]], fields: Sequence[str]) -> str:

@@ -2,8 +2,8 @@
 
 Every start-up failure is one line on stderr, `code: message`, and a non-zero
 exit; the traceback only with `dpsql --debug`. The codes are stable (API, like
-the HTTP error codes): :data:`STARTUP_CODES` lists them, and a test checks the
-README's table against it.
+the HTTP error codes): :data:`dpsql.errors.STARTUP_CODES` lists them, and a test
+checks the README's table against it.
 
 Start-up messages go to the operator only, never to an analyst, so they may
 name paths, hosts and driver reasons (never rows: nothing is read yet).
@@ -18,25 +18,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from accountant.errors import InvalidParameter
+from dpsql.errors import STARTUP_CODES, DpsqlError
+
 from .config import Config, ConfigError
+from .engines.base import EngineError
 
 if TYPE_CHECKING:
     from .deps import Services
 
 __all__ = ["STARTUP_CODES", "StartupError", "check_deployment", "listen", "one_line",
            "prepare"]
-
-#: Every code a failed start-up prints, and when.
-STARTUP_CODES: dict[str, str] = {
-    "config_error": "dpsql.yaml is missing, not YAML, invalid, or names an unset ${VAR}",
-    "metadata_mismatch": "a declared table or column does not match the database",
-    "engine_unavailable": "the engine's database cannot be opened or reached",
-    "engine_role_unsafe": "the PostgreSQL role may do more than read",
-    "ledger_unavailable": "the ledger cannot be opened",
-    "ledger_tampered": "the ledger does not verify (signed checkpoints, chain, totals)",
-    "port_unavailable": "the address cannot be listened on",
-    "startup_failed": "anything else (its class and message)",
-}
 
 
 class StartupError(ConfigError):
@@ -59,9 +51,8 @@ def _engine_first(config: Config) -> None:
             code="engine_unavailable")
 
 
-def _unavailable(exc: Exception) -> StartupError:
-    message = getattr(exc, "message", str(exc))
-    reason = getattr(exc, "reason", None)
+def _unavailable(exc: EngineError) -> StartupError:
+    message, reason = exc.message, exc.reason
     if reason:
         message = message.replace("; details are in the server log", "") + f": {reason}"
     return StartupError(message, code="engine_unavailable")
@@ -73,7 +64,6 @@ def prepare(config: Config) -> Services:
     from accountant import AccountantError
 
     from .app import start_services
-    from .engines.base import EngineError
 
     _engine_first(config)
     try:
@@ -82,6 +72,8 @@ def prepare(config: Config) -> Services:
         raise
     except EngineError as exc:
         raise _unavailable(exc) from exc
+    except InvalidParameter as exc:  # e.g. a table the ledger holds that no longer parses
+        raise StartupError(f"{type(exc).__name__}: {exc}", code="startup_failed") from exc
     except AccountantError as exc:
         text = str(exc)
         # e.g. ledger_tampered stays what it is
@@ -107,7 +99,6 @@ def check_deployment(config: Config) -> list[str]:
     opening or writing the ledger. Returns lines describing what was checked."""
     from .catalog import build_catalog
     from .engines import open_engine
-    from .engines.base import EngineError
     from .multiplicity import check_multiplicities
     from .schema_check import check_against_engine, complete_public, read_schema
 
@@ -163,13 +154,14 @@ def listen(host: str, port: int) -> socket.socket:
 
 def one_line(exc: BaseException) -> tuple[str, str]:
     """The stable code and a one-line message for a start-up failure."""
-    code = getattr(exc, "code", None)
-    message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+    code = exc.code if isinstance(exc, DpsqlError) else None
+    message = (exc.message if isinstance(exc, DpsqlError) else None) or str(exc) \
+        or type(exc).__name__
     text = ""
     for line in (part.strip() for part in str(message).splitlines()):
         if line:  # "invalid configuration:\n  a: …\n  b: …" -> "invalid configuration: a: …; b: …"
             text += line if not text else ((" " if text[-1] in ":;" else "; ") + line)
-    return (code if isinstance(code, str) and code in STARTUP_CODES else "startup_failed"), text
+    return (code if code in STARTUP_CODES else "startup_failed"), text
 
 
 def quiet_start_up() -> None:

@@ -4,7 +4,7 @@ Every refusal carries a stable ``code`` (part of the HTTP API, SPEC §3), a
 message that names the rule, the offending part and what to write instead, and
 where possible the position of the offending node in the query text.
 
-    RewriteError
+    RewriteError            (a dpsql.errors.DpsqlError)
     ├── ParseError          code "parse_error"
     └── QueryRefused        code "unsupported_query"
 """
@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from dpsql.errors import DpsqlError
+
 
 @dataclass(frozen=True)
 class Position:
@@ -20,13 +22,12 @@ class Position:
     column: int
 
 
-class RewriteError(Exception):
+class RewriteError(DpsqlError):
     code = "unsupported_query"
+    fixed_message = True
 
     def __init__(self, message: str, position: Position | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.position = position
+        super().__init__(message, position)
 
 
 class ParseError(RewriteError):

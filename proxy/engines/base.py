@@ -16,6 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from dpsql.errors import DpsqlError
+
 __all__ = ["Engine", "EngineError", "EngineTimeout", "Result", "describe"]
 
 
@@ -25,20 +27,19 @@ class Result:
     rows: list[tuple[Any, ...]]
 
 
-class EngineError(Exception):
+class EngineError(DpsqlError):
     """The engine failed; the cause is in the server log only."""
 
     code = "internal"
+    fixed_message = True  # shown to clients as is: never a driver's text
     default_message = "the database engine could not run the query; details are in the server log"
 
     def __init__(self, message: str | None = None, *, cause: str | None = None) -> None:
-        self.message = message or self.default_message
-        self.position = None
+        super().__init__(message or self.default_message)
         self.cause = cause
         # why a connection failed at start-up, for the operator's terminal only (it is
         # in the server log already); never sent to a client
         self.reason: str | None = None
-        super().__init__(self.message)
 
 
 class EngineTimeout(EngineError):

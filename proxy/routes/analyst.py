@@ -12,7 +12,7 @@ from ..attempts import answered, explained, recorded
 from ..auth import require
 from ..deps import Svc, Who
 from ..history import spend_history
-from ..pipeline import budget_sides
+from ..respond import budget_sides
 from ..schemas import (
     BudgetResponse,
     ColumnMeta,

@@ -24,6 +24,8 @@ from ..reports import (
     parse_moment,
     to_csv,
     unknown_analyst,
+    verify_command,
+    verify_record,
 )
 from ..schemas import (
     AttemptRecord,
@@ -187,10 +189,7 @@ def verify(
     _only(request, ("expect_entries", "expect_head"))
     report = svc.ledger.verify(svc.notary, expect_entries=expect_entries,
                                expect_head=expect_head)
-    return VerifyResponse(ok=report.ok, entries=report.entries, checked=report.checked,
-                          head=report.head, first_bad=report.first_bad, reason=report.reason,
-                          attempts=report.attempts, attempts_head=report.attempts_head,
-                          checkpoints=report.checkpoints)
+    return VerifyResponse(**verify_record(report))
 
 
 @router.get("/receipt", response_model=ReceiptResponse)
@@ -210,5 +209,4 @@ def receipt(who: Who, svc: Svc) -> ReceiptResponse:
         body, signature, public = cp.body, cp.signature, svc.notary.public_key_hex
     return ReceiptResponse(
         checkpoint=body, signature=signature, public_key=public,
-        check_with=f"dpsql ledger verify --expect-entries {body['entries']} "
-                   f"--expect-head {body['head']}")
+        check_with=verify_command(body["entries"], body["head"]))

@@ -16,7 +16,7 @@ from ..auth import Principal, hash_key, new_key, require
 from ..deps import Services, Svc, Who
 from ..errors import InvalidParameter, NotFound
 from ..grants import KEEP, check_grant, check_name, expiry_of, resolve_expiry
-from ..pipeline import budget_sides, spend
+from ..respond import budget_sides, spend
 from ..schemas import (
     AnalystCreate,
     AnalystInfo,
@@ -166,8 +166,7 @@ def get_table(name: str, who: Who, svc: Svc) -> dict[str, Any]:
     return as_document(table)
 
 
-def _changed(svc: Services, change: TableChange) -> TableChangeReport:
-    svc.pipeline.catalog = svc.tables.catalog
+def _changed(change: TableChange) -> TableChangeReport:
     return TableChangeReport(table=change.table, metadata=change.metadata,
                              removed=change.removed, loosens=change.loosens,
                              tightens=change.tightens)
@@ -180,8 +179,8 @@ def put_table(name: str, body: dict[str, Any], who: Who, svc: Svc, request: Requ
     against the database. The whole document is replaced: the answer lists what it
     removed, and the ledger entry what it loosens and tightens."""
     require(who, "owner")
-    return _changed(svc, svc.tables.replace(name, body, actor=_actor(who, request),
-                                            reason=reason or "changed through the owner API"))
+    return _changed(svc.tables.replace(name, body, actor=_actor(who, request),
+                                       reason=reason or "changed through the owner API"))
 
 
 @router.patch("/tables/{name}", response_model=TableChangeReport)
@@ -190,8 +189,8 @@ def patch_table(name: str, body: dict[str, Any], who: Who, svc: Svc, request: Re
     """Change single settings or columns (JSON merge patch, RFC 7396: a key set to
     null is removed), e.g. `{"columns": {"salary": {"upper": 300000}}}`."""
     require(who, "owner")
-    return _changed(svc, svc.tables.patch(name, body, actor=_actor(who, request),
-                                          reason=reason or "changed through the owner API"))
+    return _changed(svc.tables.patch(name, body, actor=_actor(who, request),
+                                     reason=reason or "changed through the owner API"))
 
 
 @router.delete("/tables/{name}", response_model=TableChangeReport)
@@ -199,8 +198,8 @@ def delete_table(name: str, who: Who, svc: Svc, request: Request,
                  reason: str = "") -> TableChangeReport:
     """Withdraw a table: analysts can no longer query it. What was spent stays spent."""
     require(who, "owner")
-    return _changed(svc, svc.tables.delete(name, actor=_actor(who, request),
-                                           reason=reason or "removed through the owner API"))
+    return _changed(svc.tables.delete(name, actor=_actor(who, request),
+                                      reason=reason or "removed through the owner API"))
 
 
 @router.post("/tables/{name}/suggest", response_model=SuggestResponse)

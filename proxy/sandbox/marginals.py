@@ -128,7 +128,7 @@ def measure_marginals(pipeline: Pipeline, epsilon: Fraction, delta: Fraction | N
         bins: dict[str, list[float]] = {}
         for kind, column, sql in queries:
             answer = pipeline.query(ANALYST, QueryRequest(
-                sql=sql, epsilon=float(each), delta=float(each_delta)))
+                sql=sql, epsilon=float(each), delta=float(each_delta)), catalog)
             if not answer.cached:
                 charged.append(answer.query_id)
             if kind == "people":

@@ -10,7 +10,7 @@ from ..auth import require
 from ..deps import Svc, Who
 from ..routes.analyst import ERRORS
 from .marginals import ANALYST, measure_marginals
-from .run import Sandbox, _twin_info
+from .run import Sandbox, twin_info
 from .schemas import (
     MarginalsRequest,
     MarginalsResponse,
@@ -59,4 +59,4 @@ def sandbox_marginals(body: MarginalsRequest, who: Who, svc: Svc,
                                        reason=body.reason or "sandbox twin from DP marginals")
     sandbox.store.set_marginals(marginals)
     twin = sandbox.store.twin(svc.pipeline.catalog)
-    return MarginalsResponse(query_ids=ids, analyst=ANALYST, twin=_twin_info(twin))
+    return MarginalsResponse(query_ids=ids, analyst=ANALYST, twin=twin_info(twin))

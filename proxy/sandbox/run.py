@@ -1,6 +1,6 @@
 """The sandbox's query path: the real pipeline's stages, on the twin, charging nothing.
 
-    parameters → plan (parse, validate, rewrite) → price      (Pipeline._prepare_all)
+    parameters → plan (parse, validate, rewrite) → price      (Pipeline.prepare)
     → rewritten SQL for the data engine's dialect             (same refusals)
     → execute on the twin → release: exact, and noisy draws   (proxy.release)
 
@@ -11,28 +11,21 @@ for the analyst's remaining budget.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from fractions import Fraction
 from typing import Any
 
 from accountant import Cost, InvalidParameter, NoiseSpec, to_fraction
 from accountant.ledger.records import BudgetStatus
 from accountant.mechanisms.quantile import QuantileSpec
-from rewriter import Plan
+from rewriter import Catalog, Plan
 
 from ..affordable import MAX_AFFORDABLE, affordable
 from ..calibrate import Calibrated, price
-from ..pipeline import (
-    Pipeline,
-    _accuracy_info,
-    _bounding_info,
-    charge_of,
-    dataset_spend,
-    rewritten_sql,
-    spend,
-)
+from ..pipeline import Pipeline, rewritten_sql
 from ..public_answer import answer_public, explain_public
 from ..release import Released, release
+from ..respond import accuracy_info, bounding_info, charge_of, dataset_spend, spend
 from ..schemas import ColumnInfo, QueryRequest, Spend
 from .schemas import (
     EpsilonRow,
@@ -47,7 +40,7 @@ from .schemas import (
 )
 from .store import Twin, TwinStore
 
-__all__ = ["EPSILON_GRID", "Sandbox", "affordable", "noiseless"]
+__all__ = ["EPSILON_GRID", "Sandbox", "affordable", "noiseless", "twin_info"]
 
 EPSILON_GRID = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
 TABLE_DRAWS = 20
@@ -100,23 +93,6 @@ def _percentile95(values: list[float]) -> float | None:
     return ordered[min(len(ordered) - 1, math.ceil(0.95 * len(ordered)) - 1)]
 
 
-@dataclass
-class _OnTwin:
-    """What `answer_public` reads of a pipeline, with the twin's engine in place of the
-    data engine."""
-
-    pipeline: Pipeline
-    engine: Any
-
-    @property
-    def ledger(self) -> Any:
-        return self.pipeline.ledger
-
-    @property
-    def clock(self) -> Any:
-        return self.pipeline.clock
-
-
 class Sandbox:
     """Answers `/v1/sandbox/*` for one deployment."""
 
@@ -126,11 +102,11 @@ class Sandbox:
     def close(self) -> None:
         self.store.close()
 
-    def _run(self, pipeline: Pipeline, request: QueryRequest
+    def _run(self, pipeline: Pipeline, request: QueryRequest, catalog: Catalog
              ) -> tuple[Plan, Cost, dict[str, Calibrated], int | None, Twin, Any]:
-        plan, cost, calibrated, selection = pipeline._prepare_all(request)
+        plan, cost, calibrated, selection = pipeline.prepare(request, catalog)
         rewritten_sql(plan, pipeline.engine.dialect)  # refuses exactly where /v1/query does
-        twin = self.store.twin(pipeline.catalog)
+        twin = self.store.twin(catalog)
         result = twin.engine.execute(rewritten_sql(plan, twin.engine.dialect))
         return plan, cost, calibrated, selection.threshold if selection else None, twin, result
 
@@ -149,10 +125,12 @@ class Sandbox:
 
     def query(self, pipeline: Pipeline, analyst: str,
               request: SandboxRequest) -> SandboxQueryResponse:
-        public = pipeline._public(request)
+        catalog = pipeline.catalog  # one catalog for the whole request
+        public = pipeline.public(request, catalog)
         if public is not None:  # public tables only: exact and free, on the twin's copies
-            twin = self.store.twin(pipeline.catalog)
-            answer = answer_public(public, _OnTwin(pipeline, twin.engine), analyst)  # type: ignore[arg-type]
+            twin = self.store.twin(catalog)
+            answer = answer_public(public, twin.engine, pipeline.ledger, pipeline.clock,
+                                   analyst)
             return SandboxQueryResponse(
                 columns=answer.columns, exact_rows=answer.rows, draws=[], accuracy=[],
                 real=RealCost(charge=answer.charged, fits_budget=True,
@@ -160,8 +138,8 @@ class Sandbox:
                               dataset_remaining=answer.dataset_remaining,
                               affordable=MAX_AFFORDABLE,
                               promote=QueryRequest(sql=request.sql)),
-                twin=_twin_info(twin))
-        plan, cost, calibrated, threshold, twin, result = self._run(pipeline, request)
+                twin=twin_info(twin))
+        plan, cost, calibrated, threshold, twin, result = self._run(pipeline, request, catalog)
         exact = release(plan, result, noiseless(calibrated), threshold)
         draws = [release(plan, result, calibrated, threshold) for _ in range(request.draws)]
         real, _ = self._real(pipeline, analyst, request, cost)
@@ -170,23 +148,26 @@ class Sandbox:
             columns=[ColumnInfo(name=o.name, type=o.type) for o in plan.outputs],
             exact_rows=exact.rows,
             draws=[SandboxDraw(rows=d.rows, accuracy=_accuracy(d)) for d in draws],
-            accuracy=_accuracy(first), bounding=_bounding_info(first.bounding),
-            real=real, twin=_twin_info(twin),
+            accuracy=_accuracy(first), bounding=bounding_info(first.bounding),
+            real=real, twin=twin_info(twin),
         )
 
     def explain(self, pipeline: Pipeline, analyst: str,
                 request: SandboxRequest) -> SandboxExplainResponse:
         """What ε do I need: ε → error on the twin, the asked ε and the target's pick."""
-        public = pipeline._public(request)
+        catalog = pipeline.catalog  # one catalog for the whole request
+        public = pipeline.public(request, catalog)
         if public is not None:  # public tables only: no ε to choose
-            plan_public = explain_public(public, pipeline, analyst)
-            twin = self.store.twin(pipeline.catalog)
+            plan_public = explain_public(public, pipeline.engine.dialect,
+                                         pipeline.privacy.accounting,
+                                         pipeline.ledger.status(analyst, pipeline.clock()))
+            twin = self.store.twin(catalog)
             return SandboxExplainResponse(
                 plan=plan_public, epsilon_table=[], plot=[], asked_epsilon=0.0,
                 remaining=plan_public.remaining, dataset_remaining=plan_public.dataset_remaining,
-                affordable=MAX_AFFORDABLE, twin=_twin_info(twin))
-        plan_info = pipeline.explain(analyst, request)
-        plan, cost, calibrated, threshold, twin, result = self._run(pipeline, request)
+                affordable=MAX_AFFORDABLE, twin=twin_info(twin))
+        plan_info = pipeline.explain(analyst, request, catalog)
+        plan, cost, calibrated, threshold, twin, result = self._run(pipeline, request, catalog)
         real, status = self._real(pipeline, analyst, request, cost)
         exact = release(plan, result, noiseless(calibrated), threshold).rows
         # ε as people write it (0.1 is 1/10), so that 10 × 0.1 fits a budget of 1
@@ -210,7 +191,7 @@ class Sandbox:
             plan=plan_info, epsilon_table=table, plot=plot, asked_epsilon=float(cost.epsilon),
             accuracy_pick=float(cost.epsilon) if request.accuracy else None,
             remaining=real.remaining, dataset_remaining=real.dataset_remaining,
-            affordable=real.affordable, twin=_twin_info(twin),
+            affordable=real.affordable, twin=twin_info(twin),
         )
 
     def _row(self, plan: Plan, pipeline: Pipeline, status: BudgetStatus, result: Any,
@@ -248,7 +229,7 @@ class Sandbox:
         )
 
 
-def _twin_info(twin: Twin) -> TwinInfo:
+def twin_info(twin: Twin) -> TwinInfo:
     return TwinInfo(people=twin.people, rows=twin.rows, marginals=list(twin.marginals))
 
 
@@ -257,4 +238,4 @@ def _error(row: EpsilonRow, column: str) -> ErrorAtEpsilon:
 
 
 def _accuracy(released: Released) -> list[Any]:
-    return [_accuracy_info(a, released.bounding) for a in released.accuracy]
+    return [accuracy_info(a, released.bounding) for a in released.accuracy]

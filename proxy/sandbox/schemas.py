@@ -8,13 +8,13 @@ from pydantic import BaseModel, Field
 
 from ..schemas import (
     AccuracyInfo,
+    Body,
     BoundingInfo,
     Charge,
     ColumnInfo,
     ExplainResponse,
     QueryRequest,
     Spend,
-    _Body,
 )
 
 NOTICE = ("These numbers are about synthetic people: a twin of the tables made from their "
@@ -38,7 +38,7 @@ class TwinInfo(BaseModel):
         "from metadata alone."))
 
 
-class MarginalsRequest(_Body):
+class MarginalsRequest(Body):
     epsilon: float = Field(gt=0, allow_inf_nan=False, strict=True, description=(
         "Spent once, split equally over the marginal queries of every private table."))
     delta: float | None = Field(default=None, ge=0, lt=1, allow_inf_nan=False, strict=True,

@@ -104,7 +104,7 @@ def answer(ctx: Context, tree: exp.Expression, keys: dict[int, MetaKey]) -> Outc
 
     try:
         columns, rows = run(tree.sql(dialect="duckdb"), used,
-                            MetaContext(ctx.svc.pipeline.catalog, budget))
+                            MetaContext(ctx.catalog, budget))
     except duckdb.Error as err:
         # the message can name only the emulated tables and the query's own text
         first = str(err).splitlines()[0][:300]

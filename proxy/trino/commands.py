@@ -59,7 +59,7 @@ SESSION_PROPERTIES = {
 # --- reading tokens ---------------------------------------------------------------
 
 
-def _name_at(tokens: list[Token], i: int) -> tuple[list[str], int]:
+def name_at(tokens: list[Token], i: int) -> tuple[list[str], int]:
     """A dotted name starting at token `i`: its parts (unquoted ones lower-cased, as
     Trino folds them) and the index after it."""
     parts: list[str] = []
@@ -112,7 +112,7 @@ def _resolve_table(ctx: Context, parts: list[str]) -> tuple[str, str]:
     schema = qualifiers[-1] if qualifiers else (ctx.session.schema or SCHEMA)
     catalog = qualifiers[-2] if len(qualifiers) > 1 else CATALOG
     if catalog == CATALOG and schema == SCHEMA:
-        found = ctx.svc.pipeline.catalog.table(name)
+        found = ctx.catalog.table(name)
         if found:
             return SCHEMA, found[0]
     if catalog == CATALOG and schema == DPSQL_SCHEMA and name == "budget":
@@ -127,7 +127,7 @@ def _columns(ctx: Context, schema: str, table: str) -> list[list[object]]:
     if schema == DPSQL_SCHEMA:
         return [[c, types.from_duckdb(t), "", ""] for c, t in TABLES[(DPSQL_SCHEMA,
                                                                        "budget")].columns]
-    catalog = ctx.svc.pipeline.catalog
+    catalog = ctx.catalog
     meta = catalog.tables[table]
     return [[c, types.from_dpsql(col.type), "", column_comment(catalog, table, meta, c) or ""]
             for c, col in meta.columns.items()]
@@ -148,13 +148,13 @@ def command(ctx: Context, tokens: list[Token]) -> Outcome | None:
     if first == "SHOW":
         return _show(ctx, tokens, head)
     if first in ("DESCRIBE", "DESC") and head[1:2] != ["OUTPUT"]:
-        schema, table = _resolve_table(ctx, _name_at(tokens, 1)[0])
+        schema, table = _resolve_table(ctx, name_at(tokens, 1)[0])
         return Outcome(_varchar("Column", "Type", "Extra", "Comment"),
                        _columns(ctx, schema, table))
     if head[:2] == ["SET", "SESSION"]:
         return _set_session(ctx, tokens)
     if head[:2] == ["RESET", "SESSION"]:
-        name = ".".join(_name_at(tokens, after(tokens, 2))[0])
+        name = ".".join(name_at(tokens, after(tokens, 2))[0])
         ctx.reply.clear_session(name)
         return Outcome(update_type="RESET SESSION")
     if first == "USE":
@@ -167,7 +167,7 @@ def command(ctx: Context, tokens: list[Token]) -> Outcome | None:
         ctx.reply.clear_transaction()
         return Outcome(update_type=first)
     if first == "CALL":
-        parts = _name_at(tokens, after(tokens, 1))[0]
+        parts = name_at(tokens, after(tokens, 1))[0]
         if parts[-2:] == ["runtime", "kill_query"]:
             # queries run to completion inside the POST; there is nothing left to stop
             return Outcome(update_type="CALL")
@@ -183,20 +183,20 @@ def _show(ctx: Context, tokens: list[Token], head: list[str]) -> Outcome:
     if what == "SCHEMAS":
         i = 2
         if i < len(tokens) and tokens[i].text.upper() in ("FROM", "IN"):
-            catalog, i = _name_at(tokens, i + 1)
+            catalog, i = name_at(tokens, i + 1)
             if catalog != [CATALOG]:
                 return Outcome(_varchar("Schema"), [])
         return Outcome(_varchar("Schema"), _filter([[s] for s in SCHEMAS], _like_at(tokens, i)))
     if what == "TABLES":
         i, schema = 2, ctx.session.schema or SCHEMA
         if i < len(tokens) and tokens[i].text.upper() in ("FROM", "IN"):
-            parts, i = _name_at(tokens, i + 1)
+            parts, i = name_at(tokens, i + 1)
             if len(parts) > 1 and parts[-2] != CATALOG:
                 return Outcome(_varchar("Table"), [])
             schema = parts[-1]
         names: list[str] = []
         if schema == SCHEMA:
-            names = sorted(ctx.svc.pipeline.catalog.tables)
+            names = sorted(ctx.catalog.tables)
         elif schema == DPSQL_SCHEMA:
             names = ["budget"]
         elif schema == "information_schema":
@@ -205,7 +205,7 @@ def _show(ctx: Context, tokens: list[Token], head: list[str]) -> Outcome:
     if what == "COLUMNS":
         if len(tokens) < 3 or tokens[2].text.upper() not in ("FROM", "IN"):
             raise TrinoError("parse_error", "write SHOW COLUMNS FROM <table>", NOT_SUPPORTED)
-        schema, table = _resolve_table(ctx, _name_at(tokens, 3)[0])
+        schema, table = _resolve_table(ctx, name_at(tokens, 3)[0])
         return Outcome(_varchar("Column", "Type", "Extra", "Comment"),
                        _columns(ctx, schema, table))
     if what == "FUNCTIONS":
@@ -238,7 +238,7 @@ def _quote(text: str) -> str:
 
 
 def _show_create(ctx: Context, tokens: list[Token], kind: str) -> Outcome:
-    schema, table = _resolve_table(ctx, _name_at(tokens, 3)[0])
+    schema, table = _resolve_table(ctx, name_at(tokens, 3)[0])
     if schema == DPSQL_SCHEMA:
         return Outcome(_varchar("Create View"),
                        [[f"CREATE VIEW {CATALOG}.{DPSQL_SCHEMA}.budget AS\n{BUDGET_VIEW}"]])
@@ -246,14 +246,14 @@ def _show_create(ctx: Context, tokens: list[Token], kind: str) -> Outcome:
     for column, typ, _, comment in _columns(ctx, schema, table):
         lines.append(f'   "{column}" {typ}' + (f" COMMENT {_quote(str(comment))}"
                                                 if comment else ""))
-    meta = ctx.svc.pipeline.catalog.tables[table]
+    meta = ctx.catalog.tables[table]
     text = (f'CREATE TABLE {CATALOG}.{SCHEMA}."{table}" (\n' + ",\n".join(lines)
             + f"\n)\nCOMMENT {_quote(table_comment(meta))}")
     return Outcome(_varchar("Create Table"), [[text]])
 
 
 def _set_session(ctx: Context, tokens: list[Token]) -> Outcome:
-    parts, i = _name_at(tokens, 2)
+    parts, i = name_at(tokens, 2)
     name = ".".join(parts)
     if name not in SESSION_PROPERTIES:
         raise TrinoError("invalid_parameter", f"session property {name} does not exist; "
@@ -283,7 +283,7 @@ def _set_session(ctx: Context, tokens: list[Token]) -> Outcome:
 
 
 def _use(ctx: Context, tokens: list[Token]) -> Outcome:
-    parts, _ = _name_at(tokens, 1)
+    parts, _ = name_at(tokens, 1)
     catalog, schema = (parts if len(parts) == 2 else [ctx.session.catalog or CATALOG, *parts])
     if catalog != CATALOG or schema not in SCHEMAS:
         raise TrinoError("not_found", f"schema {catalog}.{schema} does not exist; dpsql serves "

@@ -9,6 +9,8 @@ from sqlglot.dialects.trino import Trino
 from sqlglot.errors import TokenError
 from sqlglot.tokens import Token
 
+from rewriter import Catalog
+
 from ..deps import Services
 from .errors import INVALID_SESSION_PROPERTY, SYNTAX_ERROR, TrinoError
 from .session import Reply, Session
@@ -33,10 +35,14 @@ class Outcome:
 
 @dataclass
 class Context:
+    """One statement's request: who asks, in which session, against which catalog (read
+    once, so every part of the statement sees the same tables)."""
+
     svc: Services
     analyst: str
     session: Session
     reply: Reply
+    catalog: Catalog
 
     def privacy(self) -> tuple[float | None, float | None]:
         """The session's ε and δ (`SET SESSION dpsql.epsilon = …`); None: the deployment's."""

@@ -177,7 +177,7 @@ def _raw_columns(ctx: Context, select: exp.Select) -> list[tuple[str, str]] | No
     """The columns of a plain projection of one table (no aggregates): its shape
     is the table's declared schema, which the analyst may see anyway."""
     name = _single_table(select)
-    found = ctx.svc.pipeline.catalog.table(name) if name else None
+    found = ctx.catalog.table(name) if name else None
     if found is None or select.args.get("group") or any(
             is_aggregate(n) for n in select.find_all(exp.Expression)):
         return None
@@ -202,7 +202,7 @@ def shape(ctx: Context, select: exp.Expression) -> list[tuple[str, str]]:
     if keys is not None:
         return keys.columns
     try:
-        plan = plan_query(select.sql(), pipeline.catalog, pipeline.input_dialect,
+        plan = plan_query(select.sql(), ctx.catalog, pipeline.input_dialect,
                           pipeline.limits)
     except RewriteError as err:
         raw = _raw_columns(ctx, select) if isinstance(select, exp.Select) else None
@@ -226,13 +226,13 @@ def distinct_keys(ctx: Context, select: exp.Select) -> Outcome | None:
     if not isinstance(column, exp.Column) or name is None or \
             not (bool(select.args.get("distinct")) ^ grouped):
         return None
-    found = ctx.svc.pipeline.catalog.table(name)
+    found = ctx.catalog.table(name)
     if found is None or found[1].public:
         return None
     canonical = found[1].canonical(column.name)
     if canonical is None or found[1].columns[canonical].public_keys is None:
         return None
-    keys = list(ctx.svc.pipeline.catalog.public_keys(found[0], canonical) or ())
+    keys = list(ctx.catalog.public_keys(found[0], canonical) or ())
     descending = False
     order = select.args.get("order")
     if order is not None:
@@ -305,7 +305,8 @@ def query(ctx: Context, tree: exp.Expression) -> Outcome:
     try:
         # on the attempts log like /v1/query, under the endpoint the client used
         answer = recorded(ctx.svc.ledger, ctx.analyst, "/v1/statement", request.sql,
-                          lambda: ctx.svc.pipeline.query(ctx.analyst, request), answered)
+                          lambda: ctx.svc.pipeline.query(ctx.analyst, request, ctx.catalog),
+                          answered)
     except Exception as exc:  # noqa: BLE001 - every error leaves as our code and message
         raise _refusal(exc, tree, ctx) from None
     columns = [(c.name, types.from_dpsql(c.type)) for c in answer.columns]
@@ -323,7 +324,8 @@ def explain(ctx: Context, tree: exp.Expression) -> Outcome:
     try:
         request = _request(ctx, tree)
         plan = recorded(ctx.svc.ledger, ctx.analyst, "/v1/statement", request.sql,
-                        lambda: ctx.svc.pipeline.explain(ctx.analyst, request), explained)
+                        lambda: ctx.svc.pipeline.explain(ctx.analyst, request, ctx.catalog),
+                        explained)
     except Exception as exc:  # noqa: BLE001
         raise _refusal(exc, tree, ctx) from None
     return Outcome([("Query Plan", "varchar")],

@@ -9,10 +9,11 @@ the code of the JSON API (SPEC §3) survives in every client.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-from ..errors import FailedAfterCharge, error_response
+from dpsql.errors import DpsqlError
+
+from ..errors import handled
 
 # Trino's StandardErrorCode: (name, code, type)
 SYNTAX_ERROR = ("SYNTAX_ERROR", 1, "USER_ERROR")
@@ -38,16 +39,20 @@ _BY_CODE = {
 }
 
 
-@dataclass
-class TrinoError(Exception):
-    """A refusal or failure, with dpsql's code and the Trino error it maps to."""
+class TrinoError(DpsqlError):
+    """A refusal or failure, with dpsql's code and the Trino error it maps to; its
+    message is a classified one (``TrinoError.of``) or written for the client."""
 
-    code: str  # dpsql's code (SPEC §3)
-    message: str
-    trino: tuple[str, int, str] = GENERIC_USER_ERROR
-    position: Any = None
-    query_id: str | None = None  # set when a charge stands (FailedAfterCharge)
-    charged: float | None = None
+    fixed_message = True
+
+    def __init__(self, code: str, message: str,
+                 trino: tuple[str, int, str] = GENERIC_USER_ERROR, position: Any = None,
+                 query_id: str | None = None, charged: float | None = None) -> None:
+        super().__init__(message, position)
+        self.code = code  # dpsql's code (SPEC §3)
+        self.trino = trino
+        self.query_id = query_id  # set when a charge stands (FailedAfterCharge)
+        self.charged = charged
 
     def __str__(self) -> str:
         return f"{self.code}: {self.message}"
@@ -56,16 +61,14 @@ class TrinoError(Exception):
     def of(cls, exc: BaseException, trino: tuple[str, int, str] | None = None, *,
            log_details: bool = False) -> TrinoError:
         """Map any error the pipeline may raise exactly as the JSON API does
-        (`proxy.errors.error_response`, which also logs unknown errors and gives
-        them the generic `internal` message)."""
+        (`proxy.errors.handled`, which also logs unknown errors and gives them the
+        generic `internal` message)."""
         if isinstance(exc, TrinoError):
             return exc
-        _, body = error_response(exc, log_details=log_details)
-        code, message = body["error"]["code"], body["error"]["message"]
-        after = exc if isinstance(exc, FailedAfterCharge) else None
-        position = getattr(exc, "position", None) if "position" in body["error"] else None
-        return cls(code, message, trino or _BY_CODE.get(code, GENERIC_USER_ERROR),
-                   position, after.query_id if after else None,
+        seen = handled(exc, log_details=log_details)
+        after = seen.after
+        return cls(seen.code, seen.message, trino or _BY_CODE.get(seen.code, GENERIC_USER_ERROR),
+                   seen.position, after.query_id if after else None,
                    after.charged if after else None)
 
     def document(self) -> dict[str, Any]:

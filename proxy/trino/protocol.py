@@ -27,9 +27,9 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from ..auth import Principal
-from ..deps import Services, _services
+from ..charge import new_query_id
+from ..deps import Services, services_of
 from ..errors import error_response
-from ..pipeline import new_query_id
 from . import types
 from .auth import CHALLENGE, authenticate
 from .context import VERSION, Context, Outcome
@@ -110,12 +110,12 @@ async def statement(request: Request) -> Response:
     body = await request.body()
     session = Session.from_headers(request.headers)
     try:
-        svc = _services(request)
+        svc = services_of(request)
         who = _who(request, svc, session)
     except Exception as exc:  # noqa: BLE001 - unauthenticated or forbidden: HTTP status
         return _http_error(exc)
     reply = Reply(session.prefix)
-    ctx = Context(svc, who.name, session, reply)
+    ctx = Context(svc, who.name, session, reply, svc.pipeline.catalog)
     columns: list[dict[str, Any]] = []
     rows: list[list[Any]] = []
     warnings: list[dict[str, Any]] = []
@@ -154,7 +154,7 @@ async def statement(request: Request) -> Response:
 def page(query_id: str, slug: str, page: int, request: Request) -> Response:
     session = Session.from_headers(request.headers)
     try:
-        svc = _services(request)
+        svc = services_of(request)
         who = _who(request, svc, session)
     except Exception as exc:  # noqa: BLE001
         return _http_error(exc)
@@ -181,7 +181,7 @@ def page(query_id: str, slug: str, page: int, request: Request) -> Response:
 def cancel(query_id: str, slug: str, page: int, request: Request) -> Response:
     session = Session.from_headers(request.headers)
     try:
-        svc = _services(request)
+        svc = services_of(request)
         who = _who(request, svc, session)
     except Exception as exc:  # noqa: BLE001
         return _http_error(exc)
@@ -194,7 +194,7 @@ def cancel(query_id: str, slug: str, page: int, request: Request) -> Response:
 def check(request: Request) -> Response:
     session = Session.from_headers(request.headers)
     try:
-        _who(request, _services(request), session)
+        _who(request, services_of(request), session)
     except Exception as exc:  # noqa: BLE001
         status, _ = error_response(exc)
         headers = {"WWW-Authenticate": CHALLENGE} if status == 401 else {}

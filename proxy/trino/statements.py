@@ -19,7 +19,7 @@ from sqlglot.tokens import Token, TokenType
 from rewriter.parse import parse
 
 from . import catalog_sql, data
-from .commands import _name_at, command
+from .commands import command, name_at
 from .context import Context, Outcome, after, tokenize, words
 from .errors import NOT_FOUND, NOT_SUPPORTED, QUERY_REJECTED, TrinoError
 
@@ -94,11 +94,11 @@ def execute(ctx: Context, sql: str, *, nested: bool = False) -> Outcome:
                              QUERY_REJECTED)
         return execute(ctx, _bind(tokens[2].text, _using(sql, tokens, 3)), nested=True)
     if head[:1] == ["EXECUTE"] and not nested:
-        parts, i = _name_at(tokens, 1)
+        parts, i = name_at(tokens, 1)
         return execute(ctx, _bind(prepared(ctx, ".".join(parts)), _using(sql, tokens, i)),
                        nested=True)
     if head[:1] == ["PREPARE"]:
-        parts, i = _name_at(tokens, after(tokens, 1))
+        parts, i = name_at(tokens, after(tokens, 1))
         if not parts or i >= len(tokens) or tokens[i].text.upper() != "FROM" \
                 or i + 1 >= len(tokens):
             raise TrinoError("parse_error", "write PREPARE <name> FROM <statement>",
@@ -106,10 +106,10 @@ def execute(ctx: Context, sql: str, *, nested: bool = False) -> Outcome:
         ctx.reply.added_prepare(".".join(parts), sql[tokens[i + 1].start:])
         return Outcome(update_type="PREPARE")
     if head[:2] == ["DEALLOCATE", "PREPARE"]:
-        ctx.reply.deallocated_prepare(".".join(_name_at(tokens, after(tokens, 2))[0]))
+        ctx.reply.deallocated_prepare(".".join(name_at(tokens, after(tokens, 2))[0]))
         return Outcome(update_type="DEALLOCATE")
     if head[:2] == ["DESCRIBE", "OUTPUT"]:
-        name = ".".join(_name_at(tokens, after(tokens, 2))[0])
+        name = ".".join(name_at(tokens, after(tokens, 2))[0])
         return describe_output(ctx, prepared(ctx, name))
     if head[:1] == ["EXPLAIN"]:
         rest = tokens[1:]

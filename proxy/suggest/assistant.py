@@ -32,28 +32,45 @@ sends to `PATCH /v1/admin/tables/{name}` (or `dpsql suggest --apply`).
 
 from __future__ import annotations
 
-import copy
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 from sqlglot import exp
 
 from accountant import Accounting, Ledger, cost_of, to_fraction
-from accountant.mechanisms.maps import gaussian_for, laplace_for
-from accountant.mechanisms.sampler import add_noise
-from accountant.selection import select_quantile
 from rewriter import Catalog, Table
-from rewriter.distributed import keyed_selection
 from rewriter.metadata import NUMERIC_TYPES
 
-from .engines.base import Engine
-from .errors import InvalidParameter
-from .pipeline import Pipeline, new_query_id
-from .schemas import QueryRequest
+from ..engines.base import Engine
+from ..errors import InvalidParameter
+from ..pipeline import Pipeline, new_query_id
+from ..schemas import QueryRequest
+from .noise import (
+    QUANTILE_WEIGHT,
+    RunBudget,
+    dropped_share,
+    interval_of,
+    noisy_counts,
+    noisy_quantile,
+)
+from .sql import (
+    EXCESS,
+    cap_counts,
+    col_ref,
+    engine_sql,
+    grid_counts,
+    ident,
+    indicator,
+    number_literal,
+    one_value_per_person,
+    per_person,
+    rows_kept,
+    total_count,
+)
 
 __all__ = ["COUNT_GRID", "VALUE_GRID", "Proposal", "Suggestion", "suggest"]
 
@@ -61,12 +78,16 @@ __all__ = ["COUNT_GRID", "VALUE_GRID", "Proposal", "Suggestion", "suggest"]
 COUNT_GRID: tuple[int, ...] = (
     *range(1, 51), 60, 70, 80, 90, 100, 120, 150, 200, 250, 300, 400, 500, 600, 800,
     1000, 1500, 2000, 3000, 5000, 10_000, 20_000, 50_000, 100_000, 1_000_000)
+
+
 # few candidates: the noisy max's error grows with the log of their number
 _NICE = (1, 1.5, 2, 3, 5, 7.5)
+
+
 _POSITIVE = tuple(m * 10.0**k for k in range(-2, 10) for m in _NICE)
+
+
 VALUE_GRID: tuple[float, ...] = (*sorted(-v for v in _POSITIVE), 0.0, *_POSITIVE)
-_D = 1000  # quantiles are a/1000
-_MONTE_CARLO = 4000
 
 
 @dataclass(frozen=True)
@@ -92,187 +113,6 @@ class Suggestion:
     patch: dict[str, Any]
     notes: list[str]
     confidence: float = 0.95
-
-
-# --- SQL on the engine (trees, generated once per dialect) ---------------------------
-
-
-def _engine_sql(engine: Engine, query: exp.Select) -> str:
-    """The query in the engine's SQL; on Spark the random row order becomes a keyed
-    hash of a per-query salt, as in the query rewrite (rewriter/distributed.py)."""
-    if engine.dialect == "spark":
-        query = keyed_selection(query.copy())
-    return query.sql(dialect=engine.dialect)
-
-
-def _ident(name: str) -> exp.Identifier:
-    return exp.to_identifier(name, quoted=True)
-
-
-def _col(name: str, table: str | None = None) -> exp.Column:
-    return exp.column(name, table=table, quoted=True)
-
-
-def _per_person(table: str, unit: str, value: exp.Expression) -> exp.Select:
-    """SELECT <value> AS v FROM table WHERE unit IS NOT NULL GROUP BY unit."""
-    return (exp.select(exp.alias_(value, "v", quoted=True))
-            .from_(exp.Table(this=_ident(table)))
-            .where(exp.Not(this=exp.Is(this=_col(unit), expression=exp.Null())))
-            .group_by(_col(unit)))
-
-
-def _ranked(table: str, unit: str, column: str, *, non_null: bool) -> exp.Select:
-    """`column` as v, and each row's rank among its person's rows in a random order
-    (the random key is drawn in a subquery: engines refuse a volatile window order)."""
-    keyed = (exp.select(exp.alias_(_col(unit), "u", quoted=True),
-                        exp.alias_(_col(column), "v", quoted=True),
-                        exp.alias_(exp.Rand(), "r", quoted=True))
-             .from_(exp.Table(this=_ident(table))))
-    condition: exp.Condition = exp.Not(this=exp.Is(this=_col(unit), expression=exp.Null()))
-    if non_null:
-        condition = exp.and_(condition,
-                             exp.Not(this=exp.Is(this=_col(column), expression=exp.Null())))
-    keyed = keyed.where(condition)
-    number = exp.Window(this=exp.RowNumber(), partition_by=[_col("u")],
-                        order=exp.Order(expressions=[exp.Ordered(this=_col("r"))]))
-    return (exp.select(_col("v"), exp.alias_(number, "rn", quoted=True))
-            .from_(keyed.subquery("k")))
-
-
-def _one_value_per_person(table: str, unit: str, column: str) -> exp.Select:
-    """One non-NULL value of `column` per person, chosen at random (not by data order)."""
-    return (exp.select(_col("v")).from_(_ranked(table, unit, column, non_null=True)
-                                        .subquery("o"))
-            .where(exp.EQ(this=_col("rn"), expression=exp.Literal.number(1))))
-
-
-def _rows_kept(table: str, unit: str, column: str, cap: int) -> exp.Select:
-    """The non-NULL values of `column` in the rows a cap of `cap` rows per person keeps
-    (the cap picks rows at random, as the query rewrite does)."""
-    return (exp.select(_col("v")).from_(_ranked(table, unit, column, non_null=False)
-                                        .subquery("o"))
-            .where(exp.and_(exp.LTE(this=_col("rn"), expression=exp.Literal.number(cap)),
-                            exp.Not(this=exp.Is(this=_col("v"), expression=exp.Null())))))
-
-
-def _indicator(condition: exp.Expression) -> exp.Expression:
-    return exp.Sum(this=exp.Case(ifs=[exp.If(this=condition, true=exp.Literal.number(1))],
-                                 default=exp.Literal.number(0)))
-
-
-def _number(value: float) -> exp.Expression:
-    return exp.Literal.number(repr(float(value)) if not float(value).is_integer()
-                              else int(value))
-
-
-def _grid_counts(engine: Engine, population: exp.Select,
-                 grid: Sequence[float]) -> tuple[list[int], list[int]]:
-    """#(v < c) and #(v <= c) for every candidate c, in one scan. A lower bound is read
-    from the first (the tightest c with few values below it), an upper bound or a cap
-    from the second (a cap of c keeps a person with exactly c rows whole)."""
-    v = _col("v", "s")
-    sums: list[exp.Expression] = []
-    for c in grid:
-        sums.append(_indicator(exp.LT(this=v.copy(), expression=_number(c))))
-        sums.append(_indicator(exp.LTE(this=v.copy(), expression=_number(c))))
-    query = exp.select(*sums).from_(population.subquery("s"))
-    row = engine.execute(_engine_sql(engine, query)).rows[0]
-    values = [int(x or 0) for x in row]
-    return values[0::2], values[1::2]
-
-
-def _total(engine: Engine, population: exp.Select) -> int:
-    query = exp.select(exp.Count(this=exp.Star())).from_(population.subquery("s"))
-    return int(engine.execute(_engine_sql(engine, query)).rows[0][0])
-
-
-# --- mechanisms --------------------------------------------------------------------------
-
-
-_QUANTILE_WEIGHT = 2  # a tail quantile needs more than a count to land well
-
-
-@dataclass
-class _Budget:
-    """Shares of the run's ε (pure) or ρ (zCDP): `share` per measurement, twice that
-    per quantile selection; they add up to the whole (sequential composition)."""
-
-    accounting: Accounting
-    share: Fraction
-
-    def noise(self, sensitivity: int):  # type: ignore[no-untyped-def]
-        if self.accounting is Accounting.PURE:
-            return laplace_for(sensitivity, self.share)
-        return gaussian_for(sensitivity, self.share)
-
-    @property
-    def quantile_share(self) -> Fraction:
-        return self.share * _QUANTILE_WEIGHT
-
-
-def _quantile(cumulative: list[int], n: int, alpha: float, budget: _Budget) -> int:
-    """The index of the grid candidate chosen as the α-quantile: for α above ½ an upper
-    bound (`cumulative[i]` counts the values up to candidate i), below ½ a lower bound
-    (it counts those below)."""
-    a = min(_D - 1, max(1, round(alpha * _D)))
-    side: Literal["lower", "upper"] = "upper" if 2 * a > _D else "lower"
-    return select_quantile(cumulative, n, Fraction(a, _D), side, budget.accounting,
-                           budget.quantile_share)
-
-
-def _noisy(values: list[int], sensitivity: int, budget: _Budget) -> tuple[np.ndarray, Any]:
-    spec = budget.noise(sensitivity)
-    return np.array(add_noise(values, spec), dtype=float), spec
-
-
-def _draws(spec: Any, shape: tuple[int, int]) -> np.ndarray:
-    """Noise with the spec's distribution, for the intervals (not for release)."""
-    rng = np.random.default_rng()
-    scale = float(spec.scale)
-    if spec.mechanism == "discrete_laplace":
-        # the difference of two geometrics is discrete Laplace with this scale
-        p = 1 - math.exp(-1 / scale)
-        return (rng.geometric(p, shape) - rng.geometric(p, shape)).astype(float)
-    return np.round(rng.normal(0, scale, shape))
-
-
-def _interval(estimate: Any, noisy: np.ndarray, spec: Any,
-              confidence: float) -> tuple[float, float, float]:
-    """The estimate from noisy counts, and an interval for the truth at `confidence`:
-    the estimate recomputed on (noisy − fresh noise) draws (a parametric bootstrap)."""
-    point = float(np.clip(estimate(noisy[None, :])[0], 0, 1))
-    sims = estimate(noisy[None, :] - _draws(spec, (_MONTE_CARLO, noisy.size)))
-    tail = (1 - confidence) / 2 * 100
-    lo, hi = np.nanpercentile(np.clip(sims, 0, 1), [tail, 100 - tail])
-    return point, min(float(lo), point), max(float(hi), point)
-
-
-_EXCESS = 3  # a person's rows beyond the cap are counted up to 3 × the cap
-
-
-def _cap_counts(engine: Engine, population: exp.Select, cap: int) -> tuple[int, int, int]:
-    """Σ min(x, cap) (units kept), Σ min(max(x − cap, 0), E) (units dropped, each person's
-    counted up to E = 3·cap) and #(x > cap + E), over the per-person counts x."""
-    x = _col("v", "s")
-    clip = _EXCESS * cap
-    kept = exp.Sum(this=exp.Least(this=x.copy(), expressions=[exp.Literal.number(cap)]))
-    excess = exp.Greatest(this=exp.Sub(this=x.copy(), expression=exp.Literal.number(cap)),
-                          expressions=[exp.Literal.number(0)])
-    dropped = exp.Sum(this=exp.Least(this=excess, expressions=[exp.Literal.number(clip)]))
-    beyond = _indicator(exp.GT(this=x.copy(), expression=exp.Literal.number(cap + clip)))
-    query = exp.select(kept, dropped, beyond).from_(population.subquery("s"))
-    row = engine.execute(_engine_sql(engine, query)).rows[0]
-    k, d, o = (int(v or 0) for v in row)
-    return k, d, o
-
-
-def _dropped_share(h: np.ndarray) -> np.ndarray:
-    h = np.maximum(h, 0)  # post-processing: no total is below 0
-    whole = h[:, 0] + h[:, 1]
-    return np.where(whole > 0, h[:, 1] / np.maximum(whole, 1), 0.0)
-
-
-# --- the run -----------------------------------------------------------------------------
 
 
 def _group_column(table: Table, wanted: str | None) -> str | None:
@@ -302,12 +142,12 @@ def _bounded_columns(table: Table, only: Sequence[str] | None) -> list[str]:
 
 def _noise_of(pipeline: Pipeline, name: str, table: Table, sql: str) -> dict[str, float] | None:
     """What the planner says a query would carry under the proposed metadata."""
-    trial = copy.copy(pipeline)
-    tables = dict(pipeline.catalog.tables)
+    current = pipeline.catalog
+    tables = dict(current.tables)
     tables[name] = table
-    trial.catalog = Catalog(tables, pipeline.catalog.resolved_keys)
+    trial = Catalog(tables, current.resolved_keys)
     try:
-        plan = trial.explain("", QueryRequest(sql=sql))
+        plan = pipeline.explain("", QueryRequest(sql=sql), trial)
     except Exception:  # noqa: BLE001 - a statement the planner refuses shows no figure
         return None
     out = next((o for o in plan.outputs if o.scale is not None and o.ci95_halfwidth is not None),
@@ -346,10 +186,10 @@ def suggest(name: str, table: Table, *, engine: Engine, ledger: Ledger, pipeline
     cost = cost_of(accounting, eps, dlt)
     # shares: per cap a quantile (2) and two measurements (kept/dropped, people beyond);
     # per column two quantiles (2 each) and one measurement (below/inside/above)
-    per_cap = _QUANTILE_WEIGHT + 2
-    uses = per_cap * (2 if group else 1) + (2 * _QUANTILE_WEIGHT + 1) * len(bounded)
+    per_cap = QUANTILE_WEIGHT + 2
+    uses = per_cap * (2 if group else 1) + (2 * QUANTILE_WEIGHT + 1) * len(bounded)
     whole = cost.epsilon if accounting is Accounting.PURE else cost.rho
-    budget = _Budget(accounting, whole / uses)
+    budget = RunBudget(accounting, whole / uses)
     query_id = new_query_id()
     detail = {"assistant": "suggest", "table": name, "accounting": accounting.value,
               "mechanisms": uses, "share": str(budget.share), "coverage": coverage,
@@ -365,18 +205,18 @@ def suggest(name: str, table: Table, *, engine: Engine, ledger: Ledger, pipeline
 
     def cap(setting: str, value: exp.Expression, what: str) -> int:
         nonlocal proposed
-        population = _per_person(name, unit, value)
-        _, at_most = _grid_counts(engine, population, COUNT_GRID)
-        n = _total(engine, population)
-        chosen = COUNT_GRID[_quantile(at_most, n, cap_quantile, budget)]
-        kept, dropped, beyond = _cap_counts(engine, population, chosen)
+        population = per_person(name, unit, value)
+        _, at_most = grid_counts(engine, population, COUNT_GRID)
+        n = total_count(engine, population)
+        chosen = COUNT_GRID[noisy_quantile(at_most, n, cap_quantile, budget)]
+        kept, dropped, beyond = cap_counts(engine, population, chosen)
         # a person moves `kept` by at most the cap and `dropped` by at most 3 × the cap
-        noisy, spec = _noisy([kept, dropped], _EXCESS * chosen + chosen, budget)
-        share, lo, hi = _interval(_dropped_share, noisy, spec, confidence)
-        over, over_spec = _noisy([beyond], 1, budget)
+        noisy, spec = noisy_counts([kept, dropped], EXCESS * chosen + chosen, budget)
+        share, lo, hi = interval_of(dropped_share, noisy, spec, confidence)
+        over, over_spec = noisy_counts([beyond], 1, budget)
         if over[0] > 2 * float(over_spec.scale) + 1:  # clearly some: the share is a floor
             notes.append(f"{setting}: about {max(0, int(over[0]))} people have more than "
-                         f"{chosen * (_EXCESS + 1)}; their rows beyond that are not counted "
+                         f"{chosen * (EXCESS + 1)}; their rows beyond that are not counted "
                          "in the dropped share, which is then a lower bound")
         proposed = proposed.model_copy(update={setting: chosen})
         patch[setting] = chosen
@@ -387,45 +227,45 @@ def suggest(name: str, table: Table, *, engine: Engine, ledger: Ledger, pipeline
     rows_cap = cap("max_rows_per_unit", exp.Count(this=exp.Star()), "rows dropped")
     if group:
         cap("max_groups_per_unit",
-            exp.Count(this=exp.Distinct(expressions=[_col(group)])),
+            exp.Count(this=exp.Distinct(expressions=[col_ref(group)])),
             f"(person, {group}) pairs dropped from GROUP BY {group} answers")
     else:
         notes.append("no column has public keys: name one with group_by to size "
                      "max_groups_per_unit")
 
     for column in bounded:
-        sample = _one_value_per_person(name, unit, column)
-        below, at_most = _grid_counts(engine, sample, VALUE_GRID)
-        n = _total(engine, sample)
+        sample = one_value_per_person(name, unit, column)
+        below, at_most = grid_counts(engine, sample, VALUE_GRID)
+        n = total_count(engine, sample)
         if n == 0:
             notes.append(f"{column}: no values; nothing to propose")
             continue
         tail = (1 - coverage) / 2
-        i_lo = _quantile(below, n, tail, budget)
-        i_hi = _quantile(at_most, n, 1 - tail, budget)
+        i_lo = noisy_quantile(below, n, tail, budget)
+        i_hi = noisy_quantile(at_most, n, 1 - tail, budget)
         lower, upper = sorted((VALUE_GRID[i_lo], VALUE_GRID[i_hi]))
         if lower == upper:  # a constant column: keep an interval around it
             upper = VALUE_GRID[min(len(VALUE_GRID) - 1, VALUE_GRID.index(upper) + 1)]
         kind = table.columns[column].type
         if kind == "integer":
             lower, upper = math.floor(lower), math.ceil(upper)
-        kept = _rows_kept(name, unit, column, rows_cap)
-        v = _col("v", "s")
+        kept = rows_kept(name, unit, column, rows_cap)
+        v = col_ref("v", "s")
         counts = exp.select(
-            _indicator(exp.LT(this=v.copy(), expression=_number(lower))),
-            _indicator(exp.GT(this=v.copy(), expression=_number(upper))),
+            indicator(exp.LT(this=v.copy(), expression=number_literal(lower))),
+            indicator(exp.GT(this=v.copy(), expression=number_literal(upper))),
             exp.Count(this=exp.Star())).from_(kept.subquery("s"))
         low_n, high_n, total = (int(x or 0) for x in
-                                engine.execute(_engine_sql(engine, counts)).rows[0])
+                                engine.execute(engine_sql(engine, counts)).rows[0])
         # a person moves these three disjoint counts by at most rows_cap in total
-        noisy, spec = _noisy([low_n, high_n, total - low_n - high_n], rows_cap, budget)
+        noisy, spec = noisy_counts([low_n, high_n, total - low_n - high_n], rows_cap, budget)
 
         def clamped(h: np.ndarray) -> np.ndarray:
             h = np.maximum(h, 0)
             whole = h.sum(axis=1)
             return np.where(whole > 0, (h[:, 0] + h[:, 1]) / np.maximum(whole, 1), 0.0)
 
-        share, lo, hi = _interval(clamped, noisy, spec, confidence)
+        share, lo, hi = interval_of(clamped, noisy, spec, confidence)
         current = table.columns[column]
         new_col = current.model_copy(update={"lower": lower, "upper": upper})
         proposed = proposed.model_copy(
@@ -436,13 +276,13 @@ def suggest(name: str, table: Table, *, engine: Engine, ledger: Ledger, pipeline
                                   "values clamped", share, (lo, hi)))
 
     # the noise these choices imply, from the planner, at the default query ε
-    source = exp.Table(this=_ident(name))
+    source = exp.Table(this=ident(name))
     count = _noise_of(pipeline, name, proposed,
                       exp.select(exp.Count(this=exp.Star())).from_(source.copy()).sql())
     per_group = None
     if group:
-        grouped = (exp.select(_col(group), exp.Count(this=exp.Star())).from_(source.copy())
-                   .group_by(_col(group)))
+        grouped = (exp.select(col_ref(group), exp.Count(this=exp.Star())).from_(source.copy())
+                   .group_by(col_ref(group)))
         per_group = _noise_of(pipeline, name, proposed, grouped.sql())
     final: list[Proposal] = []
     for p in proposals:
@@ -452,7 +292,7 @@ def suggest(name: str, table: Table, *, engine: Engine, ledger: Ledger, pipeline
             continue
         if p.setting.startswith("columns."):
             column = p.setting.removeprefix("columns.")
-            summed = exp.select(exp.Sum(this=_col(column))).from_(source.copy())
+            summed = exp.select(exp.Sum(this=col_ref(column))).from_(source.copy())
             sum_noise = _noise_of(pipeline, name, proposed, summed.sql())
         final.append(_worded(p, count, sum_noise, pipeline, confidence))
     return Suggestion(name, float(cost.epsilon), float(cost.delta), query_id, final, patch,
@@ -482,4 +322,3 @@ def _worded(p: Proposal, count: dict[str, float] | None, sum_noise: dict[str, fl
                      f"±{count['ci95_halfwidth']:,.0f})")
     return Proposal(p.setting, p.current, p.proposed, p.what, p.share, p.interval,
                     count if not p.setting.startswith("columns.") else None, sum_noise, text)
-
