@@ -37,8 +37,8 @@ WORKERS ?= auto
 
 # What ruff lints, and the packages mypy type-checks ([tool.mypy] in pyproject.toml): a
 # package joins MYPY_PACKAGES once it passes
-RUFF_PATHS    := rewriter accountant proxy tests bench
-MYPY_PACKAGES := rewriter accountant proxy
+RUFF_PATHS    := dpsql rewriter accountant proxy tests bench
+MYPY_PACKAGES := dpsql rewriter accountant proxy
 
 test: lint $(CHROMIUM)
 	$(PY) -m pytest -n $(WORKERS)
