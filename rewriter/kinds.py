@@ -309,12 +309,16 @@ SUPPORTED = ("COUNT, SUM, AVG, VARIANCE/VAR/VAR_SAMP/VAR_POP/VARP, "
              "QUANTILE_CONT(x, q), PERCENTILE_CONT(q) WITHIN GROUP (ORDER BY x), MIN, MAX")
 
 
+# kinds sharing an output (the three COUNTs) finish alike: the first one stands for them
+_BY_OUTPUT: dict[str, Kind] = {}
+for _kind in KINDS.values():
+    _BY_OUTPUT.setdefault(_kind.output, _kind)
+
+
 def value_kind(output: OutputKind) -> Kind:
-    """The kind behind a value column of the noisy table (`Output.kind`)."""
-    for kind in KINDS.values():
-        if kind.output == output:
-            return kind
-    raise KeyError(output)
+    """The kind behind a value column of the noisy table (`Output.kind`); read once
+    per released cell, so a lookup rather than a scan of the registry."""
+    return _BY_OUTPUT[output]
 
 
 def value_of(name: str, agg: Aggregate, need: Need) -> Output:
