@@ -18,6 +18,9 @@ from accountant.selection import select_quantile
 _D = 1000  # quantiles are a/1000
 
 
+# at least this many draws fall in each tail, or the tail quantile itself is noise and
+# the interval covers less than it says (4,000 draws left 2 per tail at 99.9 %: 0.3 % missed)
+_TAIL_DRAWS = 100
 _MONTE_CARLO = 4000
 
 
@@ -73,8 +76,9 @@ def interval_of(estimate: Any, noisy: np.ndarray, spec: Any,
     """The estimate from noisy counts, and an interval for the truth at `confidence`:
     the estimate recomputed on (noisy − fresh noise) draws (a parametric bootstrap)."""
     point = float(np.clip(estimate(noisy[None, :])[0], 0, 1))
-    sims = estimate(noisy[None, :] - noise_draws(spec, (_MONTE_CARLO, noisy.size)))
     tail = (1 - confidence) / 2 * 100
+    draws = max(_MONTE_CARLO, math.ceil(_TAIL_DRAWS * 100 / tail))
+    sims = estimate(noisy[None, :] - noise_draws(spec, (draws, noisy.size)))
     lo, hi = np.nanpercentile(np.clip(sims, 0, 1), [tail, 100 - tail])
     return point, min(float(lo), point), max(float(hi), point)
 
