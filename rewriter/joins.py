@@ -7,6 +7,8 @@ by the declared multiplicities of the public columns it equates.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from sqlglot import exp
 
 from .scope import Scope, Source, column_tree, source_of
@@ -17,7 +19,12 @@ from .scope import Scope, Source, column_tree, source_of
 MAX_JOIN_FANOUT = 1_000
 
 
-def join_conditions(select: exp.Select, ctx: Scope) -> tuple[exp.Join, ...]:
+class Joined(NamedTuple):
+    joins: tuple[exp.Join, ...]
+    fanout: int  # the most public rows one private row may match through all the joins
+
+
+def join_conditions(select: exp.Select, ctx: Scope) -> Joined:
     """Rebuild each JOIN: INNER or LEFT, ON equalities of private and public columns,
     each public table on a column of bounded multiplicity (product ≤ MAX_JOIN_FANOUT)."""
     rebuilt: list[exp.Join] = []
@@ -104,7 +111,7 @@ def join_conditions(select: exp.Select, ctx: Scope) -> tuple[exp.Join, ...]:
                                                                       quoted=True)))
         rebuilt.append(exp.Join(this=table, on=exp.and_(*conditions),
                                 side="LEFT" if side == "LEFT" else None))
-    return tuple(rebuilt)
+    return Joined(tuple(rebuilt), fanout)
 
 
 def _public_multiplicity(source: Source, matched: list[int], join: exp.Join, ctx: Scope) -> int:
