@@ -172,3 +172,32 @@ def test_spent_never_decreases_and_never_exceeds_the_grant(ledger_url, accountin
     run()
     assert ledger.verify().ok
     ledger.close()
+
+
+def test_concurrent_attempts_are_all_chained_in_batches(ledger_url):
+    """Every request records an attempt; concurrent ones share a transaction (group
+    commit) and still form one unbroken hash chain, each record returned once committed."""
+    ledger = open_ledger(ledger_url, Accounting.PURE)
+    per_thread = 40
+    returned: list[int] = []
+    lock = threading.Lock()
+
+    def worker(t: int) -> None:
+        for i in range(per_thread):
+            attempt = ledger.record_attempt(analyst=f"a{t % 3}", endpoint="/v1/query",
+                                            outcome="cached", sql=f"SELECT {t}, {i}",
+                                            query_id=f"q-{t}-{i}")
+            with lock:
+                returned.append(attempt.seq)
+
+    threads = [threading.Thread(target=worker, args=(t,)) for t in range(THREADS)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    stored = ledger.attempts()
+    assert sorted(returned) == [a.seq for a in stored] == list(range(1, THREADS * per_thread + 1))
+    assert len({a.sql for a in stored}) == THREADS * per_thread  # each recorded once
+    assert ledger._attempts_committer.batches < THREADS * per_thread  # some were batched
+    assert ledger.verify().ok
+    ledger.close()
