@@ -174,9 +174,10 @@ def test_spent_never_decreases_and_never_exceeds_the_grant(ledger_url, accountin
     ledger.close()
 
 
-def test_concurrent_attempts_are_all_chained_in_batches(ledger_url):
-    """Every request records an attempt; concurrent ones share a transaction (group
-    commit) and still form one unbroken hash chain, each record returned once committed."""
+def test_concurrent_attempts_and_answers_are_all_written_in_batches(ledger_url):
+    """Every request records an attempt and a fresh one stores its answer; concurrent
+    ones share a transaction (group commit), the attempts still one unbroken hash
+    chain, each call returning once its batch committed."""
     ledger = open_ledger(ledger_url, Accounting.PURE)
     per_thread = 40
     returned: list[int] = []
@@ -187,6 +188,7 @@ def test_concurrent_attempts_are_all_chained_in_batches(ledger_url):
             attempt = ledger.record_attempt(analyst=f"a{t % 3}", endpoint="/v1/query",
                                             outcome="cached", sql=f"SELECT {t}, {i}",
                                             query_id=f"q-{t}-{i}")
+            ledger.store_answer(f"a{t % 3}", f"key-{t}-{i}", f"q-{t}-{i}", {"n": i})
             with lock:
                 returned.append(attempt.seq)
 
@@ -198,6 +200,9 @@ def test_concurrent_attempts_are_all_chained_in_batches(ledger_url):
     stored = ledger.attempts()
     assert sorted(returned) == [a.seq for a in stored] == list(range(1, THREADS * per_thread + 1))
     assert len({a.sql for a in stored}) == THREADS * per_thread  # each recorded once
-    assert ledger._attempts_committer.batches < THREADS * per_thread  # some were batched
+    assert all(ledger.cached_answer(f"a{t % 3}", f"key-{t}-{i}") == {"n": i}
+               for t in range(THREADS) for i in range(per_thread))
+    # 2 writes per iteration (an attempt, an answer); some of them shared a transaction
+    assert ledger._side_committer.batches < 2 * THREADS * per_thread
     assert ledger.verify().ok
     ledger.close()

@@ -1,7 +1,8 @@
 """The answer cache of the SQL ledger: the ``answers`` table, outside the hash chain.
 
 Written in :meth:`~accountant.ledger._sql.core.SqlCore._write_answer`
-transactions, which take no chain lock and do not wait for the disk: the
+transactions (shared by concurrent requests, ``_side_write``), which take no
+chain lock and do not wait for the disk: the
 charge was forced to disk before the answer left, so a lost cached answer
 only means a repeated query is charged again.
 """
@@ -25,12 +26,10 @@ class SqlAnswerCache(SqlCore, AnswerCache):
     def store_answer(
         self, analyst: str, cache_key: str, query_id: str, answer: dict[str, Any]
     ) -> None:
-        with self._write_answer() as conn:
-            conn.execute(
-                "INSERT INTO answers (analyst, cache_key, query_id, answer, created) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                (analyst, cache_key, query_id, canonical_json(answer), iso(as_utc(None))),
-            )
+        params = (analyst, cache_key, query_id, canonical_json(answer), iso(as_utc(None)))
+        self._side_write(lambda conn: conn.execute(
+            "INSERT INTO answers (analyst, cache_key, query_id, answer, created) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING", params))
 
     def cached_answer(self, analyst: str, cache_key: str) -> dict[str, Any] | None:
         with self._read() as conn:

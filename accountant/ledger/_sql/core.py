@@ -10,7 +10,8 @@ and :meth:`SqlCore._read` (a transaction that sees one consistent snapshot).
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterable, Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
@@ -24,10 +25,13 @@ from accountant.ledger._sql.statements import (
     latest_grant,
     total,
 )
+from accountant.ledger.batch import GroupCommit, Pending
 from accountant.ledger.chain import GENESIS
 from accountant.ledger.guard import Guard
 
 __all__ = ["SqlCore"]
+
+_SIDE_LOCK = threading.Lock()
 
 
 class SqlCore(abc.ABC):
@@ -58,6 +62,37 @@ class SqlCore(abc.ABC):
     @abc.abstractmethod
     def _read(self) -> AbstractContextManager[Conn]:
         """A read-only transaction over one consistent snapshot."""
+
+    _side_committer: GroupCommit[Callable[[Conn], Any]] | None = None
+
+    def _side_write(self, write: Callable[[Conn], Any]) -> Any:
+        """Run ``write(conn)`` in a :meth:`_write_answer` transaction shared with the
+        answer-side writes (cached answers, attempts) of other threads waiting at the
+        same moment: every request makes one or two, and each in its own transaction
+        queued on the write lock. Returns ``write``'s result once the batch committed.
+        The writes of a batch run one after the other, each seeing the ones before."""
+        with _SIDE_LOCK:  # created on first use: backends' __init__ stay their own
+            if self._side_committer is None:
+                self._side_committer = GroupCommit(self._side_batch)
+            committer = self._side_committer
+        return committer.submit(write)
+
+    def _side_batch(self, batch: Sequence[Pending[Callable[[Conn], Any]]]) -> None:
+        try:
+            with self._write_answer() as conn:
+                results = [pending.request(conn) for pending in batch]
+        except Exception:
+            if len(batch) == 1:
+                raise
+            for pending in batch:  # nothing of the batch was committed: each alone
+                try:
+                    with self._write_answer() as conn:
+                        pending.succeed(pending.request(conn))
+                except Exception as exc:  # noqa: BLE001 - this write's own outcome
+                    pending.fail(exc)
+            return
+        for pending, result in zip(batch, results, strict=True):
+            pending.succeed(result)
 
     @abc.abstractmethod
     def _maybe_checkpoint(self, seq: int) -> None:

@@ -3,16 +3,14 @@ attempts log (its own hash chain, ``attempts`` and ``attempts_head``)."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from accountant.errors import InvalidParameter
 from accountant.ledger._sql.core import SqlCore
+from accountant.ledger._sql.schema import Conn
 from accountant.ledger.attempts import OUTCOMES, Attempt, attempt_from_row, attempt_hash
 from accountant.ledger.base import AuditTrail
-from accountant.ledger.batch import GroupCommit, Pending
 from accountant.ledger.chain import entry_from_row
 from accountant.ledger.records import Entry, as_utc, iso
 
@@ -62,36 +60,21 @@ class SqlAuditTrail(SqlCore, AuditTrail):
             "outcome": outcome, "code": code, "query_id": query_id, "sql": sql,
             "epsilon": epsilon, "delta": delta,
         }
-        with _ATTEMPTS_LOCK:  # created on first use, like the charges' group commit
-            if self._attempts_committer is None:
-                self._attempts_committer = GroupCommit(self._record_batch)
-            committer = self._attempts_committer
-        recorded: Attempt = committer.submit(row)
+        recorded: Attempt = self._side_write(lambda conn: self._chain_attempt(conn, row))
         return recorded
 
-    _attempts_committer: GroupCommit[dict[str, Any]] | None = None
-
-    def _record_batch(self, batch: Sequence[Pending[dict[str, Any]]]) -> None:
-        """The attempts that arrived together, chained one after the other in one
-        transaction (every request records one, so concurrent requests shared a lock
-        and a commit each before); each caller returns only after the commit."""
-        rows: list[dict[str, Any]] = []
-        with self._write_answer() as conn:
-            head = conn.execute(
-                "SELECT seq, hash FROM attempts_head WHERE id = 1" + self._LOCK_ROW).fetchone()
-            seq, prev = head["seq"], head["hash"]
-            for pending in batch:
-                seq += 1
-                row = {"seq": seq, **pending.request, "prev_hash": prev}
-                row["hash"] = prev = attempt_hash(row)
-                conn.execute(
-                    "INSERT INTO attempts (" + ", ".join(row) + ") VALUES ("
-                    + ", ".join("?" for _ in row) + ")", list(row.values()))
-                rows.append(row)
-            conn.execute("UPDATE attempts_head SET seq = ?, hash = ? WHERE id = 1",
-                         (seq, prev))
-        for pending, row in zip(batch, rows, strict=True):
-            pending.succeed(attempt_from_row(row))
+    def _chain_attempt(self, conn: Conn, fields: dict[str, Any]) -> Attempt:
+        """Append one attempt after the log's head, inside the batch's transaction."""
+        head = conn.execute(
+            "SELECT seq, hash FROM attempts_head WHERE id = 1" + self._LOCK_ROW).fetchone()
+        row = {"seq": head["seq"] + 1, **fields, "prev_hash": head["hash"]}
+        row["hash"] = attempt_hash(row)
+        conn.execute(
+            "INSERT INTO attempts (" + ", ".join(row) + ") VALUES ("
+            + ", ".join("?" for _ in row) + ")", list(row.values()))
+        conn.execute("UPDATE attempts_head SET seq = ?, hash = ? WHERE id = 1",
+                     (row["seq"], row["hash"]))
+        return attempt_from_row(row)
 
     def attempts(
         self,
@@ -106,9 +89,6 @@ class SqlAuditTrail(SqlCore, AuditTrail):
         with self._read() as conn:
             rows = conn.execute("SELECT * FROM attempts" + where + " ORDER BY seq", params)
             return [attempt_from_row(row) for row in rows.fetchall()]
-
-
-_ATTEMPTS_LOCK = threading.Lock()
 
 
 def _filters(equal: dict[str, str | None], since: datetime | None,
