@@ -217,6 +217,8 @@ def answer_accuracy(plan: Plan, calibrated: dict[str, Calibrated], rows: list[li
     """Each noisy output's interval per answer row, and in words."""
     report: list[Accuracy] = []
     grouped = len(rows) > 1
+    # the noisy table's aggregate columns an output's expression may read (keys are exact)
+    noisy_inputs = {v.name for v in plan.values if v.kind != "key"}
     for i, out in enumerate(plan.outputs):
         if out.kind == "key" or not out.measures:
             continue
@@ -238,7 +240,7 @@ def answer_accuracy(plan: Plan, calibrated: dict[str, Calibrated], rows: list[li
                 approximate=not value_kind(value.kind).exact))
             continue
         k = max(1, sum(1 for c in plan.shape.items[i].expr.find_all(exp.Column)
-                       if c.name.startswith("__a")))
+                       if c.name in noisy_inputs))
         # k noisy inputs, each at 1 − 0.05/k: all hold together 95 % of the time
         wide = [{n: c if plan.value(n).kind == "key" else value_cell(
                     plan.value(n), calibrated, c.value, counts.get((n, s)), 1 - (1 - COVERAGE) / k)

@@ -168,3 +168,15 @@ def test_refusal_carries_position(proxy: Proxy) -> None:
     error = response.json()["error"]
     assert error["code"] == "unsupported_query"
     assert error["position"] == {"line": 1, "column": 8}
+
+
+def test_an_expression_of_k_noisy_aggregates_takes_each_at_one_minus_005_over_k(
+    proxy: Proxy,
+) -> None:
+    """`b` reads two noisy aggregates (the count only through `0 *`), so its SUM is
+    taken at 97.5 % to keep the whole at 95 %: wider than `a`, which reads one."""
+    body = proxy.query("SELECT SUM(salary) * 1 AS a, SUM(salary) + 0 * COUNT(*) AS b "
+                       "FROM employees").json()
+    half = {acc["column"]: acc["ci95_halfwidths"][0] for acc in body["accuracy"]}
+    # Laplace: ln(40) / ln(20) = 1.23; Gaussian: z(0.9875) / z(0.975) = 1.14
+    assert 1.05 * half["a"] < half["b"] < 1.4 * half["a"], half
