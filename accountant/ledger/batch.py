@@ -64,8 +64,10 @@ class GroupCommit(Generic[T]):
     meanwhile wait, and the next of them writes the next batch.
 
     ``run`` gets the batch's requests and must settle each (``succeed`` or
-    ``fail``) before returning; a request it left unsettled fails with the error
-    ``run`` raised, or an internal error.
+    ``fail``) before returning, and only once what it wrote is committed. If it
+    raises, nothing of the batch may have been committed: each request it left
+    unsettled is then run again alone, so an error reaches the request that caused
+    it; a request still unsettled fails with the error, or an internal error.
     """
 
     def __init__(self, run: Callable[[Sequence[Pending[T]]], None]) -> None:
@@ -101,13 +103,24 @@ class GroupCommit(Generic[T]):
         return pending.outcome()
 
     def _write(self, batch: list[Pending[T]]) -> None:
+        self.batches += 1
         try:
-            self.batches += 1
             self._run(batch)
-        except BaseException as exc:  # noqa: BLE001 - settled below, re-raised per caller
-            for p in batch:
+        except Exception as exc:
+            if len(batch) == 1:
+                _fail_unsettled(batch, exc)
+            for p in batch:  # nothing of the batch was committed: each alone
                 if not p.done:
-                    p.fail(exc)
-        for p in batch:
-            if not p.done:
-                p.fail(RuntimeError("group commit: a charge was left without an outcome"))
+                    try:
+                        self._run([p])
+                    except Exception as alone:  # noqa: BLE001 - this request's own outcome
+                        _fail_unsettled([p], alone)
+        except BaseException as exc:  # noqa: BLE001 - settled here, re-raised per caller
+            _fail_unsettled(batch, exc)
+        _fail_unsettled(batch, RuntimeError("group commit: a request was left without an outcome"))
+
+
+def _fail_unsettled(batch: Sequence[Pending[T]], error: BaseException) -> None:
+    for p in batch:
+        if not p.done:
+            p.fail(error)

@@ -119,3 +119,36 @@ def test_a_refusal_inside_a_batch_refuses_that_charge_only(ledger: Any, ledger_u
     assert sorted(o.status.spent.epsilon for o in charged) == [Fraction(k, 10)
                                                                 for k in range(1, 6)]
     assert ledger.verify().ok
+
+
+def test_a_failed_batch_is_written_again_one_request_at_a_time() -> None:
+    """A batch that raises committed nothing: each request is run again alone, so the
+    error reaches the request that caused it and the others are written; a request the
+    failed run had already settled is not run twice."""
+    from accountant.ledger.batch import GroupCommit, Pending
+
+    runs: list[list[str]] = []
+
+    def run(batch: Any) -> None:
+        runs.append([p.request for p in batch])
+        if batch[0].request == "settled-then-raises":
+            batch[0].succeed("once")
+            raise RuntimeError("after the commit")
+        if any(p.request == "bad" for p in batch):
+            raise ValueError("bad request")
+        for p in batch:
+            p.succeed(p.request.upper())
+
+    committer: GroupCommit[str] = GroupCommit(run)
+    batch = [Pending(r) for r in ("a", "bad", "b")]
+    committer._write(batch)
+    assert runs == [["a", "bad", "b"], ["a"], ["bad"], ["b"]]
+    assert [batch[0].outcome(), batch[2].outcome()] == ["A", "B"]
+    with pytest.raises(ValueError, match="bad request"):
+        batch[1].outcome()
+
+    runs.clear()
+    settled = [Pending("settled-then-raises"), Pending("c")]
+    committer._write(settled)
+    assert runs == [["settled-then-raises", "c"], ["c"]]
+    assert [p.outcome() for p in settled] == ["once", "C"]

@@ -12,7 +12,6 @@ how the batching keeps both promises).
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,7 +21,7 @@ from typing import Any
 from accountant.budget import Budget, format_fraction
 from accountant.composition import Accounting, Cost
 from accountant.errors import BudgetExhausted, InvalidParameter
-from accountant.ledger._sql.core import SqlCore
+from accountant.ledger._sql.core import COMMITTERS_LOCK, SqlCore
 from accountant.ledger._sql.schema import Conn
 from accountant.ledger._sql.statements import (
     DATASET,
@@ -112,26 +111,13 @@ class SqlBudgetLedger(SqlCore, BudgetLedger):
         return receipt
 
     def _group_commit(self) -> GroupCommit[_Charge]:
-        with _COMMITTERS_LOCK:  # created on first use: backends' __init__ stay their own
+        with COMMITTERS_LOCK:
             if self._committer is None:
-                self._committer = GroupCommit(self._charge_batch)
+                self._committer = GroupCommit(self._charge_together)
             return self._committer
 
-    def _charge_batch(self, batch: Sequence[Pending[_Charge]]) -> None:
-        """Charge a batch in one transaction (see :mod:`accountant.ledger.batch`); if
-        it fails other than by a refusal, charge each alone."""
-        try:
-            self._charge_together(batch)
-        except Exception:
-            if len(batch) == 1:
-                raise
-            for pending in batch:  # nothing of the batch was committed
-                try:
-                    self._charge_together([pending])
-                except Exception as exc:  # noqa: BLE001 - this charge's own outcome
-                    pending.fail(exc)
-
     def _charge_together(self, batch: Sequence[Pending[_Charge]]) -> None:
+        """Charge a batch in one transaction (see :mod:`accountant.ledger.batch`)."""
         outcomes: list[Receipt | BudgetExhausted] = []
         with self._chain_write() as conn:
             # the guard checks what the charges will trust before any is appended
@@ -256,4 +242,3 @@ class _Charge:
     moment: datetime
 
 
-_COMMITTERS_LOCK = threading.Lock()

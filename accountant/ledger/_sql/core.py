@@ -31,7 +31,9 @@ from accountant.ledger.guard import Guard
 
 __all__ = ["SqlCore"]
 
-_SIDE_LOCK = threading.Lock()
+# guards the lazy creation of each ledger object's group commits (charges, side writes):
+# created on first use, so the backends' __init__ stay their own
+COMMITTERS_LOCK = threading.Lock()
 
 
 class SqlCore(abc.ABC):
@@ -71,27 +73,16 @@ class SqlCore(abc.ABC):
         same moment: every request makes one or two, and each in its own transaction
         queued on the write lock. Returns ``write``'s result once the batch committed.
         The writes of a batch run one after the other, each seeing the ones before."""
-        with _SIDE_LOCK:  # created on first use: backends' __init__ stay their own
+        with COMMITTERS_LOCK:
             if self._side_committer is None:
                 self._side_committer = GroupCommit(self._side_batch)
             committer = self._side_committer
         return committer.submit(write)
 
     def _side_batch(self, batch: Sequence[Pending[Callable[[Conn], Any]]]) -> None:
-        try:
-            with self._write_answer() as conn:
-                results = [pending.request(conn) for pending in batch]
-        except Exception:
-            if len(batch) == 1:
-                raise
-            for pending in batch:  # nothing of the batch was committed: each alone
-                try:
-                    with self._write_answer() as conn:
-                        pending.succeed(pending.request(conn))
-                except Exception as exc:  # noqa: BLE001 - this write's own outcome
-                    pending.fail(exc)
-            return
-        for pending, result in zip(batch, results, strict=True):
+        with self._write_answer() as conn:
+            results = [pending.request(conn) for pending in batch]
+        for pending, result in zip(batch, results, strict=True):  # committed
             pending.succeed(result)
 
     @abc.abstractmethod
